@@ -1,0 +1,39 @@
+using System.CommandLine;
+
+namespace DistilBert.Cli;
+
+/// <summary>
+/// Runs a command body and turns the library's typed errors into one clear line on stderr and exit code 1,
+/// instead of a stack trace. Unexpected exceptions still show their trace: they are our bugs.
+/// </summary>
+public static class CliAction
+{
+    public static void Set(Command command, Func<ParseResult, int> body) =>
+        command.SetAction(parseResult => Run(() => body(parseResult)));
+
+    public static void Set(Command command, Func<ParseResult, CancellationToken, Task<int>> body) =>
+        command.SetAction((parseResult, ct) => RunAsync(() => body(parseResult, ct)));
+
+    public static int Run(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (IsUserError(e)) { return Report(e); }
+    }
+
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try { return await body(); }
+        catch (Exception e) when (IsUserError(e)) { return Report(e); }
+    }
+
+    static bool IsUserError(Exception e) =>
+        e is DistilBertException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
+            or OperationCanceledException;
+
+    static int Report(Exception e)
+    {
+        if (e is OperationCanceledException) { Console.Error.WriteLine("cancelled"); return 130; }
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+}
