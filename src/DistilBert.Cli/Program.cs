@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 
 namespace DistilBert.Cli;
 
@@ -14,8 +15,15 @@ public static class Program
         return root;
     }
 
-    static IEnumerable<Command> AllCommands()
-    {
-        yield break;
-    }
+    /// <summary>
+    /// Every static class in <c>DistilBert.Cli.Commands</c> with a <c>public static Command Create()</c> contributes one
+    /// top-level command, ordered by name. Discovery keeps each command self-contained in its own file.
+    /// </summary>
+    static IEnumerable<Command> AllCommands() =>
+        typeof(Program).Assembly.GetTypes()
+            .Where(t => t.Namespace == "DistilBert.Cli.Commands" && t.IsClass && t.IsAbstract && t.IsSealed)
+            .Select(t => t.GetMethod("Create", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes))
+            .Where(m => m is not null && m.ReturnType.IsAssignableTo(typeof(Command)))
+            .Select(m => (Command)m!.Invoke(null, null)!)
+            .OrderBy(c => c.Name, StringComparer.Ordinal);
 }

@@ -1,0 +1,74 @@
+namespace DistilBert.Checkpoints;
+
+/// <summary>Element types found in safetensors and torch checkpoints (safetensors' spelling).</summary>
+public enum TensorDType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL }
+
+public static class TensorDTypes
+{
+    public static int SizeOf(TensorDType t) => t switch
+    {
+        TensorDType.F64 or TensorDType.I64 => 8,
+        TensorDType.F32 or TensorDType.I32 => 4,
+        TensorDType.F16 or TensorDType.BF16 or TensorDType.I16 => 2,
+        _ => 1,
+    };
+
+    public static bool TryParse(string text, out TensorDType dtype)
+    {
+        switch (text)
+        {
+            case "F64": dtype = TensorDType.F64; return true;
+            case "F32": dtype = TensorDType.F32; return true;
+            case "F16": dtype = TensorDType.F16; return true;
+            case "BF16": dtype = TensorDType.BF16; return true;
+            case "I64": dtype = TensorDType.I64; return true;
+            case "I32": dtype = TensorDType.I32; return true;
+            case "I16": dtype = TensorDType.I16; return true;
+            case "I8": dtype = TensorDType.I8; return true;
+            case "U8": dtype = TensorDType.U8; return true;
+            case "BOOL": dtype = TensorDType.BOOL; return true;
+            default: dtype = default; return false;
+        }
+    }
+
+    public static string Name(TensorDType t) => t.ToString();
+}
+
+/// <summary>Where a tensor lives in its file: name, element type, shape, and byte range of its data.</summary>
+public sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, long DataOffset, long ByteLength)
+{
+    public long ElementCount
+    {
+        get { long n = 1; foreach (var d in Shape) n *= d; return n; }
+    }
+
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>
+/// A read-only set of named tensors from a checkpoint file (safetensors, torch zip, a sharded set).
+/// Reads convert to float32 / int64 as asked; errors name the file and the tensor.
+/// </summary>
+public interface ITensorSource : IDisposable
+{
+    string FilePath { get; }
+    IReadOnlyList<TensorInfo> Tensors { get; }
+    IReadOnlyDictionary<string, string> Metadata { get; }
+    bool Contains(string name);
+    TensorInfo Info(string name);
+    /// <summary>Reads a floating-point tensor (F32, F16, BF16, F64) as float32 into <paramref name="destination"/>.</summary>
+    void ReadFloat32(string name, Span<float> destination);
+    /// <summary>Reads an integer tensor (I64, I32, I16, I8, U8, BOOL) as int64.</summary>
+    long[] ReadInt64(string name);
+}
+
+public static class TensorSourceExtensions
+{
+    public static float[] ReadFloat32(this ITensorSource source, string name)
+    {
+        var info = source.Info(name);
+        var result = new float[checked((int)info.ElementCount)];
+        source.ReadFloat32(name, result);
+        return result;
+    }
+}
