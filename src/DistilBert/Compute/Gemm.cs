@@ -37,3 +37,22 @@ public static class GemmReference
         }
     }
 }
+
+/// <summary>A linear layer as PyTorch stores it: y[m, n] = x[m, k] · W[n, k]ᵀ + bias[n].</summary>
+public static class Linear
+{
+    /// <param name="x">[m, k]</param>
+    /// <param name="weight">[n, k] (torch.nn.Linear layout)</param>
+    /// <param name="bias">[n] or empty</param>
+    /// <param name="y">[m, n]</param>
+    public static void Forward(ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<float> weight, int n, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        Gemm.Sgemm(false, true, m, n, k, 1f, x, k, weight, k, 0f, y, n);
+        if (bias.IsEmpty) return;
+        for (int i = 0; i < m; i++)
+        {
+            var row = y.Slice(i * n, n);
+            for (int j = 0; j < n; j++) row[j] += bias[j];
+        }
+    }
+}
