@@ -43,7 +43,6 @@ public static class CheckpointFile
             n = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         head = head[..n];
         if (n >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4) return CheckpointFormat.TorchZip;
-        if (n >= 9 && head[8] == (byte)'{' && BinaryPrimitives.ReadUInt64LittleEndian(head) > 1) return CheckpointFormat.SafeTensors;
         if (n >= 1 && head[0] == (byte)'{')
         {
             if (path.EndsWith(TorchIndexName, StringComparison.OrdinalIgnoreCase) || path.Contains(".bin.index", StringComparison.OrdinalIgnoreCase))
@@ -52,6 +51,8 @@ public static class CheckpointFile
         }
         if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
             throw new ModelFileException(path, "a legacy (pre-1.6, non-zip) torch checkpoint: re-save it with a recent torch or convert it to safetensors");
+        // safetensors has no magic: a JSON header after its length, or the name says so (then its reader explains what is wrong).
+        if (n >= 9 && head[8] == (byte)'{' || path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return CheckpointFormat.SafeTensors;
         throw new ModelFileException(path, "not a checkpoint: neither safetensors (u64 length + JSON header), a torch zip (PK) nor a shard index (JSON)");
     }
 
