@@ -18,12 +18,12 @@ public sealed class ModelInput
     public int? PaddedLength { get; }
 
     /// <summary>Integer labels: [tokens] for MLM / token classification (−100 = ignored), [sequences] for sequence classification.</summary>
-    public long[]? Labels { get; init; }
+    public long[]? Labels { get; set; }
     /// <summary>Float labels for regression ([sequences]) or multi-label classification ([sequences, num_labels]).</summary>
-    public float[]? FloatLabels { get; init; }
+    public float[]? FloatLabels { get; set; }
     /// <summary>[sequences] answer start / end token positions for question answering.</summary>
-    public long[]? StartPositions { get; init; }
-    public long[]? EndPositions { get; init; }
+    public long[]? StartPositions { get; set; }
+    public long[]? EndPositions { get; set; }
 
     public int Sequences => Layout.Sequences;
     public int Tokens => Layout.Tokens;
