@@ -35,6 +35,24 @@ public class DistillationTests
     }
 
     [Fact]
+    public void InitStudentCommandWritesHfsStudentByteForByte()
+    {
+        var outDir = Path.Combine(Path.GetTempPath(), $"student-{Guid.NewGuid():N}");
+        try
+        {
+            int rc = DistilBert.Cli.Program.BuildRoot().Parse(["init-student", "--teacher", Dist("teacher_bert_12layer"), "--out", outDir, "--json"]).Invoke();
+            Assert.Equal(0, rc);
+            // HF: extract_distilbert.py --vocab_transform, then DistilBertForMaskedLM.from_pretrained(...).save_pretrained(...)
+            Assert.Equal(File.ReadAllBytes(Dist("student_distilbert_6layer", "model.safetensors")), File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")))!;
+            Assert.Equal(6, (int)config["n_layers"]!);
+            Assert.Equal(16, (int)config["dim"]!);
+            Assert.Equal("DistilBertForMaskedLM", (string)config["architectures"]![0]!);
+        }
+        finally { if (Directory.Exists(outDir)) Directory.Delete(outDir, true); }
+    }
+
+    [Fact]
     public void ExplicitLayerListIsHonouredAndMissingLayersRefused()
     {
         using var teacher = SafeTensors.Open(Dist("teacher_bert_12layer", "model.safetensors"));
