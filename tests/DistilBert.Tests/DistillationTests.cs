@@ -34,13 +34,19 @@ public class DistillationTests
         }
     }
 
-    [Fact]
-    public void InitStudentCommandWritesHfsStudentByteForByte()
+    [Theory]
+    [InlineData("model.safetensors")]
+    [InlineData("pytorch_model.bin")]
+    public void InitStudentCommandWritesHfsStudentByteForByte(string teacherWeights)
     {
         var outDir = Path.Combine(Path.GetTempPath(), $"student-{Guid.NewGuid():N}");
+        var teacherDir = Path.Combine(Path.GetTempPath(), $"teacher-{Guid.NewGuid():N}");
         try
         {
-            int rc = DistilBert.Cli.Program.BuildRoot().Parse(["init-student", "--teacher", Dist("teacher_bert_12layer"), "--out", outDir, "--json"]).Invoke();
+            Directory.CreateDirectory(teacherDir);
+            File.Copy(Dist("teacher_bert_12layer", "config.json"), Path.Combine(teacherDir, "config.json"));
+            File.Copy(Dist("teacher_bert_12layer", teacherWeights), Path.Combine(teacherDir, teacherWeights));
+            int rc = DistilBert.Cli.Program.BuildRoot().Parse(["init-student", "--teacher", teacherDir, "--out", outDir, "--json"]).Invoke();
             Assert.Equal(0, rc);
             // HF: extract_distilbert.py --vocab_transform, then DistilBertForMaskedLM.from_pretrained(...).save_pretrained(...)
             Assert.Equal(File.ReadAllBytes(Dist("student_distilbert_6layer", "model.safetensors")), File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
@@ -49,7 +55,10 @@ public class DistillationTests
             Assert.Equal(16, (int)config["dim"]!);
             Assert.Equal("DistilBertForMaskedLM", (string)config["architectures"]![0]!);
         }
-        finally { if (Directory.Exists(outDir)) Directory.Delete(outDir, true); }
+        finally
+        {
+            foreach (var dir in new[] { outDir, teacherDir }) if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
     }
 
     [Fact]

@@ -25,10 +25,9 @@ public static class InitStudentCommand
         CliAction.Set(command, parse =>
         {
             string teacherDir = parse.GetValue(teacher)!, outDir = parse.GetValue(output)!;
-            var weightsPath = Path.Combine(teacherDir, "model.safetensors");
             var configPath = Path.Combine(teacherDir, "config.json");
             if (!File.Exists(configPath)) throw new ModelFileException(configPath, "the teacher folder has no config.json");
-            using var source = SafeTensors.Open(weightsPath);
+            using var source = CheckpointFile.Open(teacherDir); // safetensors, sharded, or pytorch_model.bin
             int teacherLayers = StudentExtraction.CountTeacherLayers(source);
             int[] map = parse.GetValue(layers) is { } text
                 ? ParseLayers(text)
