@@ -327,6 +327,54 @@ public class ComputeElementwiseTests
         });
     }
 
+    [Theory]
+    [InlineData(3, 37)]
+    [InlineData(50, 768)] // large enough for the parallel row split
+    public void ResidualLayerNormMatchesAddThenReference(int rows, int dim)
+    {
+        var rng = new Random(rows * dim);
+        var x = KernelPathScope.Random(rng, rows * dim, 3f);
+        var residual = KernelPathScope.Random(rng, rows * dim, 3f);
+        var gamma = KernelPathScope.Random(rng, dim);
+        var beta = KernelPathScope.Random(rng, dim);
+        var sum = x.Zip(residual, (a, b) => a + b).ToArray();
+        var expected = new float[sum.Length];
+        LayerNormReference.Forward(sum, gamma, beta, expected, rows, dim, 1e-12f, [], []);
+        KernelPathScope.ForEachPath(path =>
+        {
+            var y = (float[])residual.Clone(); // y aliases the residual, as the encoder layers call it
+            LayerNorm.ForwardResidual(x, y, gamma, beta, y, rows, dim, 1e-12f);
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(MathF.Abs(expected[i] - y[i]) <= 1e-5f * MathF.Max(1, MathF.Abs(expected[i])), $"{path}: {y[i]} vs {expected[i]}");
+            var y2 = new float[sum.Length];
+            var mean = new float[rows];
+            LayerNorm.Forward(sum, gamma, beta, y2, rows, dim, 1e-12f, mean, []);
+            for (int i = 0; i < y2.Length; i++)
+                Assert.True(MathF.Abs(expected[i] - y2[i]) <= 1e-5f * MathF.Max(1, MathF.Abs(expected[i])), $"{path}: {y2[i]} vs {expected[i]}");
+            Assert.Equal(sum.Take(dim).Average(), mean[0], 1e-4f);
+        });
+    }
+
+    [Fact]
+    public void VectorExpIsWithinTwoUlpsAndHandlesTheEdges()
+    {
+        var inputs = new List<float> { float.NegativeInfinity, -1000f, -87.4f, -87.3f, -20f, -1e-8f, 0f, 1e-8f, 1f, 20f, 88.7f, 88.8f, float.PositiveInfinity };
+        for (float x = -87f; x < 88.5f; x += 0.0173f) inputs.Add(x);
+        foreach (var x in inputs)
+        {
+            var wide = FastExp.Exp(System.Runtime.Intrinsics.Vector512.Create(x))[0];
+            var narrow = FastExp.Exp(System.Runtime.Intrinsics.Vector256.Create(x))[0];
+            double exact = Math.Exp(x);
+            foreach (var got in new[] { wide, narrow })
+            {
+                if (exact < 1.1754944e-38) Assert.Equal(0f, got);
+                else if (exact > float.MaxValue) Assert.Equal(float.PositiveInfinity, got);
+                else Assert.True(Math.Abs(got - exact) <= 2.5e-7 * exact, $"exp({x}) = {got}, exact {exact}");
+            }
+        }
+        Assert.True(float.IsNaN(FastExp.Exp(System.Runtime.Intrinsics.Vector512.Create(float.NaN))[0]));
+    }
+
     [Fact]
     public void LayerNormMatchesGoldenPrimitives()
     {

@@ -105,12 +105,10 @@ public sealed class EncoderHarness
             Attention.Forward(qkv, 3 * d, qkv[d..], 3 * d, qkv[(2 * d)..], 3 * d, starts, _shape.Heads, d / _shape.Heads,
                 scale, [], context, d, []);
             Linear.Forward(context, tokens, layer.Output, layer.OutputBias, projected);
-            Elementwise.Add(projected, hidden, hidden);
-            LayerNorm.Forward(hidden, layer.Ln1Gamma, layer.Ln1Beta, hidden, tokens, d, 1e-12f, [], []);
+            LayerNorm.ForwardResidual(projected, hidden, layer.Ln1Gamma, layer.Ln1Beta, hidden, tokens, d, 1e-12f);
             Linear.Forward(hidden, tokens, layer.Ffn1, layer.Ffn1Bias, intermediate, Epilogue.Gelu);
             Linear.Forward(intermediate, tokens, layer.Ffn2, layer.Ffn2Bias, projected);
-            Elementwise.Add(projected, hidden, hidden);
-            LayerNorm.Forward(hidden, layer.Ln2Gamma, layer.Ln2Beta, hidden, tokens, d, 1e-12f, [], []);
+            LayerNorm.ForwardResidual(projected, hidden, layer.Ln2Gamma, layer.Ln2Beta, hidden, tokens, d, 1e-12f);
         }
 
         if (_pooler is not null)

@@ -45,6 +45,36 @@ public static class KernelBench
         finally { ComputeThreads.Count = saved; }
     }
 
+    /// <summary>Single-thread nanoseconds per element of the element-wise kernels on an FFN-sized buffer:
+    /// GELU over [4096, 3072], softmax over 128-wide rows, LayerNorm over 768-wide rows.</summary>
+    public static IReadOnlyList<(string Kernel, double NanosecondsPerElement)> TimeElementwise(int iterations)
+    {
+        var rng = new Random(7);
+        var x = new float[4096 * 3072];
+        for (int i = 0; i < x.Length; i++) x[i] = (rng.NextSingle() - 0.5f) * 8;
+        var y = new float[x.Length];
+        var gamma = new float[768]; Array.Fill(gamma, 1f);
+        var beta = new float[768];
+        double Time(Action body)
+        {
+            body();
+            var times = new double[iterations];
+            for (int i = 0; i < iterations; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                body();
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+            return Median(times) / x.Length * 1e9;
+        }
+        return
+        [
+            ("GELU (erf)", Time(() => Activations.Gelu(x, y))),
+            ("softmax rows of 128", Time(() => { x.AsSpan().CopyTo(y); Softmax.Rows(y, y.Length / 128, 128); })),
+            ("LayerNorm rows of 768", Time(() => LayerNorm.Forward(x, gamma, beta, y, x.Length / 768, 768, 1e-12f, [], []))),
+        ];
+    }
+
     public static double Median(double[] values)
     {
         var sorted = values.OrderBy(v => v).ToArray();

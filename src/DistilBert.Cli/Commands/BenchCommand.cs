@@ -106,10 +106,17 @@ public static class BenchCommand
         foreach (var (m, n, k) in KernelBench.FfnShapes)
             foreach (int t in threadCounts)
                 results.Add(KernelBench.TimeLinear(m, n, k, t, Math.Max(1, warmup), iterations));
+        int savedThreads = ComputeThreads.Count;
+        ComputeThreads.Count = 1;
+        var elementwise = KernelBench.TimeElementwise(iterations);
+        ComputeThreads.Count = savedThreads;
         if (json)
         {
             WriteJson(writer =>
             {
+                writer.WriteStartObject("elementwise_ns_per_element_1_thread");
+                foreach (var (name, ns) in elementwise) writer.WriteNumber(name, ns);
+                writer.WriteEndObject();
                 writer.WriteStartObject("fma_peak_gflops");
                 foreach (var (t, p) in peaks) writer.WriteNumber(t.ToString(), p);
                 writer.WriteEndObject();
@@ -135,6 +142,11 @@ public static class BenchCommand
             table.AddRow($"{r.M} × {r.N} × {r.K}", r.Threads.ToString(), $"{r.MedianSeconds * 1e3:F2} ms", $"{r.Gflops:F1}",
                 $"{peaks[r.Threads]:F1}", $"{100 * r.Gflops / peaks[r.Threads]:F1}%");
         AnsiConsole.Write(table);
+        var small = new Table().Title("[bold]element-wise kernels[/], 1 thread");
+        small.AddColumn("kernel");
+        small.AddColumn(new TableColumn("ns / element").RightAligned());
+        foreach (var (name, ns) in elementwise) small.AddRow(name, $"{ns:F3}");
+        AnsiConsole.Write(small);
         return 0;
     }
 

@@ -95,9 +95,11 @@ public static class Activations
             var ax = Vector512.Abs(x);
             var z = ax * InvSqrt2;
             var t = Vector512<float>.One / (Vector512<float>.One + z * P);
-            var poly = t * (Vector512.Create(A1) + t * (Vector512.Create(A2) + t * (Vector512.Create(A3)
-                + t * (Vector512.Create(A4) + t * A5))));
-            var erfc = poly * Vector512.Exp(-(z * z));
+            var poly = Vector512.FusedMultiplyAdd(t, Vector512.Create(A5), Vector512.Create(A4));
+            poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(A3));
+            poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(A2));
+            poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(A1)) * t;
+            var erfc = poly * FastExp.Exp(-(z * z));
             return Vector512.Max(x, Vector512<float>.Zero) - 0.5f * ax * erfc;
         }
 
@@ -107,9 +109,11 @@ public static class Activations
             var ax = Vector256.Abs(x);
             var z = ax * InvSqrt2;
             var t = Vector256<float>.One / (Vector256<float>.One + z * P);
-            var poly = t * (Vector256.Create(A1) + t * (Vector256.Create(A2) + t * (Vector256.Create(A3)
-                + t * (Vector256.Create(A4) + t * A5))));
-            var erfc = poly * Vector256.Exp(-(z * z));
+            var poly = Vector256.FusedMultiplyAdd(t, Vector256.Create(A5), Vector256.Create(A4));
+            poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(A3));
+            poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(A2));
+            poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(A1)) * t;
+            var erfc = poly * FastExp.Exp(-(z * z));
             return Vector256.Max(x, Vector256<float>.Zero) - 0.5f * ax * erfc;
         }
     }

@@ -76,7 +76,9 @@ public static class Attention
             else scores = GemmWorkspace.Scratch(length * length);
 
             // scores[T, T] = scale · q_h[T, d] · k_h[T, d]ᵀ
-            float* packed = GemmWorkspace.PackedB(PackedMatrix.PackedLength(_headDim, length));
+            // one buffer holds k_hᵀ packed, then v_h packed: size it for the larger of the two
+            float* packed = GemmWorkspace.PackedB(Math.Max(PackedMatrix.PackedLength(_headDim, length),
+                PackedMatrix.PackedLength(length, _headDim)));
             PackedMatrix.Pack(_k + (nint)start * _kStride + col, _kStride, transposed: true, _headDim, length, packed, parallel: false);
             GemmDriver.Run(length, length, _headDim, _scale, _q + (nint)start * _qStride + col, _qStride, false, packed,
                 0f, scores, length, null, Epilogue.None, parallel: false);

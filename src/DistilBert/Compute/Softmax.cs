@@ -31,7 +31,7 @@ public static class Softmax
             var vsum = Vector512<float>.Zero;
             for (i = 0; i + 16 <= n; i += 16)
             {
-                var e = Vector512.Exp(Vector512.LoadUnsafe(ref x, (nuint)i) - vm);
+                var e = FastExp.Exp(Vector512.LoadUnsafe(ref x, (nuint)i) - vm);
                 e.StoreUnsafe(ref x, (nuint)i);
                 vsum += e;
             }
@@ -47,7 +47,7 @@ public static class Softmax
             var vsum = Vector256<float>.Zero;
             for (i = 0; i + 8 <= n; i += 8)
             {
-                var e = Vector256.Exp(Vector256.LoadUnsafe(ref x, (nuint)i) - vm);
+                var e = FastExp.Exp(Vector256.LoadUnsafe(ref x, (nuint)i) - vm);
                 e.StoreUnsafe(ref x, (nuint)i);
                 vsum += e;
             }
