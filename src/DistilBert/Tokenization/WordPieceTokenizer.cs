@@ -401,7 +401,7 @@ public sealed partial class WordPieceTokenizer
     /// <summary>Encodes a text, or a pair of texts, with special tokens, truncation and padding as options ask.</summary>
     /// <exception cref="ArgumentNullException">text is null.</exception>
     /// <exception cref="InvalidInputException">Impossible truncation (only_first/only_second too short, stride too large).</exception>
-    public Encoding Encode(string text, string? pair = null, EncodeOptions? options = null)
+    public EncodedText Encode(string text, string? pair = null, EncodeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         options ??= EncodeOptions.Default;
@@ -410,7 +410,7 @@ public sealed partial class WordPieceTokenizer
         if (pair is not null) TokenizeInto(pair, s.Second, s);
         ComputeWindows(s.First.Count, pair is null ? 0 : s.Second.Count, pair is not null, options, s);
 
-        var encodings = new Encoding[s.Windows.Count];
+        var encodings = new EncodedText[s.Windows.Count];
         int padTo = PaddedLength(options, s, pair is not null);
         for (int k = 0; k < encodings.Length; k++)
         {
@@ -420,7 +420,7 @@ public sealed partial class WordPieceTokenizer
         }
         if (encodings.Length == 1) return encodings[0];
         var main = encodings[0];
-        return new Encoding
+        return new EncodedText
         {
             Ids = main.Ids, TypeIds = main.TypeIds, AttentionMask = main.AttentionMask, SpecialTokensMask = main.SpecialTokensMask,
             WordIds = main.WordIds, SequenceIds = main.SequenceIds, Offsets = main.Offsets, Tokens = main.Tokens,
@@ -445,11 +445,11 @@ public sealed partial class WordPieceTokenizer
             throw new InvalidInputException($"padding needs a padding token, but the vocabulary has no '{Vocab.Special.Pad}'");
     }
 
-    Encoding ToEncoding(TokenColumns o, int padTo, Side side)
+    EncodedText ToEncoding(TokenColumns o, int padTo, Side side)
     {
         int n = o.Count, length = Math.Max(n, padTo), pad = length - n;
         int offset = side == Side.Left ? pad : 0;
-        var e = new Encoding
+        var e = new EncodedText
         {
             Ids = new int[length], TypeIds = new int[length], AttentionMask = new int[length], SpecialTokensMask = new int[length],
             WordIds = new int[length], SequenceIds = new int[length], Offsets = new (int, int)[length], Tokens = new string[length],

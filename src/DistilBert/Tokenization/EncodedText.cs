@@ -5,7 +5,7 @@ namespace DistilBert.Tokenization;
 /// entries. Offsets are UTF-16 indices [Start, End) into the text (or pair text, see <see cref="SequenceIds"/>);
 /// special and padding tokens have (0, 0), word id -1 and sequence id -1.
 /// </summary>
-public sealed class Encoding
+public sealed class EncodedText
 {
     public required int[] Ids { get; init; }
     public required int[] TypeIds { get; init; }
@@ -20,7 +20,7 @@ public sealed class Encoding
     /// <summary>The token strings (references into the vocabulary).</summary>
     public required string[] Tokens { get; init; }
     /// <summary>The extra windows cut off by truncation when <see cref="EncodeOptions.ReturnOverflowing"/> is set.</summary>
-    public IReadOnlyList<Encoding> Overflowing { get; init; } = [];
+    public IReadOnlyList<EncodedText> Overflowing { get; init; } = [];
 
     public int Length => Ids.Length;
 }
