@@ -58,7 +58,7 @@ public sealed class TextInputs
     }
 
     /// <summary>Counts non-blank lines (minus a header row for tsv/csv): cheap, and close enough for an ETA.</summary>
-    static long? EstimateRows(string path)
+    public static long? EstimateRows(string path)
     {
         long count = 0;
         foreach (var (_, text) in DataFile.ReadLines(path)) if (!string.IsNullOrWhiteSpace(text)) count++;
