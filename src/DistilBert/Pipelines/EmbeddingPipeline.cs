@@ -3,7 +3,7 @@ using DistilBert.Tokenization;
 namespace DistilBert.Pipelines;
 
 /// <summary>One input's sentence vector.</summary>
-public sealed record EmbeddingOutput(long Input, float[] Vector);
+public sealed record EmbeddingOutput(long Input, float[] Vector, int Tokens);
 
 /// <summary>
 /// Sentence embeddings from the base model's last hidden state: CLS or mean pooling over the real tokens,
@@ -56,7 +56,7 @@ public sealed class EmbeddingPipeline : TaskPipeline
             // Ragged rows hold only real tokens, so the mask is all ones; padding never reaches the pooling.
             EmbeddingPooling.Pool(hidden.Data.AsSpan(starts[b] * dim, length * dim), batch[b].Encoding.AttentionMask, dim, Pooling, vector);
             if (Normalize) EmbeddingPooling.L2Normalize(vector);
-            results[b] = new EmbeddingOutput(batch[b].Input, vector);
+            results[b] = new EmbeddingOutput(batch[b].Input, vector, length);
         }
         return results;
     }
