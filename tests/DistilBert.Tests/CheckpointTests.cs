@@ -267,3 +267,33 @@ public class CheckpointTests
         return d;
     }
 }
+
+public class CheckpointSummaryTests
+{
+    [Fact]
+    public void SummaryCountsTiedWeightsOnceInEveryFormat()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_mlm_gelu_learned");
+        var st = CheckpointSummary.Create(folder);
+        var bin = CheckpointSummary.Create(Path.Combine(folder, "pytorch_model.bin"));
+        Assert.Equal("DistilBertForMaskedLM", st.Architecture);
+        Assert.Equal("distilbert", st.ModelType);
+        Assert.Equal("safetensors", st.Format);
+        Assert.Equal("torch zip", bin.Format);
+        Assert.Equal(st.ParameterCount, bin.ParameterCount);
+        Assert.Equal(["vocab_projector.weight"], bin.TiedAliases);
+        Assert.Equal(st.ByDType, bin.ByDType);
+        using var source = CheckpointFile.Open(folder);
+        Assert.Equal(source.Tensors.Sum(t => t.ElementCount), st.ParameterCount);
+        Assert.Contains(st.Config, f => f.Name == "dim" && f.Value == "32" && !f.IsDefault);
+        Assert.Contains(st.Config, f => f.Name == "problem_type" && f.IsDefault);
+
+        var bert = CheckpointSummary.Create(Fixtures.Golden("models", "bert_mlm"));
+        Assert.Equal(bert.Tensors.Where(t => t.DType == TensorDType.F32).Sum(t => t.ElementCount), bert.ParameterCount); // position_ids is a buffer
+        Assert.Contains(bert.ByDType, d => d.DType == TensorDType.I64 && d.Tensors == 1);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(bert.ToJson())!;
+        Assert.Equal("BertForMaskedLM", (string)json["architecture"]!);
+        Assert.Equal(bert.ParameterCount, (long)json["parameters"]!);
+        Assert.Equal(bert.Tensors.Count, json["tensors"]!.AsArray().Count);
+    }
+}

@@ -43,6 +43,17 @@ public sealed class LoadReport
 /// <summary>Moves tensors between a <see cref="ParameterRegistry"/> and checkpoint files, under HF's names.</summary>
 public static class StateDict
 {
+    /// <summary>HF's tied weights: the alias name → the tensor it shares storage with (safetensors keeps only the latter).</summary>
+    public static readonly IReadOnlyDictionary<string, string> KnownTiedAliases = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["vocab_projector.weight"] = "distilbert.embeddings.word_embeddings.weight",
+        ["cls.predictions.decoder.weight"] = "bert.embeddings.word_embeddings.weight",
+        ["cls.predictions.decoder.bias"] = "cls.predictions.bias",
+    };
+
+    /// <summary>The tensor <paramref name="name"/> is tied to in HF's models, or null.</summary>
+    public static string? TiedAliasOf(string name) => KnownTiedAliases.GetValueOrDefault(name);
+
     /// <summary>HF's non-trainable int64 buffers: found in checkpoints, recomputed by the model, saved as I64.</summary>
     public static bool IsIntegerBuffer(string name) => name == "embeddings.position_ids" || name.EndsWith(".embeddings.position_ids", StringComparison.Ordinal);
 

@@ -34,6 +34,9 @@ public abstract class BertPreTrainedModel : TransformerModel
         if (addPooler) Pooler = new DenseActivation(Parameters, p + "pooler.dense", config.HiddenSizeValue, config.HiddenSizeValue, ActivationKind.Tanh);
     }
 
+    /// <summary>HF returns pooler_output from the bare model only; heads consume it.</summary>
+    protected virtual bool ReturnsPoolerOutput => false;
+
     /// <summary>Dropout of the classification heads: classifier_dropout, or hidden_dropout_prob when that is null.</summary>
     protected double ClassifierDropout => Config.ClassifierDropout ?? Config.HiddenDropoutProb;
 
@@ -50,7 +53,7 @@ public abstract class BertPreTrainedModel : TransformerModel
             GatherFirstTokens(hidden, input.Layout, dim, first);
             _pooled = new float[rows * dim];
             Pooler.Forward(first, rows, ctx, _pooled);
-            output.Add("pooler_output", _pooled, [rows, dim]);
+            if (ReturnsPoolerOutput) output.Add("pooler_output", _pooled, [rows, dim]);
         }
         return hidden;
     }
@@ -74,6 +77,7 @@ public abstract class BertPreTrainedModel : TransformerModel
 public sealed class BertModel(BertConfig config, bool addPooler = true) : BertPreTrainedModel(config, prefixed: false, addPooler)
 {
     public override string ArchitectureName => "BertModel";
+    protected override bool ReturnsPoolerOutput => true;
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) { }
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) =>
         throw new InvalidInputException("BertModel has no loss to back-propagate");

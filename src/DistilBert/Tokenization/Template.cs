@@ -16,8 +16,10 @@ public sealed record TemplatePiece(int Sequence, int[] SpecialIds, int TypeId)
 /// </summary>
 public sealed class Template
 {
-    public IReadOnlyList<TemplatePiece> Single { get; }
-    public IReadOnlyList<TemplatePiece> Pair { get; }
+    public IReadOnlyList<TemplatePiece> Single => SinglePieces;
+    public IReadOnlyList<TemplatePiece> Pair => PairPieces;
+    internal TemplatePiece[] SinglePieces { get; }
+    internal TemplatePiece[] PairPieces { get; }
 
     /// <summary>Number of special tokens added to a single sequence / a pair.</summary>
     public int AddedSingle { get; }
@@ -25,8 +27,8 @@ public sealed class Template
 
     public Template(IReadOnlyList<TemplatePiece> single, IReadOnlyList<TemplatePiece> pair)
     {
-        Single = single;
-        Pair = pair;
+        SinglePieces = single.ToArray();
+        PairPieces = pair.ToArray();
         AddedSingle = single.Sum(p => p.SpecialIds.Length);
         AddedPair = pair.Sum(p => p.SpecialIds.Length);
     }

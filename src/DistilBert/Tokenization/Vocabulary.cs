@@ -21,8 +21,8 @@ public sealed class Vocabulary
 {
     readonly string[] tokens;
     readonly Dictionary<string, int> byToken;
-    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> byTokenSpan;
-    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> byContinuationSpan;
+    readonly SpanTable byTokenSpan;
+    readonly SpanTable byContinuationSpan;
 
     /// <summary>Builds a vocabulary from tokens in id order. Refuses duplicates and missing special tokens.</summary>
     /// <param name="tokens">Token of each id, id = index.</param>
@@ -51,8 +51,8 @@ public sealed class Vocabulary
             MaxTokenLength = Math.Max(MaxTokenLength, token.Length);
         }
         foreach (var piece in continuation.Keys) MaxContinuationLength = Math.Max(MaxContinuationLength, piece.Length);
-        byTokenSpan = byToken.GetAlternateLookup<ReadOnlySpan<char>>();
-        byContinuationSpan = continuation.GetAlternateLookup<ReadOnlySpan<char>>();
+        byTokenSpan = new SpanTable(byToken.Select(kv => (kv.Key, kv.Value)).ToArray());
+        byContinuationSpan = new SpanTable(continuation.Select(kv => (kv.Key, kv.Value)).ToArray());
 
         Special = specialTokens;
         ContinuingSubwordPrefix = continuingSubwordPrefix;

@@ -33,6 +33,21 @@ public sealed partial class WordPieceTokenizer
         return FromVocabFile(vocab, ReadFolderOptions(directory));
     }
 
+    /// <summary>
+    /// Loads whatever <paramref name="path"/> names: a model folder (<see cref="FromFolder"/>), a <c>tokenizer.json</c>, or a
+    /// <c>vocab.txt</c> (with the tokenizer_config.json / special_tokens_map.json beside it, when present).
+    /// </summary>
+    public static WordPieceTokenizer Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) return FromFolder(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer not found: {path} (give a model folder, a tokenizer.json or a vocab.txt)", path);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        return path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? FromTokenizerJson(path, ReadModelMaxLength(directory))
+            : FromVocabFile(path, ReadFolderOptions(directory));
+    }
+
     /// <summary>Loads <c>vocab.txt</c> (one token per line, id = line number) with the given options.</summary>
     public static WordPieceTokenizer FromVocabFile(string path, VocabFileOptions? options = null)
     {

@@ -17,6 +17,7 @@ public sealed partial class WordPieceTokenizer
     readonly int[] splitTokenIds;
     readonly SearchValues<char> splitTokenFirstChars;
     readonly HashSet<int> specialIds;
+    readonly int[] asciiTokenIds;         // id of each ASCII character as a one-char word ([UNK] if absent)
 
     /// <summary>Creates a tokenizer from its parts; the loaders (<see cref="FromFolder"/> ...) fill them from HF files.</summary>
     /// <param name="vocabulary">Token ids.</param>
@@ -52,6 +53,9 @@ public sealed partial class WordPieceTokenizer
         splitTokenFirstChars = SearchValues.Create(splitTokens.Select(t => t[0]).Distinct().ToArray());
         specialIds = [.. vocabulary.SpecialIds, .. splitTokenIds];
         ExtraSpecialTokens = (extraSpecialTokens ?? []).ToArray();
+        asciiTokenIds = new int[128];
+        for (int c = 0; c < 128; c++)
+            asciiTokenIds[c] = vocabulary.TokenToId(this.normalizer.AsciiMap[c].ToString()) ?? vocabulary.UnkId;
     }
 
     public Vocabulary Vocab { get; }
@@ -75,6 +79,7 @@ public sealed partial class WordPieceTokenizer
     internal sealed class Scratch
     {
         public char[] Word = new char[256];
+        public char[] Lowered = [];
         public int[] WordStarts = new int[256];
         public int[] WordEnds = new int[256];
         public readonly TokenColumns First = new(), Second = new(), Output = new();
@@ -143,12 +148,14 @@ public sealed partial class WordPieceTokenizer
     {
         var asciiKind = normalizer.AsciiKind;
         var asciiMap = normalizer.AsciiMap;
+        var asciiIds = asciiTokenIds;
         // Past this many chars the word is [UNK] anyway: stop storing, keep counting (a 10 MB word stays linear).
         int storeLimit = 2 * MaxInputCharsPerWord + 2;
         if (s.Word.Length < storeLimit + 64)
         {
             s.Word = new char[storeLimit + 64]; s.WordStarts = new int[storeLimit + 64]; s.WordEnds = new int[storeLimit + 64];
         }
+        if (s.Lowered.Length < MaxInputCharsPerWord) s.Lowered = new char[MaxInputCharsPerWord];
         var word = s.Word; var starts = s.WordStarts; var ends = s.WordEnds;
         int length = 0, codePoints = 0, wordStart = 0, wordEnd = 0, words = wordIndex;
 
@@ -161,22 +168,44 @@ public sealed partial class WordPieceTokenizer
                 switch (asciiKind[c])
                 {
                     case BertNormalizer.AsciiWord:
-                        if (codePoints == 0) wordStart = i;
-                        // Run of word characters: the common case, kept tight.
-                        do
+                    {
+                        int runLength = text[i..end].IndexOfAnyExcept(normalizer.AsciiWordChars);
+                        int runEnd = runLength < 0 ? end : i + runLength;
+                        // Fast path, the common case: a whole ASCII word between ASCII spaces/punctuation maps one to one
+                        // onto the text, so it is looked up in place (or lowercased into a buffer) with offsets by arithmetic.
+                        if (codePoints == 0 && (runEnd == end || text[runEnd] < 128 && asciiKind[text[runEnd]] != BertNormalizer.AsciiRemoved))
                         {
-                            if (length < storeLimit) { word[length] = asciiMap[c]; starts[length] = i; ends[length] = i + 1; length++; }
+                            var run = text[i..runEnd];
+                            if (run.Length > MaxInputCharsPerWord) raw.AddRaw(Vocab.UnkId, i, runEnd, words);
+                            else
+                            {
+                                if (Normalizer.Lowercase && run.ContainsAnyInRange('A', 'Z'))
+                                {
+                                    System.Text.Ascii.ToLower(run, s.Lowered, out _);
+                                    run = s.Lowered.AsSpan(0, run.Length);
+                                }
+                                WordPiece(run, i, null, null, raw, words);
+                            }
+                            words++;
+                            i = runEnd;
+                            continue;
+                        }
+                        // The run is part of a word that continues across removed or non-ASCII characters.
+                        if (codePoints == 0) wordStart = i;
+                        for (; i < runEnd; i++)
+                        {
+                            if (length < storeLimit) { word[length] = asciiMap[text[i]]; starts[length] = i; ends[length] = i + 1; length++; }
                             codePoints++;
-                            i++;
-                        } while (i < end && (c = text[i]) < 128 && asciiKind[c] == BertNormalizer.AsciiWord);
-                        wordEnd = i;
+                        }
+                        wordEnd = runEnd;
                         continue;
+                    }
                     case BertNormalizer.AsciiSpace:
                         EndWord(); i++; continue;
                     case BertNormalizer.AsciiPunct:
                         EndWord();
-                        word[0] = c; starts[0] = i; ends[0] = i + 1; length = 1; codePoints = 1; wordStart = i; wordEnd = i + 1;
-                        EndWord(); i++; continue;
+                        raw.AddRaw(asciiIds[c], i, i + 1, words++);
+                        i++; continue;
                     default:
                         i++; continue; // removed control character
                 }
@@ -232,7 +261,7 @@ public sealed partial class WordPieceTokenizer
         {
             if (codePoints == 0) return;
             if (codePoints > MaxInputCharsPerWord) raw.AddRaw(Vocab.UnkId, wordStart, wordEnd, words);
-            else WordPiece(word.AsSpan(0, length), starts, ends, raw, words);
+            else WordPiece(word.AsSpan(0, length), 0, starts, ends, raw, words);
             words++;
             length = 0; codePoints = 0;
         }
@@ -242,29 +271,34 @@ public sealed partial class WordPieceTokenizer
     /// Greedy longest-match-first WordPiece of one word (HF's algorithm). Candidates longer than the longest vocabulary
     /// entry are skipped without lookup; a word with an unmatchable piece becomes one [UNK] spanning the word.
     /// </summary>
-    void WordPiece(ReadOnlySpan<char> word, int[] starts, int[] ends, TokenColumns raw, int wordIndex)
+    /// <param name="word">The normalised word.</param>
+    /// <param name="offset">When <paramref name="starts"/> is null: char k of the word is text[offset + k].</param>
+    /// <param name="starts">Original start of each char (null: offset + k).</param>
+    /// <param name="ends">Original end of each char (null: offset + k + 1).</param>
+    void WordPiece(ReadOnlySpan<char> word, int offset, int[]? starts, int[]? ends, TokenColumns raw, int wordIndex)
     {
         int firstToken = raw.Count;
         int position = 0;
+        var vocab = Vocab;
         while (position < word.Length)
         {
             bool first = position == 0;
-            int stop = Math.Min(word.Length, position + (first ? Vocab.MaxTokenLength : Vocab.MaxContinuationLength));
+            int stop = Math.Min(word.Length, position + (first ? vocab.MaxTokenLength : vocab.MaxContinuationLength));
             int id = -1;
             for (; stop > position; stop--)
             {
                 // Never cut between the two halves of a surrogate pair.
                 if (stop < word.Length && char.IsLowSurrogate(word[stop]) && char.IsHighSurrogate(word[stop - 1])) continue;
                 var piece = word[position..stop];
-                if (first ? Vocab.TryGetId(piece, out id) : Vocab.TryGetContinuationId(piece, out id)) break;
+                if (first ? vocab.TryGetId(piece, out id) : vocab.TryGetContinuationId(piece, out id)) break;
             }
             if (stop == position)
             {
                 raw.Count = firstToken;
-                raw.AddRaw(Vocab.UnkId, starts[0], ends[word.Length - 1], wordIndex);
+                raw.AddRaw(vocab.UnkId, starts is null ? offset : starts[0], ends is null ? offset + word.Length : ends[word.Length - 1], wordIndex);
                 return;
             }
-            raw.AddRaw(id, starts[position], ends[stop - 1], wordIndex);
+            raw.AddRaw(id, starts is null ? offset + position : starts[position], ends is null ? offset + stop : ends[stop - 1], wordIndex);
             position = stop;
         }
     }
@@ -383,13 +417,14 @@ public sealed partial class WordPieceTokenizer
     /// <summary>Appends one window with the template's special tokens to <paramref name="output"/>.</summary>
     internal void WriteWindow(TokenColumns a, TokenColumns? b, Window w, bool addSpecialTokens, TokenColumns output)
     {
-        var pieces = b is null ? Template.Single : Template.Pair;
-        foreach (var piece in pieces)
+        var pieces = b is null ? Template.SinglePieces : Template.PairPieces;
+        for (int p = 0; p < pieces.Length; p++)
         {
+            var piece = pieces[p];
             if (piece.Sequence < 0)
             {
                 if (!addSpecialTokens) continue;
-                foreach (var id in piece.SpecialIds) output.Add(id, piece.TypeId, 0, 0, -1, -1, special: true);
+                for (int k = 0; k < piece.SpecialIds.Length; k++) output.Add(piece.SpecialIds[k], piece.TypeId, 0, 0, -1, -1, special: true);
             }
             else if (piece.Sequence == 0) output.AppendSequence(a, w.FromA, w.ToA, piece.TypeId, 0);
             else if (b is not null) output.AppendSequence(b, w.FromB, w.ToB, piece.TypeId, 1);

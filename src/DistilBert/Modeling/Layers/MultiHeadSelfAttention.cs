@@ -2,8 +2,10 @@ using DistilBert.Compute;
 
 namespace DistilBert.Modeling.Layers;
 
-/// <summary>HF parameter names of one attention module (DistilBERT: q_lin…, BERT: self.query…).</summary>
-public sealed record AttentionNames(string Query, string Key, string Value, string Output);
+/// <summary>HF parameter names of one attention module (DistilBERT: q_lin…, BERT: self.query…), and how HF masks:
+/// DistilBERT replaces masked scores (masked_fill: no gradient through them), BERT adds finfo.min to them (autograd
+/// still passes the gradient of a fully masked row's uniform softmax back to q and k).</summary>
+public sealed record AttentionNames(string Query, string Key, string Value, string Output, bool AdditiveMask = false);
 
 /// <summary>
 /// Multi-head self-attention over a ragged batch: q/k/v projections, softmax(q·kᵀ/√d) with masked keys at
@@ -18,6 +20,7 @@ public sealed class MultiHeadSelfAttention
     public LinearLayer Output { get; }
     readonly int _dim, _heads, _headDim;
     readonly double _dropout;
+    readonly bool _additiveMask;
     readonly Workspace _cache = new();
     float[] _x = [];
     BatchLayout? _layout;
@@ -32,6 +35,7 @@ public sealed class MultiHeadSelfAttention
         _heads = heads;
         _headDim = dim / heads;
         _dropout = dropout;
+        _additiveMask = names.AdditiveMask;
     }
 
     float Scale => 1f / MathF.Sqrt(_headDim);
@@ -86,7 +90,8 @@ public sealed class MultiHeadSelfAttention
     }
 
     /// <summary>dy: [tokens, dim] → dx: [tokens, dim] (overwritten). Softmax backward dS = P∘(dP − rowsum(P∘dP)); masked
-    /// keys have P = 0 and get no gradient; a fully masked row is a constant fill in HF, so it gets none either.</summary>
+    /// keys have P = 0 and get no gradient; a fully masked row gets none with DistilBERT's fill, and the uniform-softmax
+    /// gradient with BERT's additive mask, as autograd gives in HF.</summary>
     public void Backward(float[] dy, LayerContext ctx, float[] dx)
     {
         var layout = _layout ?? throw new InvalidOperationException("attention Backward without a training forward");
@@ -125,7 +130,7 @@ public sealed class MultiHeadSelfAttention
                 {
                     var pRow = p.Slice(i * t, t);
                     var dRow = dP.AsSpan(i * t, t);
-                    if (layout.KeyMask is { } mask && AllKeysMasked(mask, start, t))
+                    if (!_additiveMask && layout.KeyMask is { } mask && AllKeysMasked(mask, start, t))
                     {
                         dRow.Clear();
                         continue;

@@ -8,7 +8,7 @@ public sealed record BlockNames(AttentionNames Attention, string AttentionNorm, 
         prefix + "sa_layer_norm", prefix + "ffn.lin1", prefix + "ffn.lin2", prefix + "output_layer_norm");
 
     public static BlockNames Bert(string prefix) => new(
-        new AttentionNames(prefix + "attention.self.query", prefix + "attention.self.key", prefix + "attention.self.value", prefix + "attention.output.dense"),
+        new AttentionNames(prefix + "attention.self.query", prefix + "attention.self.key", prefix + "attention.self.value", prefix + "attention.output.dense", AdditiveMask: true),
         prefix + "attention.output.LayerNorm", prefix + "intermediate.dense", prefix + "output.dense", prefix + "output.LayerNorm");
 }
 
