@@ -411,6 +411,28 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void SpanLookupAgreesWithTheDictionary()
+    {
+        var vocab = Tok.Vocab;
+        for (int id = 0; id < vocab.Count; id++)
+        {
+            var token = vocab.IdToToken(id);
+            Assert.True(vocab.TryGetId(token.AsSpan(), out var found) && found == id, token);
+            if (token.StartsWith("##") && token.Length > 2)
+                Assert.True(vocab.TryGetContinuationId(token.AsSpan(2), out found) && found == id, token);
+            // Near misses: a char more, a char less, shifted by one.
+            foreach (var other in new[] { token + "x", token[..^1], "x" + token })
+                Assert.Equal(vocab.TokenToId(other) ?? -1, vocab.TryGetId(other.AsSpan(), out found) ? found : -1);
+        }
+        var random = new Random(7);
+        for (int k = 0; k < 20000; k++)
+        {
+            var text = new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray());
+            Assert.Equal(vocab.TokenToId(text) ?? -1, vocab.TryGetId(text.AsSpan(), out var found) ? found : -1);
+        }
+    }
+
+    [Fact]
     public void BatchReportsTheFailingInput()
     {
         var e = Assert.Throws<InvalidInputException>(() => Tok.EncodeBatch(["a b", "c d e f g h"], ["x", "y"],

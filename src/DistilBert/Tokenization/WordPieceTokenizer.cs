@@ -171,9 +171,9 @@ public sealed partial class WordPieceTokenizer
                     {
                         int runLength = text[i..end].IndexOfAnyExcept(normalizer.AsciiWordChars);
                         int runEnd = runLength < 0 ? end : i + runLength;
-                        // Fast path, the common case: a whole ASCII word between ASCII spaces/punctuation maps one to one
+                        // Fast path, the common case: a whole ASCII word between spaces/punctuation maps one to one
                         // onto the text, so it is looked up in place (or lowercased into a buffer) with offsets by arithmetic.
-                        if (codePoints == 0 && (runEnd == end || text[runEnd] < 128 && asciiKind[text[runEnd]] != BertNormalizer.AsciiRemoved))
+                        if (codePoints == 0 && (runEnd == end || EndsWordBefore(text[runEnd])))
                         {
                             var run = text[i..runEnd];
                             if (run.Length > MaxInputCharsPerWord) raw.AddRaw(Vocab.UnkId, i, runEnd, words);
@@ -265,6 +265,16 @@ public sealed partial class WordPieceTokenizer
             words++;
             length = 0; codePoints = 0;
         }
+    }
+
+    /// <summary>Whether character <paramref name="c"/> ends the word before it (whitespace, punctuation, CJK).</summary>
+    bool EndsWordBefore(char c)
+    {
+        if (c < 128) return normalizer.AsciiKind[c] != BertNormalizer.AsciiRemoved;
+        if (char.IsSurrogate(c)) return false; // decided on the general path
+        var entry = normalizer.Get(c);
+        return entry.Kind is BertNormalizer.Kind.Whitespace or BertNormalizer.Kind.Isolated
+            || entry.Kind == BertNormalizer.Kind.Text && (entry.PunctuationMask & 1) != 0;
     }
 
     /// <summary>
