@@ -74,7 +74,7 @@ public sealed class PipelineCliTests(PipelineTestModels models) : IClassFixture<
         var missing = Run("classify", "--model", Path.Combine(models.Root, "no-such-model"), "text");
         Assert.Equal(1, missing.Code);
         Assert.Contains("error:", missing.Err);
-        Assert.Contains("model folder not found", missing.Err);
+        Assert.Contains("no such folder", missing.Err);
 
         var wrongTask = Run("qa", "--model", models.Classifier, "--context", "c", "q?");
         Assert.Equal(1, wrongTask.Code);

@@ -154,7 +154,7 @@ public sealed class PipelineEndToEndTests(PipelineTestModels models) : IClassFix
         Assert.Contains("DistilBertForSequenceClassification", wrong.Message);
         Assert.Contains("ForQuestionAnswering", wrong.Message);
         var missing = Assert.Throws<ModelFileException>(() => TextClassificationPipeline.Load(Path.Combine(models.Root, "nope")));
-        Assert.Contains("not found", missing.Message);
+        Assert.Contains("no such folder", missing.Message);
     }
 
     [Fact]
