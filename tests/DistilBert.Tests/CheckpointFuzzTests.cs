@@ -130,7 +130,7 @@ public sealed class CheckpointFuzzTests : IDisposable
         var rng = new Random(7);
         var failures = new List<string>();
         int refusedCount = 0;
-        for (int i = 0; i < 2_000 && failures.Count < 5; i++)
+        for (int i = 0; i < 1_500 && failures.Count < 5; i++)
         {
             var mutated = Mutate(pickle, rng, pickle.Length);
             var path = WriteFile(TorchZip(mutated, storages), "pytorch_model.bin");
@@ -138,14 +138,14 @@ public sealed class CheckpointFuzzTests : IDisposable
             if (refused) refusedCount++;
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
-        Assert.InRange(refusedCount, 1_000, 1_999);
+        Assert.InRange(refusedCount, 750, 1_499);
     }
 
     [Fact]
     public void MutatedTorchZipsOnlyRaiseModelFileException()
     {
         var (pickle, storages) = SmallTorchStateDict();
-        Fuzz(TorchZip(pickle, storages), int.MaxValue, "pytorch_model.bin", 1_500, seed: 11);
-        Fuzz(TorchZip(pickle, storages, CompressionLevel.Optimal), int.MaxValue, "pytorch_model.bin", 1_500, seed: 12);
+        Fuzz(TorchZip(pickle, storages), int.MaxValue, "pytorch_model.bin", 1_000, seed: 11);
+        Fuzz(TorchZip(pickle, storages, CompressionLevel.Optimal), int.MaxValue, "pytorch_model.bin", 1_000, seed: 12);
     }
 }
