@@ -1,16 +1,51 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace DistilBert.Compute;
 
 /// <summary>
 /// Single-precision matrix multiply, BLAS conventions, row-major:
 /// C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C[m,n], op(X) = X or Xᵀ.
-/// Strides (lda, ldb, ldc) are row strides of the matrices as stored.
+/// Strides (lda, ldb, ldc) are row strides of the matrices as stored. With beta = 0, C is only written (NaN in it is
+/// ignored, as BLAS does). Parallel through <see cref="ComputeThreads"/>; B is packed per call into a reused
+/// workspace — for a fixed weight, pack it once with <see cref="PackedMatrix"/> and call <see cref="Sgemm(int, float,
+/// ReadOnlySpan{float}, int, bool, PackedMatrix, float, Span{float}, int)"/> instead.
 /// </summary>
 public static class Gemm
 {
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        GemmReference.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        GemmChecks.Operand("A", a, transA ? k : m, transA ? m : k, lda);
+        GemmChecks.Operand("B", b, transB ? n : k, transB ? k : n, ldb);
+        GemmChecks.Operand("C", c, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        unsafe
+        {
+            fixed (float* pa = a, pb = b, pc = c)
+            {
+                float* packed = GemmWorkspace.PackedB(PackedMatrix.PackedLength(k, n));
+                PackedMatrix.Pack(pb, ldb, transB, k, n, packed, parallel: true);
+                GemmDriver.Run(m, n, k, alpha, pa, lda, transA, packed, beta, pc, ldc, null, Epilogue.None, parallel: true);
+            }
+        }
+    }
+
+    /// <summary>C[m, n] = alpha · op(A)[m, k] · B[k, n] + beta · C with B pre-packed (k = b.Rows, n = b.Columns).</summary>
+    public static void Sgemm(int m, float alpha, ReadOnlySpan<float> a, int lda, bool transA, PackedMatrix b,
+        float beta, Span<float> c, int ldc)
+    {
+        int k = b.Rows, n = b.Columns;
+        GemmChecks.Operand("A", a, transA ? k : m, transA ? m : k, lda);
+        GemmChecks.Operand("C", c, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        unsafe
+        {
+            fixed (float* pa = a, pc = c)
+                GemmDriver.Run(m, n, k, alpha, pa, lda, transA, b.Pointer, beta, pc, ldc, null, Epilogue.None, parallel: true);
+        }
     }
 }
 
@@ -38,21 +73,437 @@ public static class GemmReference
     }
 }
 
-/// <summary>A linear layer as PyTorch stores it: y[m, n] = x[m, k] · W[n, k]ᵀ + bias[n].</summary>
-public static class Linear
+static class GemmChecks
 {
-    /// <param name="x">[m, k]</param>
-    /// <param name="weight">[n, k] (torch.nn.Linear layout)</param>
-    /// <param name="bias">[n] or empty</param>
-    /// <param name="y">[m, n]</param>
-    public static void Forward(ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<float> weight, int n, ReadOnlySpan<float> bias, Span<float> y)
+    /// <summary>A row-major [rows, cols] operand with row stride ld must fit its span: a bad size is the caller's bug
+    /// and must name the operand, not surface as an access violation inside the unsafe kernel.</summary>
+    public static void Operand(string name, ReadOnlySpan<float> x, int rows, int cols, int ld)
     {
-        Gemm.Sgemm(false, true, m, n, k, 1f, x, k, weight, k, 0f, y, n);
-        if (bias.IsEmpty) return;
-        for (int i = 0; i < m; i++)
+        if (rows < 0 || cols < 0) throw new InvalidInputException($"GEMM operand {name}: negative size [{rows}, {cols}]");
+        if (rows == 0 || cols == 0) return;
+        if (ld < cols) throw new InvalidInputException($"GEMM operand {name}: row stride {ld} < {cols} columns");
+        long needed = (long)(rows - 1) * ld + cols;
+        if (x.Length < needed)
+            throw new InvalidInputException($"GEMM operand {name}: [{rows}, {cols}] with stride {ld} needs {needed} elements, span has {x.Length}");
+    }
+}
+
+/// <summary>The instruction set a kernel family runs on. <see cref="KernelPaths.Active"/> picks the widest the machine
+/// has; tests force the narrower ones to check every path the machine can run against the references.</summary>
+internal enum KernelPath { Portable, Avx2, Avx512 }
+
+internal static class KernelPaths
+{
+    public static KernelPath Best =>
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated ? KernelPath.Avx512
+        : Avx2.IsSupported && Fma.IsSupported ? KernelPath.Avx2
+        : KernelPath.Portable;
+
+    /// <summary>The path in use; only tests and benchmarks change it, and only to one the machine supports.</summary>
+    public static KernelPath Active = Best;
+
+    public static IEnumerable<KernelPath> Supported()
+    {
+        yield return KernelPath.Portable;
+        if (Avx2.IsSupported && Fma.IsSupported) yield return KernelPath.Avx2;
+        if (Best == KernelPath.Avx512) yield return KernelPath.Avx512;
+    }
+}
+
+/// <summary>Per-thread packing buffers, allocated once (pinned, 64-byte aligned) and grown only when a larger problem
+/// arrives: steady-state calls allocate nothing.</summary>
+internal static unsafe class GemmWorkspace
+{
+    [ThreadStatic] static float[]? _aBuffer, _bBuffer, _scratch;
+
+    public static float* PackedA(int length) => Aligned(ref _aBuffer, length);
+    public static float* PackedB(long length) => Aligned(ref _bBuffer, checked((int)length));
+    /// <summary>Scratch for callers other than the GEMM itself (attention scores).</summary>
+    public static float* Scratch(int length) => Aligned(ref _scratch, length);
+
+    static float* Aligned(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length + 16)
+            buffer = GC.AllocateUninitializedArray<float>(Math.Max(length + 16, 1024), pinned: true);
+        float* p = (float*)Unsafe.AsPointer(ref buffer[0]);
+        return (float*)(((nint)p + 63) & ~(nint)63);
+    }
+}
+
+/// <summary>
+/// The blocked SGEMM: C is cut into tasks of MC rows × a run of NR-column panels; each task walks K in KC steps,
+/// packs its A block [MC, KC] into MR-row micro-panels (alpha folded in), and runs the micro-kernel over every
+/// (panel, micro-panel) pair with the B micro-panel [KC, NR] staying in L1 while A micro-panels stream from L2.
+/// The epilogue (bias, activation) runs on each tile right after its last K step, while it is still in cache.
+/// </summary>
+internal static unsafe class GemmDriver
+{
+    public const int NR = 48;
+    public const int KC = 256;
+    const int MCMax = 128;
+    const int MCMin = 32;
+
+    public static int MR(KernelPath path) => path == KernelPath.Avx512 ? 8 : 4;
+
+    [ThreadStatic] static GemmWork? _work;
+
+    /// <param name="a">op(A): [m, k] (or stored [k, m] when transA), row stride lda</param>
+    /// <param name="packedB">[k, n] in panel layout (<see cref="PackedMatrix.Pack"/>)</param>
+    /// <param name="c">[m, n], row stride ldc</param>
+    /// <param name="bias">[n] or null, added in the epilogue</param>
+    public static void Run(int m, int n, int k, float alpha, float* a, nint lda, bool transA, float* packedB,
+        float beta, float* c, nint ldc, float* bias, Epilogue epilogue, bool parallel)
+    {
+        if (m == 0 || n == 0) return;
+        var path = KernelPaths.Active;
+        int mr = MR(path);
+        int threads = parallel ? ComputeThreads.Count : 1;
+        int panels = (n + NR - 1) / NR;
+
+        // Enough M blocks for every thread to get two; N is split only when M is too small for that.
+        int wanted = threads == 1 ? 1 : 2 * threads;
+        int mc = MCMax;
+        if ((m + mc - 1) / mc < wanted) mc = Math.Clamp(RoundUp((m + wanted - 1) / wanted, mr), MCMin, MCMax);
+        int mBlocks = (m + mc - 1) / mc;
+        int nChunks = Math.Clamp((wanted + mBlocks - 1) / mBlocks, 1, panels);
+        int panelsPerChunk = (panels + nChunks - 1) / nChunks;
+        nChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
+
+        var work = _work ??= new GemmWork();
+        work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, mc, nChunks, panelsPerChunk);
+        try
         {
-            var row = y.Slice(i * n, n);
-            for (int j = 0; j < n; j++) row[j] += bias[j];
+            if (threads == 1 || mBlocks * nChunks == 1)
+                for (int t = 0; t < mBlocks * nChunks; t++) work.Execute(t);
+            else
+                ComputeThreads.For(mBlocks * nChunks, work);
         }
+        finally { work.Clear(); }
+    }
+
+    static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+
+    sealed class GemmWork : ParallelWork
+    {
+        int _m, _n, _k, _mc, _nChunks, _panelsPerChunk;
+        float _alpha, _beta;
+        float* _a, _b, _c, _bias;
+        nint _lda, _ldc;
+        bool _transA;
+        Epilogue _epilogue;
+        KernelPath _path;
+
+        public void Set(int m, int n, int k, float alpha, float* a, nint lda, bool transA, float* b, float beta,
+            float* c, nint ldc, float* bias, Epilogue epilogue, KernelPath path, int mc, int nChunks, int panelsPerChunk)
+        {
+            _m = m; _n = n; _k = k; _alpha = alpha; _a = a; _lda = lda; _transA = transA; _b = b; _beta = beta;
+            _c = c; _ldc = ldc; _bias = bias; _epilogue = epilogue; _path = path; _mc = mc; _nChunks = nChunks;
+            _panelsPerChunk = panelsPerChunk;
+        }
+
+        public void Clear() { _a = _b = _c = _bias = null; }
+
+        public override void Execute(int index)
+        {
+            int mb = index / _nChunks, chunk = index % _nChunks;
+            int row0 = mb * _mc, rows = Math.Min(_mc, _m - row0);
+            int panel0 = chunk * _panelsPerChunk;
+            int panelEnd = Math.Min(panel0 + _panelsPerChunk, (_n + NR - 1) / NR);
+            Block(row0, rows, panel0, panelEnd);
+        }
+
+        void Block(int row0, int rows, int panel0, int panelEnd)
+        {
+            int mr = MR(_path);
+            int col0 = panel0 * NR, cols = Math.Min(panelEnd * NR, _n) - col0;
+            float* cBlock = _c + row0 * _ldc + col0;
+            if (_beta != 0 && _beta != 1) ScaleBlock(cBlock, _ldc, rows, cols, _beta);
+            if (_k == 0)
+            {
+                if (_beta == 0) ZeroBlock(cBlock, _ldc, rows, cols);
+                for (int r = 0; r < rows; r++) Epilogues.Apply(cBlock + r * _ldc, _bias == null ? null : _bias + col0, cols, _epilogue);
+                return;
+            }
+            float* aPack = GemmWorkspace.PackedA(RoundUp(rows, mr) * Math.Min(KC, _k));
+            float* tile = stackalloc float[8 * NR + 16];
+            tile = (float*)(((nint)tile + 63) & ~(nint)63);
+            for (int p0 = 0; p0 < _k; p0 += KC)
+            {
+                int kc = Math.Min(KC, _k - p0);
+                PackA(row0, rows, p0, kc, mr, aPack);
+                bool accumulate = p0 > 0 || _beta != 0;
+                bool last = p0 + kc >= _k;
+                bool epilogue = last && (_bias != null || _epilogue != Epilogue.None);
+                for (int jp = panel0; jp < panelEnd; jp++)
+                {
+                    float* bp = _b + (nint)jp * _k * NR + (nint)p0 * NR;
+                    int c0 = jp * NR, cn = Math.Min(NR, _n - c0);
+                    for (int ir = 0; ir < rows; ir += mr)
+                    {
+                        int rn = Math.Min(mr, rows - ir);
+                        float* ap = aPack + (nint)ir * kc;
+                        float* cp = _c + (row0 + ir) * _ldc + c0;
+                        if (rn == mr && cn == NR) MicroKernel(_path, kc, ap, bp, cp, _ldc, accumulate);
+                        else
+                        {
+                            MicroKernel(_path, kc, ap, bp, tile, NR, false);
+                            MergeTile(tile, cp, _ldc, rn, cn, accumulate);
+                        }
+                        if (epilogue)
+                            for (int r = 0; r < rn; r++) Epilogues.Apply(cp + r * _ldc, _bias == null ? null : _bias + c0, cn, _epilogue);
+                    }
+                }
+            }
+        }
+
+        /// <summary>dst: micro-panels of mr rows, k-major: dst[(ir + p·mr) + r] = alpha · A[row0 + ir + r, p0 + p];
+        /// rows past the block are zero so the kernel can always run full height.</summary>
+        void PackA(int row0, int rows, int p0, int kc, int mr, float* dst)
+        {
+            float alpha = _alpha;
+            for (int ir = 0; ir < rows; ir += mr)
+            {
+                int rn = Math.Min(mr, rows - ir);
+                float* panel = dst + (nint)ir * kc;
+                if (_transA)
+                {
+                    // stored [k, m]: the mr values of one k are contiguous
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = _a + (p0 + p) * _lda + row0 + ir;
+                        float* d = panel + p * mr;
+                        int r = 0;
+                        for (; r < rn; r++) d[r] = alpha * src[r];
+                        for (; r < mr; r++) d[r] = 0;
+                    }
+                }
+                else if (rn == 8 && Avx.IsSupported)
+                {
+                    PackA8Transposed(_a + (row0 + ir) * _lda + p0, _lda, kc, alpha, panel);
+                }
+                else
+                {
+                    for (int r = 0; r < mr; r++)
+                    {
+                        float* d = panel + r;
+                        if (r >= rn) { for (int p = 0; p < kc; p++) d[p * mr] = 0; continue; }
+                        float* src = _a + (row0 + ir + r) * _lda + p0;
+                        for (int p = 0; p < kc; p++) d[p * mr] = alpha * src[p];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>8 rows × kc columns of a row-major A into the 8-row micro-panel layout, 8×8 blocks transposed in
+    /// registers (the scalar scatter costs several percent of a small-M GEMM).</summary>
+    static void PackA8Transposed(float* src, nint lda, int kc, float alpha, float* dst)
+    {
+        var scale = Vector256.Create(alpha);
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            var r0 = Vector256.Load(src + p) * scale;
+            var r1 = Vector256.Load(src + lda + p) * scale;
+            var r2 = Vector256.Load(src + 2 * lda + p) * scale;
+            var r3 = Vector256.Load(src + 3 * lda + p) * scale;
+            var r4 = Vector256.Load(src + 4 * lda + p) * scale;
+            var r5 = Vector256.Load(src + 5 * lda + p) * scale;
+            var r6 = Vector256.Load(src + 6 * lda + p) * scale;
+            var r7 = Vector256.Load(src + 7 * lda + p) * scale;
+            Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            float* d = dst + p * 8;
+            r0.Store(d); r1.Store(d + 8); r2.Store(d + 16); r3.Store(d + 24);
+            r4.Store(d + 32); r5.Store(d + 40); r6.Store(d + 48); r7.Store(d + 56);
+        }
+        for (; p < kc; p++)
+            for (int r = 0; r < 8; r++) dst[p * 8 + r] = alpha * src[r * lda + p];
+    }
+
+    /// <summary>In-register 8×8 transpose: row i of the result holds element i of every input row.</summary>
+    static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        // interleave pairs, then quads, then swap 128-bit halves
+        var t0 = Unpack(r0, r1, low: true); var t1 = Unpack(r0, r1, low: false);
+        var t2 = Unpack(r2, r3, low: true); var t3 = Unpack(r2, r3, low: false);
+        var t4 = Unpack(r4, r5, low: true); var t5 = Unpack(r4, r5, low: false);
+        var t6 = Unpack(r6, r7, low: true); var t7 = Unpack(r6, r7, low: false);
+        var u0 = Unpack64(t0, t2, low: true); var u1 = Unpack64(t0, t2, low: false);
+        var u2 = Unpack64(t1, t3, low: true); var u3 = Unpack64(t1, t3, low: false);
+        var u4 = Unpack64(t4, t6, low: true); var u5 = Unpack64(t4, t6, low: false);
+        var u6 = Unpack64(t5, t7, low: true); var u7 = Unpack64(t5, t7, low: false);
+        r0 = Halves(u0, u4, low: true); r4 = Halves(u0, u4, low: false);
+        r1 = Halves(u1, u5, low: true); r5 = Halves(u1, u5, low: false);
+        r2 = Halves(u2, u6, low: true); r6 = Halves(u2, u6, low: false);
+        r3 = Halves(u3, u7, low: true); r7 = Halves(u3, u7, low: false);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Unpack(Vector256<float> x, Vector256<float> y, bool low)
+        => low ? Avx.UnpackLow(x, y) : Avx.UnpackHigh(x, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Unpack64(Vector256<float> x, Vector256<float> y, bool low)
+        => (low ? Avx.UnpackLow(x.AsDouble(), y.AsDouble()) : Avx.UnpackHigh(x.AsDouble(), y.AsDouble())).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Halves(Vector256<float> x, Vector256<float> y, bool low)
+        => low ? Avx.Permute2x128(x, y, 0x20) : Avx.Permute2x128(x, y, 0x31);
+
+    static void ScaleBlock(float* c, nint ldc, int rows, int cols, float beta)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new Span<float>(c + r * ldc, cols);
+            for (int j = 0; j < cols; j++) row[j] *= beta;
+        }
+    }
+
+    static void ZeroBlock(float* c, nint ldc, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++) new Span<float>(c + r * ldc, cols).Clear();
+    }
+
+    static void MergeTile(float* tile, float* c, nint ldc, int rows, int cols, bool accumulate)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* t = tile + r * NR, d = c + r * ldc;
+            if (accumulate) for (int j = 0; j < cols; j++) d[j] += t[j];
+            else for (int j = 0; j < cols; j++) d[j] = t[j];
+        }
+    }
+
+    /// <summary>C[mr, 48] (+)= A micro-panel · B micro-panel on the given instruction set.</summary>
+    public static void MicroKernel(KernelPath path, int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        switch (path)
+        {
+            case KernelPath.Avx512:
+                Kernel8x48Avx512(kc, a, b, c, ldc, accumulate);
+                break;
+            case KernelPath.Avx2:
+                Kernel4x24Avx2(kc, a, b, c, ldc, accumulate);
+                Kernel4x24Avx2(kc, a, b + 24, c + 24, ldc, accumulate);
+                break;
+            default:
+                Kernel4x48Portable(kc, a, b, c, ldc, accumulate);
+                break;
+        }
+    }
+
+    /// <summary>C[4, 48] (+)= A micro-panel [kc, 4] · B micro-panel [kc, 48] with Vector&lt;float&gt;, for machines
+    /// without AVX2/FMA.</summary>
+    static void Kernel4x48Portable(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        int w = Vector<float>.Count;
+        for (int r = 0; r < 4; r++)
+        {
+            for (int j = 0; j < NR; j += w)
+            {
+                var acc = accumulate ? Unsafe.ReadUnaligned<Vector<float>>(c + r * ldc + j) : Vector<float>.Zero;
+                for (int p = 0; p < kc; p++)
+                    acc += new Vector<float>(a[p * 4 + r]) * Unsafe.ReadUnaligned<Vector<float>>(b + p * NR + j);
+                Unsafe.WriteUnaligned(c + r * ldc + j, acc);
+            }
+        }
+    }
+
+    /// <summary>C[8, 48] (+)= A micro-panel [kc, 8] · B micro-panel [kc, 48]; 24 zmm accumulators stay in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel8x48Avx512(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        Vector512<float> c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+        if (accumulate)
+        {
+            c00 = Vector512.Load(c + 0 * ldc + 0); c01 = Vector512.Load(c + 0 * ldc + 16); c02 = Vector512.Load(c + 0 * ldc + 32);
+            c10 = Vector512.Load(c + 1 * ldc + 0); c11 = Vector512.Load(c + 1 * ldc + 16); c12 = Vector512.Load(c + 1 * ldc + 32);
+            c20 = Vector512.Load(c + 2 * ldc + 0); c21 = Vector512.Load(c + 2 * ldc + 16); c22 = Vector512.Load(c + 2 * ldc + 32);
+            c30 = Vector512.Load(c + 3 * ldc + 0); c31 = Vector512.Load(c + 3 * ldc + 16); c32 = Vector512.Load(c + 3 * ldc + 32);
+            c40 = Vector512.Load(c + 4 * ldc + 0); c41 = Vector512.Load(c + 4 * ldc + 16); c42 = Vector512.Load(c + 4 * ldc + 32);
+            c50 = Vector512.Load(c + 5 * ldc + 0); c51 = Vector512.Load(c + 5 * ldc + 16); c52 = Vector512.Load(c + 5 * ldc + 32);
+            c60 = Vector512.Load(c + 6 * ldc + 0); c61 = Vector512.Load(c + 6 * ldc + 16); c62 = Vector512.Load(c + 6 * ldc + 32);
+            c70 = Vector512.Load(c + 7 * ldc + 0); c71 = Vector512.Load(c + 7 * ldc + 16); c72 = Vector512.Load(c + 7 * ldc + 32);
+        }
+        else
+        {
+            c00 = Vector512<float>.Zero; c01 = Vector512<float>.Zero; c02 = Vector512<float>.Zero;
+            c10 = Vector512<float>.Zero; c11 = Vector512<float>.Zero; c12 = Vector512<float>.Zero;
+            c20 = Vector512<float>.Zero; c21 = Vector512<float>.Zero; c22 = Vector512<float>.Zero;
+            c30 = Vector512<float>.Zero; c31 = Vector512<float>.Zero; c32 = Vector512<float>.Zero;
+            c40 = Vector512<float>.Zero; c41 = Vector512<float>.Zero; c42 = Vector512<float>.Zero;
+            c50 = Vector512<float>.Zero; c51 = Vector512<float>.Zero; c52 = Vector512<float>.Zero;
+            c60 = Vector512<float>.Zero; c61 = Vector512<float>.Zero; c62 = Vector512<float>.Zero;
+            c70 = Vector512<float>.Zero; c71 = Vector512<float>.Zero; c72 = Vector512<float>.Zero;
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);
+            var a0 = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); c02 = Avx512F.FusedMultiplyAdd(a0, b2, c02);
+            var a1 = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); c12 = Avx512F.FusedMultiplyAdd(a1, b2, c12);
+            var a2 = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); c22 = Avx512F.FusedMultiplyAdd(a2, b2, c22);
+            var a3 = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); c32 = Avx512F.FusedMultiplyAdd(a3, b2, c32);
+            var a4 = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); c42 = Avx512F.FusedMultiplyAdd(a4, b2, c42);
+            var a5 = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); c52 = Avx512F.FusedMultiplyAdd(a5, b2, c52);
+            var a6 = Vector512.Create(a[6]);
+            c60 = Avx512F.FusedMultiplyAdd(a6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61); c62 = Avx512F.FusedMultiplyAdd(a6, b2, c62);
+            var a7 = Vector512.Create(a[7]);
+            c70 = Avx512F.FusedMultiplyAdd(a7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71); c72 = Avx512F.FusedMultiplyAdd(a7, b2, c72);
+            a += 8; b += 48;
+        }
+        c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); c02.Store(c + 0 * ldc + 32);
+        c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16); c12.Store(c + 1 * ldc + 32);
+        c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16); c22.Store(c + 2 * ldc + 32);
+        c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 16); c32.Store(c + 3 * ldc + 32);
+        c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 16); c42.Store(c + 4 * ldc + 32);
+        c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 16); c52.Store(c + 5 * ldc + 32);
+        c60.Store(c + 6 * ldc + 0); c61.Store(c + 6 * ldc + 16); c62.Store(c + 6 * ldc + 32);
+        c70.Store(c + 7 * ldc + 0); c71.Store(c + 7 * ldc + 16); c72.Store(c + 7 * ldc + 32);
+    }
+
+    /// <summary>C[4, 24] (+)= A micro-panel [kc, 4] · 24 columns of a B micro-panel [kc, 48] (called twice per panel);
+    /// 12 ymm accumulators + 3 B + 1 broadcast fit AVX2's 16 registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel4x24Avx2(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        Vector256<float> c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        if (accumulate)
+        {
+            c00 = Vector256.Load(c + 0 * ldc + 0); c01 = Vector256.Load(c + 0 * ldc + 8); c02 = Vector256.Load(c + 0 * ldc + 16);
+            c10 = Vector256.Load(c + 1 * ldc + 0); c11 = Vector256.Load(c + 1 * ldc + 8); c12 = Vector256.Load(c + 1 * ldc + 16);
+            c20 = Vector256.Load(c + 2 * ldc + 0); c21 = Vector256.Load(c + 2 * ldc + 8); c22 = Vector256.Load(c + 2 * ldc + 16);
+            c30 = Vector256.Load(c + 3 * ldc + 0); c31 = Vector256.Load(c + 3 * ldc + 8); c32 = Vector256.Load(c + 3 * ldc + 16);
+        }
+        else
+        {
+            c00 = Vector256<float>.Zero; c01 = Vector256<float>.Zero; c02 = Vector256<float>.Zero;
+            c10 = Vector256<float>.Zero; c11 = Vector256<float>.Zero; c12 = Vector256<float>.Zero;
+            c20 = Vector256<float>.Zero; c21 = Vector256<float>.Zero; c22 = Vector256<float>.Zero;
+            c30 = Vector256<float>.Zero; c31 = Vector256<float>.Zero; c32 = Vector256<float>.Zero;
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8); var b2 = Vector256.Load(b + 16);
+            var a0 = Vector256.Create(a[0]);
+            c00 = Fma.MultiplyAdd(a0, b0, c00); c01 = Fma.MultiplyAdd(a0, b1, c01); c02 = Fma.MultiplyAdd(a0, b2, c02);
+            var a1 = Vector256.Create(a[1]);
+            c10 = Fma.MultiplyAdd(a1, b0, c10); c11 = Fma.MultiplyAdd(a1, b1, c11); c12 = Fma.MultiplyAdd(a1, b2, c12);
+            var a2 = Vector256.Create(a[2]);
+            c20 = Fma.MultiplyAdd(a2, b0, c20); c21 = Fma.MultiplyAdd(a2, b1, c21); c22 = Fma.MultiplyAdd(a2, b2, c22);
+            var a3 = Vector256.Create(a[3]);
+            c30 = Fma.MultiplyAdd(a3, b0, c30); c31 = Fma.MultiplyAdd(a3, b1, c31); c32 = Fma.MultiplyAdd(a3, b2, c32);
+            a += 4; b += 48;
+        }
+        c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 8); c02.Store(c + 0 * ldc + 16);
+        c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 8); c12.Store(c + 1 * ldc + 16);
+        c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 8); c22.Store(c + 2 * ldc + 16);
+        c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 8); c32.Store(c + 3 * ldc + 16);
     }
 }

@@ -1,0 +1,162 @@
+using DistilBert.Compute;
+
+namespace DistilBert.Cli.Benchmarking;
+
+/// <summary>The encoder shapes <c>distilbert bench --shape</c> knows.</summary>
+public sealed record EncoderShape(string Name, int Layers, int Dim, int Heads, int Hidden, int Vocab, int MaxPositions,
+    bool TokenTypes, bool Pooler)
+{
+    public static readonly EncoderShape DistilBertBase = new("distilbert-base", 6, 768, 12, 3072, 30522, 512, false, false);
+    public static readonly EncoderShape BertBase = new("bert-base", 12, 768, 12, 3072, 30522, 512, true, true);
+
+    public static EncoderShape Parse(string name) => name switch
+    {
+        "distilbert-base" => DistilBertBase,
+        "bert-base" => BertBase,
+        _ => throw new InvalidInputException($"--shape must be distilbert-base or bert-base, got '{name}'"),
+    };
+
+    /// <summary>Matrix-product FLOPs of one forward pass (2 per multiply-add), as shared/bench/torch/flops.py counts
+    /// them: per layer 24·T·d² (QKV, output, FFN) + 4·T_s²·d per sequence (scores and context); plus the pooler.</summary>
+    public double Flops(ReadOnlySpan<int> sequenceLengths)
+    {
+        double tokens = 0, attention = 0;
+        foreach (int t in sequenceLengths) { tokens += t; attention += 4.0 * t * t * Dim; }
+        double linear = 2.0 * tokens * Dim * (3 * Dim + Dim + 2 * Hidden);
+        double pooler = Pooler ? 2.0 * sequenceLengths.Length * Dim * Dim : 0;
+        return Layers * (linear + attention) + pooler;
+    }
+}
+
+/// <summary>
+/// BENCHMARK HARNESS, not a model: a DistilBERT/BERT-shaped encoder stack with random weights, assembled directly
+/// from the compute kernels so that <c>distilbert bench</c> can time the engine before the real models exist
+/// (the lead switches the command to DistilBertModel after integration). Per layer it does exactly the work of HF's
+/// encoder layer: fused QKV Linear, ragged attention, output Linear, residual + LayerNorm, FFN Linear with fused GELU,
+/// Linear, residual + LayerNorm; embeddings are word + position (+ token type) → LayerNorm; BERT adds the pooler.
+/// Workspaces are allocated once per token count and reused.
+/// </summary>
+public sealed class EncoderHarness
+{
+    sealed record Layer(PackedMatrix Qkv, float[] QkvBias, PackedMatrix Output, float[] OutputBias, float[] Ln1Gamma,
+        float[] Ln1Beta, PackedMatrix Ffn1, float[] Ffn1Bias, PackedMatrix Ffn2, float[] Ffn2Bias, float[] Ln2Gamma, float[] Ln2Beta);
+
+    readonly EncoderShape _shape;
+    readonly float[] _wordEmbeddings, _positionEmbeddings, _typeEmbeddings, _embGamma, _embBeta;
+    readonly Layer[] _layers;
+    readonly PackedMatrix? _pooler;
+    readonly float[] _poolerBias;
+    int _capacity = -1;
+    float[] _hidden = [], _qkv = [], _context = [], _projected = [], _intermediate = [], _pooled = [], _cls = [];
+    int[] _positions = [];
+
+    public EncoderHarness(EncoderShape shape, int seed = 1234)
+    {
+        _shape = shape;
+        var rng = new Xorshift((uint)seed);
+        int d = shape.Dim;
+        _wordEmbeddings = rng.Normal(shape.Vocab * d, 0.02f);
+        _positionEmbeddings = rng.Normal(shape.MaxPositions * d, 0.02f);
+        _typeEmbeddings = shape.TokenTypes ? rng.Normal(2 * d, 0.02f) : [];
+        _embGamma = Ones(d);
+        _embBeta = new float[d];
+        _layers = new Layer[shape.Layers];
+        for (int l = 0; l < shape.Layers; l++)
+        {
+            _layers[l] = new Layer(
+                PackedMatrix.FromLinearWeight(rng.Normal(3 * d * d, 0.02f), 3 * d, d), rng.Normal(3 * d, 0.02f),
+                PackedMatrix.FromLinearWeight(rng.Normal(d * d, 0.02f), d, d), rng.Normal(d, 0.02f), Ones(d), new float[d],
+                PackedMatrix.FromLinearWeight(rng.Normal(shape.Hidden * d, 0.02f), shape.Hidden, d), rng.Normal(shape.Hidden, 0.02f),
+                PackedMatrix.FromLinearWeight(rng.Normal(d * shape.Hidden, 0.02f), d, shape.Hidden), rng.Normal(d, 0.02f),
+                Ones(d), new float[d]);
+        }
+        _pooler = shape.Pooler ? PackedMatrix.FromLinearWeight(rng.Normal(d * d, 0.02f), d, d) : null;
+        _poolerBias = shape.Pooler ? rng.Normal(d, 0.02f) : [];
+    }
+
+    static float[] Ones(int n) { var x = new float[n]; Array.Fill(x, 1f); return x; }
+
+    /// <summary>Runs the stack on a ragged batch: ids [tokens], sequence s = tokens [starts[s], starts[s+1]).
+    /// Returns the last hidden state [tokens, dim] (a view of the reused workspace).</summary>
+    public ReadOnlySpan<float> Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> starts)
+    {
+        int tokens = ids.Length, d = _shape.Dim, sequences = starts.Length - 1;
+        EnsureCapacity(tokens, sequences);
+        var hidden = _hidden.AsSpan(0, tokens * d);
+        var qkv = _qkv.AsSpan(0, tokens * 3 * d);
+        var context = _context.AsSpan(0, tokens * d);
+        var projected = _projected.AsSpan(0, tokens * d);
+        var intermediate = _intermediate.AsSpan(0, tokens * _shape.Hidden);
+
+        // embeddings: word + position (+ token type 0) → LayerNorm (eps 1e-12)
+        var positions = _positions.AsSpan(0, tokens);
+        for (int s = 0; s < sequences; s++)
+            for (int t = starts[s]; t < starts[s + 1]; t++) positions[t] = t - starts[s];
+        Embeddings.Gather(_wordEmbeddings, _shape.Vocab, d, ids, hidden, accumulate: false, "word_embeddings");
+        Embeddings.Gather(_positionEmbeddings, _shape.MaxPositions, d, positions, hidden, accumulate: true, "position_embeddings");
+        if (_shape.TokenTypes)
+            for (int t = 0; t < tokens; t++) Elementwise.Add(hidden.Slice(t * d, d), _typeEmbeddings.AsSpan(0, d), hidden.Slice(t * d, d));
+        LayerNorm.Forward(hidden, _embGamma, _embBeta, hidden, tokens, d, 1e-12f, [], []);
+
+        float scale = 1f / MathF.Sqrt(d / _shape.Heads);
+        foreach (var layer in _layers)
+        {
+            Linear.Forward(hidden, tokens, layer.Qkv, layer.QkvBias, qkv);
+            Attention.Forward(qkv, 3 * d, qkv[d..], 3 * d, qkv[(2 * d)..], 3 * d, starts, _shape.Heads, d / _shape.Heads,
+                scale, [], context, d, []);
+            Linear.Forward(context, tokens, layer.Output, layer.OutputBias, projected);
+            LayerNorm.ForwardResidual(projected, hidden, layer.Ln1Gamma, layer.Ln1Beta, hidden, tokens, d, 1e-12f);
+            Linear.Forward(hidden, tokens, layer.Ffn1, layer.Ffn1Bias, intermediate, Epilogue.Gelu);
+            Linear.Forward(intermediate, tokens, layer.Ffn2, layer.Ffn2Bias, projected);
+            LayerNorm.ForwardResidual(projected, hidden, layer.Ln2Gamma, layer.Ln2Beta, hidden, tokens, d, 1e-12f);
+        }
+
+        if (_pooler is not null)
+        {
+            // pooler: tanh(dense(h[CLS])) per sequence
+            var cls = _cls.AsSpan(0, sequences * d);
+            for (int s = 0; s < sequences; s++) hidden.Slice(starts[s] * d, d).CopyTo(cls.Slice(s * d, d));
+            var pooled = _pooled.AsSpan(0, sequences * d);
+            Linear.Forward(cls, sequences, _pooler, _poolerBias, pooled);
+            Activations.Tanh(pooled, pooled);
+        }
+        return hidden;
+    }
+
+    void EnsureCapacity(int tokens, int sequences)
+    {
+        if (tokens <= _capacity && sequences <= _cls.Length / _shape.Dim) return;
+        int d = _shape.Dim;
+        _capacity = tokens;
+        _hidden = new float[tokens * d];
+        _qkv = new float[tokens * 3 * d];
+        _context = new float[tokens * d];
+        _projected = new float[tokens * d];
+        _intermediate = new float[tokens * _shape.Hidden];
+        _positions = new int[tokens];
+        _cls = new float[Math.Max(1, sequences) * d];
+        _pooled = new float[Math.Max(1, sequences) * d];
+    }
+
+    /// <summary>Deterministic, fast random numbers for weights (statistics only need to look like HF's init).</summary>
+    sealed class Xorshift(uint seed)
+    {
+        uint _state = seed == 0 ? 1u : seed;
+
+        float NextUniform()
+        {
+            _state ^= _state << 13; _state ^= _state >> 17; _state ^= _state << 5;
+            return (_state >> 8) * (1f / (1 << 24));
+        }
+
+        /// <summary>Approximately N(0, std²): sum of four uniforms, rescaled (Irwin–Hall).</summary>
+        public float[] Normal(int n, float std)
+        {
+            var x = new float[n];
+            const float unitStd = 0.57735026f; // sqrt(4/12)
+            for (int i = 0; i < n; i++)
+                x[i] = (NextUniform() + NextUniform() + NextUniform() + NextUniform() - 2f) / unitStd * std;
+            return x;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using DistilBert.Compute;
+
+namespace DistilBert.Cli.Benchmarking;
+
+/// <summary>One SGEMM measurement: y[M, N] = x[M, K] · Wᵀ + b through a pre-packed weight.</summary>
+public sealed record GemmResult(int M, int N, int K, int Threads, double MedianSeconds, double BestSeconds)
+{
+    public double Gflops => 2.0 * M * N * K / MedianSeconds / 1e9;
+}
+
+/// <summary>The kernel figures of <c>distilbert bench --kernels</c>: FMA peak and SGEMM on the DistilBERT FFN shapes.</summary>
+public static class KernelBench
+{
+    public static readonly (int M, int N, int K)[] FfnShapes =
+    [
+        (4096, 3072, 768), (4096, 768, 3072), // 32 × 128 tokens: FFN up and down projections
+        (128, 3072, 768), (128, 768, 3072),   // 1 × 128 tokens (latency)
+    ];
+
+    public static GemmResult TimeLinear(int m, int n, int k, int threads, int warmup, int iterations)
+    {
+        var rng = new Random(42);
+        var x = new float[m * k];
+        var w = new float[n * k];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = rng.NextSingle() - 0.5f;
+        var bias = new float[n];
+        var y = new float[m * n];
+        var packed = PackedMatrix.FromLinearWeight(w, n, k);
+        int saved = ComputeThreads.Count;
+        try
+        {
+            ComputeThreads.Count = threads;
+            for (int i = 0; i < warmup; i++) Linear.Forward(x, m, packed, bias, y);
+            var times = new double[iterations];
+            for (int i = 0; i < iterations; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                Linear.Forward(x, m, packed, bias, y);
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+            return new GemmResult(m, n, k, threads, Median(times), times.Min());
+        }
+        finally { ComputeThreads.Count = saved; }
+    }
+
+    /// <summary>Single-thread nanoseconds per element of the element-wise kernels on an FFN-sized buffer:
+    /// GELU over [4096, 3072], softmax over 128-wide rows, LayerNorm over 768-wide rows.</summary>
+    public static IReadOnlyList<(string Kernel, double NanosecondsPerElement)> TimeElementwise(int iterations)
+    {
+        var rng = new Random(7);
+        var x = new float[4096 * 3072];
+        for (int i = 0; i < x.Length; i++) x[i] = (rng.NextSingle() - 0.5f) * 8;
+        var y = new float[x.Length];
+        var gamma = new float[768]; Array.Fill(gamma, 1f);
+        var beta = new float[768];
+        double Time(Action body)
+        {
+            body();
+            var times = new double[iterations];
+            for (int i = 0; i < iterations; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                body();
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+            return Median(times) / x.Length * 1e9;
+        }
+        return
+        [
+            ("GELU (erf)", Time(() => Activations.Gelu(x, y))),
+            ("softmax rows of 128", Time(() => { x.AsSpan().CopyTo(y); Softmax.Rows(y, y.Length / 128, 128); })),
+            ("LayerNorm rows of 768", Time(() => LayerNorm.Forward(x, gamma, beta, y, x.Length / 768, 768, 1e-12f, [], []))),
+        ];
+    }
+
+    public static double Median(double[] values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    }
+}

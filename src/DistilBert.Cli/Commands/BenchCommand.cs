@@ -1,0 +1,164 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using DistilBert.Cli.Benchmarking;
+using DistilBert.Compute;
+using Spectre.Console;
+
+namespace DistilBert.Cli.Commands;
+
+/// <summary>
+/// <c>distilbert bench</c>: times a forward pass of a DistilBERT/BERT-base-shaped encoder with random weights and
+/// reports median latency, sequences/s, tokens/s and achieved GFLOP/s; <c>--kernels</c> reports the machine's FMA peak
+/// and the SGEMM on the DistilBERT FFN shapes instead. Until the models are integrated the encoder is
+/// <see cref="EncoderHarness"/> (kernels wired as HF's layers, random weights).
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var shape = new Option<string>("--shape") { Description = "distilbert-base or bert-base", DefaultValueFactory = _ => "distilbert-base" };
+        var batch = new Option<int>("--batch") { Description = "sequences per forward pass", DefaultValueFactory = _ => 1 };
+        var seq = new Option<int>("--seq") { Description = "tokens per sequence", DefaultValueFactory = _ => 128 };
+        var threads = new Option<int>("--threads") { Description = "compute threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var warmup = new Option<int>("--warmup") { Description = "untimed passes first", DefaultValueFactory = _ => 2 };
+        var iterations = new Option<int>("--iterations") { Description = "timed passes (the median is reported)", DefaultValueFactory = _ => 10 };
+        var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
+        var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
+        var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
+        {
+            shape, batch, seq, threads, warmup, iterations, json, kernels,
+        };
+        CliAction.Set(cmd, parseResult =>
+        {
+            int b = parseResult.GetValue(batch), s = parseResult.GetValue(seq), n = parseResult.GetValue(threads);
+            int w = parseResult.GetValue(warmup), it = parseResult.GetValue(iterations);
+            if (b < 1) throw new InvalidInputException($"--batch must be at least 1, got {b}");
+            if (n < 1 || n > 256) throw new InvalidInputException($"--threads must be between 1 and 256, got {n}");
+            if (w < 0) throw new InvalidInputException($"--warmup must be 0 or more, got {w}");
+            if (it < 1) throw new InvalidInputException($"--iterations must be at least 1, got {it}");
+            if (parseResult.GetValue(kernels)) return RunKernels(n, w, it, parseResult.GetValue(json));
+            var encoder = EncoderShape.Parse(parseResult.GetValue(shape) ?? "distilbert-base");
+            if (s < 1 || s > encoder.MaxPositions)
+                throw new InvalidInputException($"--seq must be between 1 and {encoder.MaxPositions} (max_position_embeddings), got {s}");
+            return RunEncoder(encoder, b, s, n, w, it, parseResult.GetValue(json));
+        });
+        return cmd;
+    }
+
+    static int RunEncoder(EncoderShape shape, int batch, int seq, int threads, int warmup, int iterations, bool json)
+    {
+        ComputeThreads.Count = threads;
+        var harness = new EncoderHarness(shape);
+        var rng = new Random(1234);
+        var ids = new int[batch * seq];
+        for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(shape.Vocab);
+        var starts = new int[batch + 1];
+        for (int i = 0; i <= batch; i++) starts[i] = i * seq;
+        var lengths = Enumerable.Repeat(seq, batch).ToArray();
+        for (int i = 0; i < warmup; i++) harness.Forward(ids, starts);
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            harness.Forward(ids, starts);
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        double median = KernelBench.Median(times), best = times.Min();
+        double flops = shape.Flops(lengths);
+        long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
+        if (json)
+        {
+            WriteJson(writer =>
+            {
+                writer.WriteString("engine", "DistilBert.NET kernels (encoder harness, random weights)");
+                writer.WriteString("shape", shape.Name);
+                writer.WriteNumber("batch", batch);
+                writer.WriteNumber("seq", seq);
+                writer.WriteNumber("threads", threads);
+                writer.WriteNumber("iterations", iterations);
+                writer.WriteNumber("median_ms", median * 1e3);
+                writer.WriteNumber("best_ms", best * 1e3);
+                writer.WriteNumber("sequences_per_s", batch / median);
+                writer.WriteNumber("tokens_per_s", batch * seq / median);
+                writer.WriteNumber("gflops", flops / median / 1e9);
+                writer.WriteNumber("peak_rss_mib", peakRss / 1048576.0);
+                writer.WriteStartArray("times_ms");
+                foreach (var t in times) writer.WriteNumberValue(t * 1e3);
+                writer.WriteEndArray();
+            });
+            return 0;
+        }
+        var table = new Table().Title($"[bold]{shape.Name}[/] encoder harness (random weights), fp32");
+        foreach (var column in new[] { "batch × seq", "threads", "median", "best", "sequences/s", "tokens/s", "GFLOP/s", "peak RSS" })
+            table.AddColumn(new TableColumn(column).RightAligned());
+        table.AddRow($"{batch} × {seq}", threads.ToString(), $"{median * 1e3:F1} ms", $"{best * 1e3:F1} ms",
+            $"{batch / median:F1}", $"{batch * seq / median:F0}", $"{flops / median / 1e9:F1}", $"{peakRss / 1048576.0:F0} MiB");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    static int RunKernels(int threads, int warmup, int iterations, bool json)
+    {
+        var threadCounts = threads == 1 ? new[] { 1 } : new[] { 1, threads };
+        var peaks = threadCounts.ToDictionary(t => t, t => ComputeDiagnostics.MeasureFmaPeak(t));
+        var results = new List<GemmResult>();
+        foreach (var (m, n, k) in KernelBench.FfnShapes)
+            foreach (int t in threadCounts)
+                results.Add(KernelBench.TimeLinear(m, n, k, t, Math.Max(1, warmup), iterations));
+        int savedThreads = ComputeThreads.Count;
+        ComputeThreads.Count = 1;
+        var elementwise = KernelBench.TimeElementwise(iterations);
+        ComputeThreads.Count = savedThreads;
+        if (json)
+        {
+            WriteJson(writer =>
+            {
+                writer.WriteStartObject("elementwise_ns_per_element_1_thread");
+                foreach (var (name, ns) in elementwise) writer.WriteNumber(name, ns);
+                writer.WriteEndObject();
+                writer.WriteStartObject("fma_peak_gflops");
+                foreach (var (t, p) in peaks) writer.WriteNumber(t.ToString(), p);
+                writer.WriteEndObject();
+                writer.WriteStartArray("sgemm");
+                foreach (var r in results)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteNumber("m", r.M); writer.WriteNumber("n", r.N); writer.WriteNumber("k", r.K);
+                    writer.WriteNumber("threads", r.Threads);
+                    writer.WriteNumber("median_ms", r.MedianSeconds * 1e3);
+                    writer.WriteNumber("gflops", r.Gflops);
+                    writer.WriteNumber("fraction_of_peak", r.Gflops / peaks[r.Threads]);
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndArray();
+            });
+            return 0;
+        }
+        var table = new Table().Title("[bold]SGEMM[/] y = x·Wᵀ + b, pre-packed W (DistilBERT FFN shapes)");
+        foreach (var column in new[] { "M × N × K", "threads", "median", "GFLOP/s", "FMA peak", "% of peak" })
+            table.AddColumn(new TableColumn(column).RightAligned());
+        foreach (var r in results)
+            table.AddRow($"{r.M} × {r.N} × {r.K}", r.Threads.ToString(), $"{r.MedianSeconds * 1e3:F2} ms", $"{r.Gflops:F1}",
+                $"{peaks[r.Threads]:F1}", $"{100 * r.Gflops / peaks[r.Threads]:F1}%");
+        AnsiConsole.Write(table);
+        var small = new Table().Title("[bold]element-wise kernels[/], 1 thread");
+        small.AddColumn("kernel");
+        small.AddColumn(new TableColumn("ns / element").RightAligned());
+        foreach (var (name, ns) in elementwise) small.AddRow(name, $"{ns:F3}");
+        AnsiConsole.Write(small);
+        return 0;
+    }
+
+    static void WriteJson(Action<Utf8JsonWriter> body)
+    {
+        using var stream = Console.OpenStandardOutput();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        stream.Write("\n"u8);
+    }
+}

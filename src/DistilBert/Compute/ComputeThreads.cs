@@ -1,0 +1,142 @@
+namespace DistilBert.Compute;
+
+/// <summary>
+/// One parallel loop body: <see cref="Execute"/> runs once for every index in [0, count). Kernels keep one instance per
+/// calling thread and refill its fields before each call, so dispatching allocates nothing.
+/// </summary>
+public abstract class ParallelWork
+{
+    public abstract void Execute(int index);
+}
+
+/// <summary>
+/// The fixed worker pool every kernel parallelises through. <see cref="Count"/> threads take part in a loop: the calling
+/// thread plus Count − 1 background workers. Idle workers park on a semaphore (after a very short spin) instead of
+/// spinning: on a shared 2-core machine a spinning pool collapses when another process takes a core
+/// (shared/bench/RESULTS.md §5.1). Indices are handed out one at a time from a shared counter, so a worker that lost
+/// its core simply takes fewer of them. Calls made from inside a worker, or while another thread holds the pool, run
+/// inline on the calling thread.
+/// </summary>
+public static class ComputeThreads
+{
+    static readonly object DispatchLock = new();
+    static Pool? _pool;
+    static int _count = Math.Max(1, Environment.ProcessorCount);
+
+    [ThreadStatic] static bool _insideLoop;
+
+    /// <summary>Threads a parallel kernel uses (default: the processor count). Setting it replaces the worker pool.</summary>
+    public static int Count
+    {
+        get => _count;
+        set
+        {
+            if (value < 1 || value > 256)
+                throw new InvalidInputException($"thread count must be between 1 and 256, got {value}");
+            lock (DispatchLock)
+            {
+                if (value == _count) return;
+                _pool?.Stop();
+                _pool = null;
+                _count = value;
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> for every index in [0, count), in any order, on up to <see cref="Count"/>
+    /// threads; returns when all are done. An exception in any index is rethrown here (the first one).</summary>
+    public static void For(int count, ParallelWork work)
+    {
+        if (count <= 0) return;
+        if (count == 1 || _count == 1 || _insideLoop || !Monitor.TryEnter(DispatchLock))
+        {
+            RunInline(count, work);
+            return;
+        }
+        try
+        {
+            _pool ??= new Pool(_count - 1);
+            _insideLoop = true;
+            _pool.Run(count, work);
+        }
+        finally
+        {
+            _insideLoop = false;
+            Monitor.Exit(DispatchLock);
+        }
+    }
+
+    static void RunInline(int count, ParallelWork work)
+    {
+        bool wasInside = _insideLoop;
+        _insideLoop = true;
+        try { for (int i = 0; i < count; i++) work.Execute(i); }
+        finally { _insideLoop = wasInside; }
+    }
+
+    sealed class Pool
+    {
+        readonly Thread[] _workers;
+        readonly SemaphoreSlim _wake = new(0);
+        readonly ManualResetEventSlim _done = new(false, spinCount: 50);
+        ParallelWork? _work;
+        int _next, _total, _activeHelpers;
+        volatile bool _stopping;
+        Exception? _error;
+
+        public Pool(int workers)
+        {
+            _workers = new Thread[workers];
+            for (int i = 0; i < workers; i++)
+            {
+                _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"DistilBert compute {i + 1}" };
+                _workers[i].Start();
+            }
+        }
+
+        public void Run(int count, ParallelWork work)
+        {
+            int helpers = Math.Min(_workers.Length, count - 1);
+            _work = work;
+            _error = null;
+            _total = count;
+            Volatile.Write(ref _next, 0);
+            _activeHelpers = helpers;
+            _done.Reset();
+            _wake.Release(helpers);
+            Drain(work);
+            _done.Wait();
+            _work = null;
+            if (_error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+        }
+
+        void Drain(ParallelWork work)
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next) - 1) < _total)
+            {
+                try { work.Execute(i); }
+                catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            }
+        }
+
+        void WorkerLoop()
+        {
+            _insideLoop = true;
+            while (true)
+            {
+                _wake.Wait();
+                if (_stopping) return;
+                Drain(_work!);
+                if (Interlocked.Decrement(ref _activeHelpers) == 0) _done.Set();
+            }
+        }
+
+        /// <summary>Only called under the dispatch lock, i.e. never during a Run.</summary>
+        public void Stop()
+        {
+            _stopping = true;
+            _wake.Release(_workers.Length);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+namespace DistilBert.Compute;
+
+/// <summary>What the GEMM does to each output tile after adding the bias, while the tile is still in cache.</summary>
+public enum Epilogue
+{
+    None,
+    /// <summary>Exact (erf) GELU, as <see cref="Activations.Gelu"/>.</summary>
+    Gelu,
+    Relu,
+}
+
+/// <summary>A linear layer as PyTorch stores it: y[m, n] = x[m, k] · W[n, k]ᵀ + bias[n].</summary>
+public static class Linear
+{
+    /// <param name="x">[m, k]</param>
+    /// <param name="weight">[n, k] (torch.nn.Linear layout); packed per call into a reused workspace — for a
+    /// weight used more than once, pack it with <see cref="PackedMatrix.FromLinearWeight"/> and use the other overload</param>
+    /// <param name="bias">[n] or empty</param>
+    /// <param name="y">[m, n]</param>
+    public static void Forward(ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<float> weight, int n, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        GemmChecks.Operand("weight", weight, n, k, k);
+        Check(x, m, k, bias, n, y);
+        if (m == 0 || n == 0) return;
+        unsafe
+        {
+            fixed (float* px = x, pw = weight, pb = bias, py = y)
+            {
+                float* packed = GemmWorkspace.PackedB(PackedMatrix.PackedLength(k, n));
+                PackedMatrix.Pack(pw, k, transposed: true, k, n, packed, parallel: true);
+                GemmDriver.Run(m, n, k, 1f, px, k, false, packed, 0f, py, n, bias.IsEmpty ? null : pb, Epilogue.None, parallel: true);
+            }
+        }
+    }
+
+    /// <summary>y[m, n] = epilogue(x[m, k] · W + bias) with W pre-packed (k = weight.Rows, n = weight.Columns).</summary>
+    /// <param name="x">[m, k], rows contiguous</param>
+    /// <param name="bias">[n] or empty</param>
+    /// <param name="y">[m, n]; must not overlap x</param>
+    /// <param name="epilogue">activation applied after the bias (fused: no extra pass over y)</param>
+    public static void Forward(ReadOnlySpan<float> x, int m, PackedMatrix weight, ReadOnlySpan<float> bias, Span<float> y,
+        Epilogue epilogue = Epilogue.None)
+    {
+        int k = weight.Rows, n = weight.Columns;
+        Check(x, m, k, bias, n, y);
+        if (m == 0 || n == 0) return;
+        unsafe
+        {
+            fixed (float* px = x, pb = bias, py = y)
+                GemmDriver.Run(m, n, k, 1f, px, k, false, weight.Pointer, 0f, py, n, bias.IsEmpty ? null : pb, epilogue, parallel: true);
+        }
+    }
+
+    static void Check(ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<float> bias, int n, Span<float> y)
+    {
+        GemmChecks.Operand("x", x, m, k, k);
+        GemmChecks.Operand("y", y, m, n, n);
+        if (!bias.IsEmpty && bias.Length != n)
+            throw new InvalidInputException($"linear bias has {bias.Length} elements, expected {n} (output features)");
+    }
+}
+
+/// <summary>The per-tile GEMM epilogue: bias add and activation over one row segment.</summary>
+internal static unsafe class Epilogues
+{
+    public static void Apply(float* row, float* bias, int length, Epilogue epilogue)
+    {
+        var y = new Span<float>(row, length);
+        if (bias != null) VectorMath.Add(y, new ReadOnlySpan<float>(bias, length), y);
+        switch (epilogue)
+        {
+            case Epilogue.Gelu: Activations.Gelu(y, y); break;
+            case Epilogue.Relu: Activations.Relu(y, y); break;
+        }
+    }
+}
