@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Text;
 
 namespace DistilBert.Tokenization;
 
@@ -42,17 +40,21 @@ public sealed partial class WordPieceTokenizer
         MaxInputCharsPerWord = maxInputCharsPerWord;
         CleanUpTokenizationSpaces = cleanUpTokenizationSpaces;
 
+        ExtraSpecialTokens = (extraSpecialTokens ?? []).ToArray();
         var split = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var token in vocabulary.Special.All)
             if (token.Length > 0 && vocabulary.TokenToId(token) is int id) split.TryAdd(token, id);
-        foreach (var (token, id) in extraSpecialTokens ?? [])
+        foreach (var (token, id) in ExtraSpecialTokens)
+        {
+            if ((uint)id >= (uint)vocabulary.Count)
+                throw new ArgumentOutOfRangeException(nameof(extraSpecialTokens), $"special token '{token}' has id {id}, outside the vocabulary");
             if (token.Length > 0) split.TryAdd(token, id);
+        }
         var ordered = split.OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
         splitTokens = ordered.Select(kv => kv.Key).ToArray();
         splitTokenIds = ordered.Select(kv => kv.Value).ToArray();
         splitTokenFirstChars = SearchValues.Create(splitTokens.Select(t => t[0]).Distinct().ToArray());
         specialIds = [.. vocabulary.SpecialIds, .. splitTokenIds];
-        ExtraSpecialTokens = (extraSpecialTokens ?? []).ToArray();
         asciiTokenIds = new int[128];
         for (int c = 0; c < 128; c++)
             asciiTokenIds[c] = vocabulary.TokenToId(this.normalizer.AsciiMap[c].ToString()) ?? vocabulary.UnkId;
