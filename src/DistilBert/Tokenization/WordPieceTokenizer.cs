@@ -171,8 +171,14 @@ public sealed partial class WordPieceTokenizer
                 {
                     case BertNormalizer.AsciiWord:
                     {
-                        int runLength = text[i..end].IndexOfAnyExcept(normalizer.AsciiWordChars);
-                        int runEnd = runLength < 0 ? end : i + runLength;
+                        // Words are short: a table-driven scan beats a vectorised search here.
+                        int runEnd = i + 1;
+                        bool upper = (uint)(c - 'A') <= 'Z' - 'A';
+                        while (runEnd < end && (c = text[runEnd]) < 128 && asciiKind[c] == BertNormalizer.AsciiWord)
+                        {
+                            upper |= (uint)(c - 'A') <= 'Z' - 'A';
+                            runEnd++;
+                        }
                         // Fast path, the common case: a whole ASCII word between spaces/punctuation maps one to one
                         // onto the text, so it is looked up in place (or lowercased into a buffer) with offsets by arithmetic.
                         if (codePoints == 0 && (runEnd == end || EndsWordBefore(text[runEnd])))
@@ -181,7 +187,7 @@ public sealed partial class WordPieceTokenizer
                             if (run.Length > MaxInputCharsPerWord) raw.AddRaw(Vocab.UnkId, i, runEnd, words);
                             else
                             {
-                                if (Normalizer.Lowercase && run.ContainsAnyInRange('A', 'Z'))
+                                if (upper && Normalizer.Lowercase)
                                 {
                                     System.Text.Ascii.ToLower(run, s.Lowered, out _);
                                     run = s.Lowered.AsSpan(0, run.Length);
