@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -74,28 +75,39 @@ public static class SafeTensors
     }
 }
 
-/// <summary>An open safetensors file. Tensor data is read on demand from the file; the header is parsed once.</summary>
-public sealed class SafeTensorsFile : ITensorSource
+/// <summary>
+/// An open safetensors file. The header is parsed and validated once; the file is memory-mapped read-only, so F32
+/// tensors are zero-copy views (<see cref="GetFloat32Span"/>) and reads copy straight from the mapping.
+/// </summary>
+public sealed unsafe class SafeTensorsFile : ITensorSource
 {
-    readonly FileStream _stream;
+    readonly MemoryMappedFile _mapping;
+    readonly MemoryMappedViewAccessor _view;
+    readonly byte* _base;
     readonly long _dataStart;
     readonly Dictionary<string, TensorInfo> _byName;
+    bool _disposed;
 
     public string FilePath { get; }
     public IReadOnlyList<TensorInfo> Tensors { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    SafeTensorsFile(string path, FileStream stream, long dataStart, List<TensorInfo> tensors, Dictionary<string, string> metadata)
+    SafeTensorsFile(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, long dataStart,
+        List<TensorInfo> tensors, Dictionary<string, string> metadata)
     {
-        FilePath = path; _stream = stream; _dataStart = dataStart;
+        FilePath = path; _mapping = mapping; _view = view; _dataStart = dataStart;
         Tensors = tensors; Metadata = metadata;
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
     }
 
     public static SafeTensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12, FileOptions.RandomAccess);
+        MemoryMappedFile? mapping = null;
         try
         {
             long fileLength = stream.Length;
@@ -109,17 +121,23 @@ public sealed class SafeTensorsFile : ITensorSource
             stream.ReadExactly(header);
             long dataStart = 8 + (long)headerLength;
             var (tensors, metadata) = ParseHeader(path, header, fileLength - dataStart);
-            return new SafeTensorsFile(path, stream, dataStart, tensors, metadata);
+
+            // The mapping owns the stream from here on (leaveOpen: false).
+            mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            var view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            return new SafeTensorsFile(path, mapping, view, dataStart, tensors, metadata);
         }
         catch
         {
-            stream.Dispose();
+            if (mapping is null) stream.Dispose(); else mapping.Dispose();
             throw;
         }
     }
 
     static (List<TensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
+        // JsonDocument does not validate UTF-8 until a string is read; check it up front.
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new ModelFileException(path, "safetensors header is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header); }
         catch (JsonException e) { throw new ModelFileException(path, $"safetensors header is not valid JSON: {e.Message}", e); }
@@ -127,6 +145,7 @@ public sealed class SafeTensorsFile : ITensorSource
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFileException(path, "safetensors header is not a JSON object");
         var tensors = new List<TensorInfo>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var prop in doc.RootElement.EnumerateObject())
         {
             if (prop.Name == "__metadata__")
@@ -139,6 +158,7 @@ public sealed class SafeTensorsFile : ITensorSource
                 }
                 continue;
             }
+            if (!names.Add(prop.Name)) throw new ModelFileException(path, $"tensor '{prop.Name}' appears twice in the header");
             tensors.Add(ParseTensor(path, prop, dataLength));
         }
         // Tensors must tile the data region exactly: no overlaps, no holes (the format's own rule).
@@ -172,6 +192,7 @@ public sealed class SafeTensorsFile : ITensorSource
             count = dim == 0 ? 0 : (count > long.MaxValue / dim ? throw new ModelFileException(path, $"tensor '{name}': shape overflows") : count * dim);
         }
         if (!v.TryGetProperty("data_offsets", out var offs) || offs.ValueKind != JsonValueKind.Array || offs.GetArrayLength() != 2
+            || offs[0].ValueKind != JsonValueKind.Number || offs[1].ValueKind != JsonValueKind.Number
             || !offs[0].TryGetInt64(out var begin) || !offs[1].TryGetInt64(out var end) || begin < 0 || end < begin || end > dataLength)
             throw new ModelFileException(path, $"tensor '{name}': data_offsets missing or outside the file's {dataLength} data bytes");
         long bytes = end - begin;
@@ -185,16 +206,23 @@ public sealed class SafeTensorsFile : ITensorSource
     public TensorInfo Info(string name) =>
         _byName.TryGetValue(name, out var info) ? info : throw new ModelFileException(FilePath, $"no tensor named '{name}'");
 
-    byte[] ReadBytes(TensorInfo info)
+    /// <summary>The tensor's raw little-endian bytes, a view of the mapping valid until this file is disposed.</summary>
+    public ReadOnlySpan<byte> GetBytes(string name)
     {
-        if (info.ByteLength > Array.MaxLength) throw new ModelFileException(FilePath, $"tensor '{info.Name}' is too large to read ({info.ByteLength} bytes)");
-        var bytes = new byte[info.ByteLength];
-        lock (_stream)
-        {
-            _stream.Position = _dataStart + info.DataOffset;
-            _stream.ReadExactly(bytes);
-        }
-        return bytes;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var info = Info(name);
+        if (info.ByteLength > int.MaxValue) throw new ModelFileException(FilePath, $"tensor '{name}' is too large for one span ({info.ByteLength} bytes)");
+        return new ReadOnlySpan<byte>(_base + _dataStart + info.DataOffset, (int)info.ByteLength);
+    }
+
+    /// <summary>
+    /// A zero-copy view of an F32 tensor's values, valid until this file is disposed (do not keep it longer).
+    /// </summary>
+    public ReadOnlySpan<float> GetFloat32Span(string name)
+    {
+        var info = Info(name);
+        if (info.DType != TensorDType.F32) throw new ModelFileException(FilePath, $"tensor '{name}' has dtype {info.DType}, not F32: use ReadFloat32 to convert it");
+        return MemoryMarshal.Cast<byte, float>(GetBytes(name));
     }
 
     public void ReadFloat32(string name, Span<float> destination)
@@ -202,43 +230,17 @@ public sealed class SafeTensorsFile : ITensorSource
         var info = Info(name);
         if (destination.Length != info.ElementCount)
             throw new ModelFileException(FilePath, $"tensor '{name}' has {info.ElementCount} elements, the destination {destination.Length}");
-        var bytes = ReadBytes(info);
-        switch (info.DType)
-        {
-            case TensorDType.F32:
-                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination);
-                break;
-            case TensorDType.F16:
-                for (int i = 0; i < destination.Length; i++) destination[i] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)));
-                break;
-            case TensorDType.BF16:
-                for (int i = 0; i < destination.Length; i++) destination[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)) << 16);
-                break;
-            case TensorDType.F64:
-                for (int i = 0; i < destination.Length; i++) destination[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.AsSpan(8 * i));
-                break;
-            default:
-                throw new ModelFileException(FilePath, $"tensor '{name}' has dtype {info.DType}, expected a floating-point tensor");
-        }
+        TensorConversion.ToFloat32(FilePath, info, GetBytes(name), destination);
     }
 
-    public long[] ReadInt64(string name)
+    public long[] ReadInt64(string name) => TensorConversion.ToInt64(FilePath, Info(name), GetBytes(name));
+
+    public void Dispose()
     {
-        var info = Info(name);
-        var bytes = ReadBytes(info);
-        var n = checked((int)info.ElementCount);
-        var result = new long[n];
-        switch (info.DType)
-        {
-            case TensorDType.I64: MemoryMarshal.Cast<byte, long>(bytes).CopyTo(result); break;
-            case TensorDType.I32: for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i)); break;
-            case TensorDType.I16: for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadInt16LittleEndian(bytes.AsSpan(2 * i)); break;
-            case TensorDType.I8: for (int i = 0; i < n; i++) result[i] = (sbyte)bytes[i]; break;
-            case TensorDType.U8 or TensorDType.BOOL: for (int i = 0; i < n; i++) result[i] = bytes[i]; break;
-            default: throw new ModelFileException(FilePath, $"tensor '{name}' has dtype {info.DType}, expected an integer tensor");
-        }
-        return result;
+        if (_disposed) return;
+        _disposed = true;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _mapping.Dispose();
     }
-
-    public void Dispose() => _stream.Dispose();
 }

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using System.Globalization;
+using DistilBert.Cli.Input;
+using DistilBert.Cli.Output;
+using DistilBert.Pipelines;
+
+namespace DistilBert.Cli.Commands;
+
+/// <summary><c>distilbert embed</c>: sentence vectors, and their cosine similarity to the first input.</summary>
+public static class EmbedCommand
+{
+    public static Command Create()
+    {
+        var options = new PipelineOptions();
+        var pooling = new Option<string>("--pooling") { Description = "mean | cls", DefaultValueFactory = _ => "mean" };
+        var noNormalize = new Option<bool>("--no-normalize") { Description = "Keep the raw pooled vector (default: L2-normalised)" };
+        var cmd = new Command("embed", "Sentence embeddings (any DistilBERT/BERT model; task heads are ignored)");
+        options.AddTo(cmd);
+        cmd.Options.Add(pooling);
+        cmd.Options.Add(noNormalize);
+        CliAction.Set(cmd, parse =>
+        {
+            var mode = parse.GetValue(pooling) switch
+            {
+                "mean" => PoolingMode.Mean,
+                "cls" => PoolingMode.Cls,
+                var other => throw new InvalidInputException($"--pooling must be mean or cls, not '{other}'"),
+            };
+            using var run = new PipelineRun(options, parse);
+            var pipeline = EmbeddingPipeline.Load(run.ModelPath, run.Settings, mode, normalize: !parse.GetValue(noNormalize));
+            var table = new ResultTable(["#", "dim", "norm", "cosine to #1", "first values"], run.Progress);
+            float[]? first = null;
+            foreach (var output in pipeline.Embed(run.Inputs.Examples.Select(e => e.Text)))
+            {
+                first ??= output.Vector;
+                if (run.Json) run.WriteJson(output.Vector);
+                else
+                {
+                    double norm = Math.Sqrt(output.Vector.Sum(v => (double)v * v));
+                    table.Add(output.Input.ToString(), output.Vector.Length.ToString(), norm.ToString("0.0000", CultureInfo.InvariantCulture),
+                        ResultTable.Score(EmbeddingPooling.CosineSimilarity(first, output.Vector)),
+                        string.Join(" ", output.Vector.Take(4).Select(v => v.ToString("0.0000", CultureInfo.InvariantCulture))) + " ...");
+                }
+                run.Progress.Advance(1);
+            }
+            table.Flush();
+            return 0;
+        });
+        return cmd;
+    }
+}

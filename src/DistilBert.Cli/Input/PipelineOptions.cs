@@ -1,0 +1,32 @@
+using System.CommandLine;
+using DistilBert.Data;
+
+namespace DistilBert.Cli.Input;
+
+/// <summary>The options every task command shares (model, inputs, output format, batching), declared once.</summary>
+public sealed class PipelineOptions
+{
+    public readonly Option<string> Model = new("--model", "-m") { Description = "Model folder (config.json, weights, vocab.txt or tokenizer.json)", Required = true };
+    public readonly Argument<string[]> Texts = new("text") { Description = "Texts to process (else --input or stdin)", Arity = ArgumentArity.ZeroOrMore };
+    public readonly Option<string?> Input = new("--input", "-i") { Description = "Read inputs from a file: .txt (one per line), .jsonl, .tsv, .csv (optionally .gz); '-' for stdin" };
+    public readonly Option<string?> Column = new("--column") { Description = "Column (tsv/csv header name or 0-based index) or jsonl key holding the text" };
+    public readonly Option<bool> Json = new("--json") { Description = "Write one JSON line per input with Hugging Face's field names" };
+    public readonly Option<int> BatchSize = new("--batch-size") { Description = "Inputs per forward pass", DefaultValueFactory = _ => 32 };
+    public readonly Option<int?> MaxLength = new("--max-length") { Description = "Maximum tokens per sequence (default: the model's maximum, 512)" };
+    public readonly Option<bool> SkipBadLines = new("--skip-bad-lines") { Description = "Warn about malformed input lines and continue, instead of stopping" };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Texts);
+        foreach (var option in new Option[] { Model, Input, Column, Json, BatchSize, MaxLength, SkipBadLines }) command.Options.Add(option);
+    }
+
+    public TextInputs OpenInputs(ParseResult parse, TextColumns? columns = null) =>
+        TextInputs.Open(parse.GetValue(Texts), parse.GetValue(Input), columns ?? new TextColumns(Text: parse.GetValue(Column)), parse.GetValue(SkipBadLines));
+
+    public int GetBatchSize(ParseResult parse)
+    {
+        int size = parse.GetValue(BatchSize);
+        return size >= 1 ? size : throw new InvalidInputException($"--batch-size must be at least 1, got {size}");
+    }
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using DistilBert.Cli.Output;
+using DistilBert.Pipelines;
+
+namespace DistilBert.Cli.Input;
+
+/// <summary>
+/// The pieces one task command run wires together: its inputs, a progress bar (for files), the warning sink that
+/// the pipeline reports truncations to, and pipeline settings from the shared options.
+/// </summary>
+public sealed class PipelineRun : IDisposable
+{
+    public TextInputs Inputs { get; }
+    public ProgressReporter Progress { get; }
+    public Warnings Warnings { get; }
+    public PipelineSettings Settings { get; }
+    public bool Json { get; }
+    public string ModelPath { get; }
+
+    public PipelineRun(PipelineOptions options, ParseResult parse, Data.TextColumns? columns = null, string unit = "texts")
+    {
+        ModelPath = parse.GetValue(options.Model)!;
+        // Check the model folder before reading stdin or a large file.
+        if (!Directory.Exists(ModelPath)) throw new ModelFileException(ModelPath, "model folder not found");
+        Json = parse.GetValue(options.Json);
+        Inputs = options.OpenInputs(parse, columns);
+        Progress = new ProgressReporter(Inputs.EstimatedCount, unit, enabled: Inputs.FromFile);
+        Warnings = new Warnings(Progress);
+        Settings = new PipelineSettings { BatchSize = options.GetBatchSize(parse), MaxLength = parse.GetValue(options.MaxLength), Warn = Warnings.Add };
+    }
+
+    /// <summary>Writes one result line to stdout (JSON mode), clearing the progress bar first when both share a terminal.</summary>
+    public void WriteJson<T>(T value)
+    {
+        if (!Console.IsOutputRedirected) Progress.ClearLine();
+        JsonLines.Write(Console.Out, value);
+    }
+
+    public void Dispose()
+    {
+        Progress.Dispose();
+        Warnings.Summarize();
+        Console.Out.Flush();
+    }
+}

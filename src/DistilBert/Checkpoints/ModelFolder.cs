@@ -1,0 +1,53 @@
+using System.Text.Json;
+using DistilBert.Modeling;
+
+namespace DistilBert.Checkpoints;
+
+/// <summary>Writes a model folder that transformers' <c>from_pretrained</c> loads: config.json, model.safetensors, tokenizer files.</summary>
+public static class ModelFolder
+{
+    public const string ConfigName = "config.json";
+
+    /// <summary>
+    /// Writes <paramref name="configJson"/> as config.json, the registry as model.safetensors, and copies
+    /// <paramref name="extraFilesToCopy"/> (tokenizer files...) by file name. Everything is first written to a temporary
+    /// folder beside <paramref name="dir"/>; then the folder is renamed into place, or (when it exists) each file is
+    /// renamed over its old version, so a reader never sees a half-written file. Sources may live in <paramref name="dir"/>.
+    /// </summary>
+    public static void Save(string dir, string configJson, ParameterRegistry registry, IEnumerable<string>? extraFilesToCopy = null)
+    {
+        try { using var _ = JsonDocument.Parse(configJson); }
+        catch (JsonException e) { throw new InvalidInputException($"the config to save is not valid JSON: {e.Message}", e); }
+
+        var target = Path.GetFullPath(dir);
+        var parent = Path.GetDirectoryName(target.TrimEnd(Path.DirectorySeparatorChar)) ?? throw new InvalidInputException($"cannot save a model to '{dir}'");
+        Directory.CreateDirectory(parent);
+        var temp = Path.Combine(parent, $".{Path.GetFileName(target.TrimEnd(Path.DirectorySeparatorChar))}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            File.WriteAllText(Path.Combine(temp, ConfigName), configJson.EndsWith('\n') ? configJson : configJson + "\n");
+            StateDict.Save(Path.Combine(temp, CheckpointFile.SafeTensorsName), registry);
+            foreach (var source in extraFilesToCopy ?? [])
+            {
+                var name = Path.GetFileName(source);
+                if (name is ConfigName or CheckpointFile.SafeTensorsName)
+                    throw new InvalidInputException($"'{source}' would overwrite the {name} being saved");
+                if (!File.Exists(source)) throw new FileNotFoundException($"file to copy into the model folder not found: {source}", source);
+                File.Copy(source, Path.Combine(temp, name), overwrite: true);
+            }
+
+            if (!Directory.Exists(target))
+            {
+                Directory.Move(temp, target);
+                return;
+            }
+            foreach (var file in Directory.GetFiles(temp))
+                File.Move(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
+    }
+}

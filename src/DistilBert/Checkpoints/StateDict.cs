@@ -1,0 +1,143 @@
+using System.Text;
+using DistilBert.Modeling;
+
+namespace DistilBert.Checkpoints;
+
+/// <summary>
+/// What loading a checkpoint into a model did, in the terms of HF's <c>from_pretrained</c> warning:
+/// parameters not found in the checkpoint (left as initialised), checkpoint tensors the model does not use,
+/// and the parameters that were filled.
+/// </summary>
+public sealed class LoadReport
+{
+    public required string Source { get; init; }
+    /// <summary>Registry parameters (primary names) with no tensor in the checkpoint: they keep their initial values.</summary>
+    public required IReadOnlyList<string> Missing { get; init; }
+    /// <summary>Checkpoint tensors that no parameter used (e.g. an MLM head loaded into a base model).</summary>
+    public required IReadOnlyList<string> Unexpected { get; init; }
+    /// <summary>Registry parameters (primary names) that were read from the checkpoint.</summary>
+    public required IReadOnlyList<string> Loaded { get; init; }
+    /// <summary>Buffers HF stores but recomputes (<c>embeddings.position_ids</c>): skipped, not a problem.</summary>
+    public required IReadOnlyList<string> IgnoredBuffers { get; init; }
+
+    public bool IsComplete => Missing.Count == 0;
+
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append($"Loaded {Loaded.Count} tensors from {Source}.");
+        if (Unexpected.Count > 0)
+        {
+            sb.AppendLine().Append($"{Unexpected.Count} checkpoint tensors were not used by the model (expected when the checkpoint has a different head): ");
+            sb.Append(string.Join(", ", Unexpected));
+        }
+        if (Missing.Count > 0)
+        {
+            sb.AppendLine().Append($"{Missing.Count} model parameters were not in the checkpoint and are newly initialised (train the model before using it): ");
+            sb.Append(string.Join(", ", Missing));
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>Moves tensors between a <see cref="ParameterRegistry"/> and checkpoint files, under HF's names.</summary>
+public static class StateDict
+{
+    /// <summary>HF's tied weights: the alias name → the tensor it shares storage with (safetensors keeps only the latter).</summary>
+    public static readonly IReadOnlyDictionary<string, string> KnownTiedAliases = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["vocab_projector.weight"] = "distilbert.embeddings.word_embeddings.weight",
+        ["cls.predictions.decoder.weight"] = "bert.embeddings.word_embeddings.weight",
+        ["cls.predictions.decoder.bias"] = "cls.predictions.bias",
+    };
+
+    /// <summary>The tensor <paramref name="name"/> is tied to in HF's models, or null.</summary>
+    public static string? TiedAliasOf(string name) => KnownTiedAliases.GetValueOrDefault(name);
+
+    /// <summary>HF's non-trainable int64 buffers: found in checkpoints, recomputed by the model, saved as I64.</summary>
+    public static bool IsIntegerBuffer(string name) => name == "embeddings.position_ids" || name.EndsWith(".embeddings.position_ids", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Fills every parameter of <paramref name="registry"/> found in <paramref name="source"/>. A parameter is looked up
+    /// by its name and its aliases (tied weights satisfy each other), each as is, with <paramref name="modelPrefix"/>
+    /// added (base-model parameters from a checkpoint of a model with a head) or stripped (the other way round).
+    /// Shapes must match exactly; dtypes are converted to float32.
+    /// </summary>
+    /// <exception cref="ModelFileException">A tensor's shape differs from its parameter's.</exception>
+    public static LoadReport LoadInto(ParameterRegistry registry, ITensorSource source, string? modelPrefix)
+    {
+        var prefix = string.IsNullOrEmpty(modelPrefix) ? null : modelPrefix.EndsWith('.') ? modelPrefix : modelPrefix + ".";
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        var loaded = new List<string>();
+
+        foreach (var p in registry)
+        {
+            var names = new List<string>(1 + p.Aliases.Count) { p.Name };
+            names.AddRange(p.Aliases);
+            var found = names.SelectMany(n => Candidates(n, prefix)).Where(source.Contains).Distinct(StringComparer.Ordinal).ToList();
+            if (found.Count == 0) { missing.Add(p.Name); continue; }
+            var info = source.Info(found[0]);
+            CheckShape(source, info, p);
+            if (info.DType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16 or TensorDType.F64)
+                source.ReadFloat32(info.Name, p.Value);
+            else
+            {
+                var ints = source.ReadInt64(info.Name);
+                for (int i = 0; i < ints.Length; i++) p.Value[i] = ints[i];
+            }
+            // Every spelling of a tied tensor the checkpoint holds is accounted for by this one parameter.
+            foreach (var n in found) used.Add(n);
+            loaded.Add(p.Name);
+        }
+
+        var unexpected = new List<string>();
+        var ignored = new List<string>();
+        foreach (var t in source.Tensors)
+        {
+            if (used.Contains(t.Name)) continue;
+            if (IsIntegerBuffer(t.Name)) ignored.Add(t.Name);
+            else unexpected.Add(t.Name);
+        }
+        return new LoadReport { Source = source.FilePath, Missing = missing, Unexpected = unexpected, Loaded = loaded, IgnoredBuffers = ignored };
+    }
+
+    static IEnumerable<string> Candidates(string name, string? prefix)
+    {
+        yield return name;
+        if (prefix is null) yield break;
+        if (name.StartsWith(prefix, StringComparison.Ordinal)) yield return name[prefix.Length..];
+        else yield return prefix + name;
+    }
+
+    static void CheckShape(ITensorSource source, TensorInfo info, Parameter p)
+    {
+        bool same = info.Shape.Length == p.Shape.Length;
+        for (int i = 0; same && i < p.Shape.Length; i++) same = info.Shape[i] == p.Shape[i];
+        if (!same)
+            throw new ModelFileException(source.FilePath, $"tensor '{info.Name}' has shape {info.ShapeText} but the model's parameter '{p.Name}' expects {p.ShapeText}");
+    }
+
+    /// <summary>
+    /// The tensors HF's safe serialization would write for <paramref name="registry"/>: each parameter once under its
+    /// primary name (aliases of tied weights omitted), integer buffers as I64.
+    /// </summary>
+    public static IEnumerable<TensorToWrite> ToTensors(ParameterRegistry registry)
+    {
+        foreach (var p in registry)
+        {
+            var shape = p.Shape.Select(d => (long)d).ToArray();
+            if (IsIntegerBuffer(p.Name))
+            {
+                var ints = new long[p.Value.Length];
+                for (int i = 0; i < ints.Length; i++) ints[i] = (long)p.Value[i];
+                yield return TensorToWrite.Int64(p.Name, shape, ints);
+            }
+            else yield return TensorToWrite.Float32(p.Name, shape, p.Value);
+        }
+    }
+
+    /// <summary>Writes <paramref name="registry"/> as a safetensors file laid out as HF writes it (atomically).</summary>
+    public static void Save(string safetensorsPath, ParameterRegistry registry) =>
+        SafeTensors.Write(safetensorsPath, ToTensors(registry));
+}

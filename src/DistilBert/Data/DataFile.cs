@@ -1,0 +1,53 @@
+using System.IO.Compression;
+using System.Text;
+
+namespace DistilBert.Data;
+
+/// <summary>Opens data files as UTF-8 text, transparently un-gzipping names ending in <c>.gz</c>.</summary>
+public static class DataFile
+{
+    /// <summary>Opens <paramref name="path"/> for streaming reads; "-" reads stdin.</summary>
+    public static TextReader OpenText(string path)
+    {
+        if (path == "-") return new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
+        if (Directory.Exists(path)) throw new DataFileException(path, null, "is a folder, expected a data file");
+        if (!File.Exists(path)) throw new DataFileException(path, null, "file not found");
+        Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) stream = new GZipStream(stream, CompressionMode.Decompress);
+        return new StreamReader(stream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+    }
+
+    /// <summary>The extension that names the format, ignoring a trailing <c>.gz</c> (".tsv", ".jsonl", ...), lower-case.</summary>
+    public static string FormatExtension(string path)
+    {
+        var name = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
+        return Path.GetExtension(name).ToLowerInvariant();
+    }
+
+    /// <summary>Streams the lines of a file with their 1-based line numbers.</summary>
+    public static IEnumerable<(long Line, string Text)> ReadLines(string path)
+    {
+        using var reader = OpenText(path);
+        long lineNumber = 0;
+        while (reader.ReadLine() is { } line) yield return (++lineNumber, line);
+    }
+}
+
+/// <summary>
+/// Plain text, one item per line (a sentence, a paragraph). Blank lines are skipped unless asked for, since the
+/// corpora use them as document separators.
+/// </summary>
+public static class TextLinesReader
+{
+    public static IEnumerable<TextLine> Read(string path, bool keepBlankLines = false)
+    {
+        foreach (var (line, text) in DataFile.ReadLines(path))
+        {
+            if (!keepBlankLines && string.IsNullOrWhiteSpace(text)) continue;
+            yield return new TextLine(line, text);
+        }
+    }
+}
+
+/// <summary>One line of a text file and where it came from.</summary>
+public readonly record struct TextLine(long Line, string Text);

@@ -1,0 +1,70 @@
+namespace DistilBert.Modeling;
+
+/// <summary>BertConfig with HF 4.30's defaults (bert-base-uncased's shape).</summary>
+public sealed class BertConfig : ModelConfig
+{
+    public override string ModelType => "bert";
+    public int HiddenSizeValue { get; set; } = 768;
+    public int NumHiddenLayers { get; set; } = 12;
+    public int NumAttentionHeads { get; set; } = 12;
+    public int IntermediateSizeValue { get; set; } = 3072;
+    public string HiddenAct { get; set; } = "gelu";
+    public double HiddenDropoutProb { get; set; } = 0.1;
+    public double AttentionProbsDropoutProb { get; set; } = 0.1;
+    public int TypeVocabSize { get; set; } = 2;
+    public double LayerNormEpsValue { get; set; } = 1e-12;
+    /// <summary>Dropout of the classification heads; null means hidden_dropout_prob.</summary>
+    public double? ClassifierDropout { get; set; }
+    public string PositionEmbeddingType { get; set; } = "absolute";
+    public bool UseCache { get; set; } = true;
+
+    public override int HiddenSize => HiddenSizeValue;
+    public override int NumLayers => NumHiddenLayers;
+    public override int NumHeads => NumAttentionHeads;
+    public override int IntermediateSize => IntermediateSizeValue;
+    public override string Activation => HiddenAct;
+    public override float LayerNormEps => (float)LayerNormEpsValue;
+
+    protected override string HiddenSizeField => "hidden_size";
+    protected override string NumLayersField => "num_hidden_layers";
+    protected override string NumHeadsField => "num_attention_heads";
+    protected override string IntermediateSizeField => "intermediate_size";
+    protected override string ActivationField => "hidden_act";
+
+    protected override void ReadSpecific(FieldReader r)
+    {
+        HiddenSizeValue = r.Int("hidden_size", 768);
+        NumHiddenLayers = r.Int("num_hidden_layers", 12);
+        NumAttentionHeads = r.Int("num_attention_heads", 12);
+        IntermediateSizeValue = r.Int("intermediate_size", 3072);
+        HiddenAct = r.String("hidden_act", "gelu")!;
+        HiddenDropoutProb = r.Double("hidden_dropout_prob", 0.1);
+        AttentionProbsDropoutProb = r.Double("attention_probs_dropout_prob", 0.1);
+        TypeVocabSize = r.Int("type_vocab_size", 2);
+        LayerNormEpsValue = r.Double("layer_norm_eps", 1e-12);
+        ClassifierDropout = r.NullableDouble("classifier_dropout");
+        PositionEmbeddingType = r.String("position_embedding_type", "absolute")!;
+        UseCache = r.Bool("use_cache", true);
+        if (PositionEmbeddingType != "absolute")
+            throw r.Error("position_embedding_type", $"'{PositionEmbeddingType}' is not supported (only 'absolute')");
+        if (TypeVocabSize <= 0) throw r.Error("type_vocab_size", $"must be positive, got {TypeVocabSize}");
+        foreach (var (field, p) in new[] { ("hidden_dropout_prob", HiddenDropoutProb), ("attention_probs_dropout_prob", AttentionProbsDropoutProb), ("classifier_dropout", ClassifierDropout ?? 0) })
+            if (!(p >= 0 && p < 1)) throw r.Error(field, $"a dropout probability must be in [0, 1), got {p}");
+    }
+
+    protected override void WriteSpecific(SortedDictionary<string, JsonValueWriter> fields)
+    {
+        fields["hidden_size"] = w => w.Int(HiddenSizeValue);
+        fields["num_hidden_layers"] = w => w.Int(NumHiddenLayers);
+        fields["num_attention_heads"] = w => w.Int(NumAttentionHeads);
+        fields["intermediate_size"] = w => w.Int(IntermediateSizeValue);
+        fields["hidden_act"] = w => w.String(HiddenAct);
+        fields["hidden_dropout_prob"] = w => w.Float(HiddenDropoutProb);
+        fields["attention_probs_dropout_prob"] = w => w.Float(AttentionProbsDropoutProb);
+        fields["type_vocab_size"] = w => w.Int(TypeVocabSize);
+        fields["layer_norm_eps"] = w => w.Float(LayerNormEpsValue);
+        fields["classifier_dropout"] = w => { if (ClassifierDropout is { } c) w.Float(c); else w.Null(); };
+        fields["position_embedding_type"] = w => w.String(PositionEmbeddingType);
+        fields["use_cache"] = w => w.Bool(UseCache);
+    }
+}

@@ -1,0 +1,45 @@
+namespace DistilBert.Modeling.Layers;
+
+/// <summary>Position-wise feed-forward: y = lin2(act(lin1(x))), the hidden width in between.</summary>
+public sealed class FeedForward
+{
+    public LinearLayer In { get; }
+    public LinearLayer Out { get; }
+    readonly ActivationKind _activation;
+    readonly int _hidden;
+    readonly Workspace _cache = new();
+    float[] _x = [];
+    int _rows;
+
+    public FeedForward(ParameterRegistry registry, string inName, string outName, int dim, int hidden, ActivationKind activation)
+    {
+        In = new LinearLayer(registry, inName, dim, hidden);
+        Out = new LinearLayer(registry, outName, hidden, dim);
+        _activation = activation;
+        _hidden = hidden;
+    }
+
+    // x: [rows, dim] → y: [rows, dim]; inner activations [rows, hidden]
+    public void Forward(float[] x, int rows, LayerContext ctx, float[] y)
+    {
+        long n = (long)rows * _hidden;
+        var pre = ctx.Buffer(_cache, "ffn.pre", n);
+        var act = ctx.Buffer(_cache, "ffn.act", n);
+        In.Forward(x, rows, pre);
+        ActivationFunction.Forward(_activation, pre.AsSpan(0, (int)n), act);
+        Out.Forward(act, rows, y);
+        if (ctx.Training) { _x = x; _rows = rows; }
+    }
+
+    /// <summary>dy: [rows, dim] → dx: [rows, dim] (overwritten).</summary>
+    public void Backward(float[] dy, LayerContext ctx, float[] dx)
+    {
+        long n = (long)_rows * _hidden;
+        var pre = _cache.Get("ffn.pre", 0);
+        var act = _cache.Get("ffn.act", 0);
+        var dAct = ctx.Shared.Get("ffn.grad.act", n);
+        Out.Backward(act, dy, _rows, dAct);
+        ActivationFunction.Backward(_activation, pre.AsSpan(0, (int)n), act, dAct.AsSpan(0, (int)n), dAct);
+        In.Backward(_x, dAct, _rows, dx);
+    }
+}

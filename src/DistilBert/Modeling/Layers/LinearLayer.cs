@@ -1,0 +1,47 @@
+using DistilBert.Compute;
+
+namespace DistilBert.Modeling.Layers;
+
+/// <summary>torch.nn.Linear: y[rows, out] = x[rows, in] · Wᵀ + b, W stored [out, in].</summary>
+public sealed class LinearLayer
+{
+    public Parameter Weight { get; }
+    public Parameter? Bias { get; }
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+
+    /// <summary>Registers <c>{name}.weight</c> and <c>{name}.bias</c>.</summary>
+    public LinearLayer(ParameterRegistry registry, string name, int inFeatures, int outFeatures, bool bias = true)
+        : this(registry.Add(name + ".weight", [outFeatures, inFeatures]), bias ? registry.Add(name + ".bias", [outFeatures]) : null) { }
+
+    /// <summary>Over existing parameters (a projector tied to the word embeddings).</summary>
+    public LinearLayer(Parameter weight, Parameter? bias)
+    {
+        Weight = weight;
+        Bias = bias;
+        OutFeatures = weight.Shape[0];
+        InFeatures = weight.Shape[1];
+    }
+
+    // x: [rows, in] → y: [rows, out]
+    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y) =>
+        Linear.Forward(x[..(rows * InFeatures)], rows, InFeatures, Weight.Value, OutFeatures, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)]);
+
+    /// <summary>dW += dyᵀ·x, db += Σrows dy; dx = dy·W (added to dx when <paramref name="accumulateDx"/>; skipped if dx is empty).</summary>
+    public void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int rows, Span<float> dx, bool accumulateDx = false)
+    {
+        if (Weight.RequiresGrad)
+            Gemm.Sgemm(true, false, OutFeatures, InFeatures, rows, 1f, dy, OutFeatures, x, InFeatures, 1f, Weight.EnsureGrad(), InFeatures);
+        if (Bias is { RequiresGrad: true })
+        {
+            var db = Bias.EnsureGrad();
+            for (int r = 0; r < rows; r++)
+            {
+                var row = dy.Slice(r * OutFeatures, OutFeatures);
+                for (int j = 0; j < OutFeatures; j++) db[j] += row[j];
+            }
+        }
+        if (!dx.IsEmpty)
+            Gemm.Sgemm(false, false, rows, InFeatures, OutFeatures, 1f, dy, OutFeatures, Weight.Value, InFeatures, accumulateDx ? 1f : 0f, dx, InFeatures);
+    }
+}

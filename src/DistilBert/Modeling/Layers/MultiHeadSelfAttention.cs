@@ -1,0 +1,158 @@
+using DistilBert.Compute;
+
+namespace DistilBert.Modeling.Layers;
+
+/// <summary>HF parameter names of one attention module (DistilBERT: q_lin…, BERT: self.query…), and how HF masks:
+/// DistilBERT replaces masked scores (masked_fill: no gradient through them), BERT adds finfo.min to them (autograd
+/// still passes the gradient of a fully masked row's uniform softmax back to q and k).</summary>
+public sealed record AttentionNames(string Query, string Key, string Value, string Output, bool AdditiveMask = false);
+
+/// <summary>
+/// Multi-head self-attention over a ragged batch: q/k/v projections, softmax(q·kᵀ/√d) with masked keys at
+/// probability 0 (a fully masked query row is uniform, as HF's finfo.min fill gives), dropout on the probabilities,
+/// context = P·v, output projection. Each sequence attends only within itself.
+/// </summary>
+public sealed class MultiHeadSelfAttention
+{
+    public LinearLayer Query { get; }
+    public LinearLayer Key { get; }
+    public LinearLayer Value { get; }
+    public LinearLayer Output { get; }
+    readonly int _dim, _heads, _headDim;
+    readonly double _dropout;
+    readonly bool _additiveMask;
+    readonly Workspace _cache = new();
+    float[] _x = [];
+    BatchLayout? _layout;
+
+    public MultiHeadSelfAttention(ParameterRegistry registry, AttentionNames names, int dim, int heads, double dropout)
+    {
+        Query = new LinearLayer(registry, names.Query, dim, dim);
+        Key = new LinearLayer(registry, names.Key, dim, dim);
+        Value = new LinearLayer(registry, names.Value, dim, dim);
+        Output = new LinearLayer(registry, names.Output, dim, dim);
+        _dim = dim;
+        _heads = heads;
+        _headDim = dim / heads;
+        _dropout = dropout;
+        _additiveMask = names.AdditiveMask;
+    }
+
+    float Scale => 1f / MathF.Sqrt(_headDim);
+
+    /// <summary>x: [tokens, dim] → y: [tokens, dim]. <paramref name="probabilitiesOut"/>: empty, or [Σ heads·T_s²] to receive
+    /// the (post-dropout, as HF returns them) attention probabilities.</summary>
+    public void Forward(float[] x, BatchLayout layout, LayerContext ctx, float[] y, Span<float> probabilitiesOut)
+    {
+        int tokens = layout.Tokens, dim = _dim;
+        long n = (long)tokens * dim;
+        var q = ctx.Buffer(_cache, "attn.q", n);
+        var k = ctx.Buffer(_cache, "attn.k", n);
+        var v = ctx.Buffer(_cache, "attn.v", n);
+        var context = ctx.Buffer(_cache, "attn.context", n);
+        Query.Forward(x, tokens, q);
+        Key.Forward(x, tokens, k);
+        Value.Forward(x, tokens, v);
+        long probLength = Attention.ProbabilitiesLength(layout.SequenceStarts, _heads);
+        bool keepProbabilities = ctx.Training || !probabilitiesOut.IsEmpty;
+        var probs = keepProbabilities ? ctx.Buffer(_cache, "attn.probs", probLength) : [];
+        Attention.Forward(q, dim, k, dim, v, dim, layout.SequenceStarts, _heads, _headDim, Scale, layout.KeyMask,
+            context, dim, probs.AsSpan(0, keepProbabilities ? (int)probLength : 0));
+        var returned = probs;
+        if (ctx.Drops(_dropout))
+        {
+            // Dropout acts on the probabilities, so the context must be recomputed from the dropped ones.
+            var dropped = _cache.Get("attn.probs.dropped", probLength);
+            probs.AsSpan(0, (int)probLength).CopyTo(dropped);
+            Dropout.Forward(dropped.AsSpan(0, (int)probLength), _dropout, ctx.Random!, _cache.Get("attn.dropmask", probLength));
+            ContextFromProbabilities(dropped, v, layout, context);
+            returned = dropped;
+        }
+        if (!probabilitiesOut.IsEmpty) returned.AsSpan(0, (int)probLength).CopyTo(probabilitiesOut);
+        Output.Forward(context, tokens, y);
+        if (ctx.Training) { _x = x; _layout = layout; }
+    }
+
+    // context_h[T, headDim] = P_h[T, T] · v_h[T, headDim] per sequence and head
+    void ContextFromProbabilities(float[] probs, float[] v, BatchLayout layout, float[] context)
+    {
+        long offset = 0;
+        for (int s = 0; s < layout.Sequences; s++)
+        {
+            int start = layout.SequenceStarts[s], t = layout.Length(s);
+            for (int h = 0; h < _heads; h++)
+            {
+                int col = start * _dim + h * _headDim;
+                Gemm.Sgemm(false, false, t, _headDim, t, 1f, probs.AsSpan((int)offset, t * t), t, v.AsSpan(col), _dim, 0f, context.AsSpan(col), _dim);
+                offset += (long)t * t;
+            }
+        }
+    }
+
+    /// <summary>dy: [tokens, dim] → dx: [tokens, dim] (overwritten). Softmax backward dS = P∘(dP − rowsum(P∘dP)); masked
+    /// keys have P = 0 and get no gradient; a fully masked row gets none with DistilBERT's fill, and the uniform-softmax
+    /// gradient with BERT's additive mask, as autograd gives in HF.</summary>
+    public void Backward(float[] dy, LayerContext ctx, float[] dx)
+    {
+        var layout = _layout ?? throw new InvalidOperationException("attention Backward without a training forward");
+        int tokens = layout.Tokens, dim = _dim;
+        long n = (long)tokens * dim;
+        var q = _cache.Get("attn.q", 0);
+        var k = _cache.Get("attn.k", 0);
+        var v = _cache.Get("attn.v", 0);
+        var context = _cache.Get("attn.context", 0);
+        var probs = _cache.Get("attn.probs", 0);
+        bool dropped = ctx.Drops(_dropout);
+        var usedProbs = dropped ? _cache.Get("attn.probs.dropped", 0) : probs;
+        var dropMask = dropped ? _cache.Get("attn.dropmask", 0) : null;
+
+        var dContext = ctx.Shared.Get("attn.grad.context", n);
+        Output.Backward(context, dy, tokens, dContext);
+        var dq = ctx.Shared.GetCleared("attn.grad.q", n);
+        var dk = ctx.Shared.GetCleared("attn.grad.k", n);
+        var dv = ctx.Shared.GetCleared("attn.grad.v", n);
+        float scale = Scale;
+        long offset = 0;
+        for (int s = 0; s < layout.Sequences; s++)
+        {
+            int start = layout.SequenceStarts[s], t = layout.Length(s);
+            var dP = ctx.Shared.Get("attn.grad.p", (long)t * t);
+            for (int h = 0; h < _heads; h++)
+            {
+                int col = start * dim + h * _headDim;
+                var p = probs.AsSpan((int)offset, t * t);
+                var pUsed = usedProbs.AsSpan((int)offset, t * t);
+                // dv_h += P_usedᵀ · dctx_h ; dP = dctx_h · v_hᵀ
+                Gemm.Sgemm(true, false, t, _headDim, t, 1f, pUsed, t, dContext.AsSpan(col), dim, 1f, dv.AsSpan(col), dim);
+                Gemm.Sgemm(false, true, t, t, _headDim, 1f, dContext.AsSpan(col), dim, v.AsSpan(col), dim, 0f, dP, t);
+                if (dropMask is not null) Dropout.Backward(dP.AsSpan(0, t * t), dropMask.AsSpan((int)offset, t * t));
+                for (int i = 0; i < t; i++)
+                {
+                    var pRow = p.Slice(i * t, t);
+                    var dRow = dP.AsSpan(i * t, t);
+                    if (!_additiveMask && layout.KeyMask is { } mask && AllKeysMasked(mask, start, t))
+                    {
+                        dRow.Clear();
+                        continue;
+                    }
+                    double dot = 0;
+                    for (int j = 0; j < t; j++) dot += pRow[j] * dRow[j];
+                    for (int j = 0; j < t; j++) dRow[j] = pRow[j] * (dRow[j] - (float)dot);
+                }
+                // dq_h += scale·dS·k_h ; dk_h += scale·dSᵀ·q_h
+                Gemm.Sgemm(false, false, t, _headDim, t, scale, dP, t, k.AsSpan(col), dim, 1f, dq.AsSpan(col), dim);
+                Gemm.Sgemm(true, false, t, _headDim, t, scale, dP, t, q.AsSpan(col), dim, 1f, dk.AsSpan(col), dim);
+                offset += (long)t * t;
+            }
+        }
+        Query.Backward(_x, dq, tokens, dx);
+        Key.Backward(_x, dk, tokens, dx, accumulateDx: true);
+        Value.Backward(_x, dv, tokens, dx, accumulateDx: true);
+    }
+
+    static bool AllKeysMasked(float[] mask, int start, int length)
+    {
+        for (int j = 0; j < length; j++) if (mask[start + j] != 0) return false;
+        return true;
+    }
+}

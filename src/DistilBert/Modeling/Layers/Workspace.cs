@@ -1,0 +1,61 @@
+using DistilBert.Training;
+
+namespace DistilBert.Modeling.Layers;
+
+/// <summary>
+/// Named grow-only float buffers. A model keeps one shared Workspace for inference (buffers reused by every layer and
+/// every request of the same or smaller size), and each layer keeps its own as the training cache of what Backward needs.
+/// A buffer may be longer than asked; callers use only the first <c>length</c> elements and overwrite them fully.
+/// </summary>
+public sealed class Workspace
+{
+    readonly Dictionary<string, float[]> _buffers = new(StringComparer.Ordinal);
+
+    public float[] Get(string key, long length)
+    {
+        if (length > Array.MaxLength) throw new InvalidInputException($"buffer '{key}' would need {length} floats, more than an array can hold");
+        if (_buffers.TryGetValue(key, out var b) && b.Length >= length) return b;
+        b = new float[length];
+        _buffers[key] = b;
+        return b;
+    }
+
+    /// <summary>A zero-filled buffer (for gradients that are accumulated into).</summary>
+    public float[] GetCleared(string key, long length)
+    {
+        var b = Get(key, length);
+        Array.Clear(b, 0, (int)length);
+        return b;
+    }
+
+    public long FloatCount => _buffers.Values.Sum(b => (long)b.Length);
+
+    public void Clear() => _buffers.Clear();
+}
+
+/// <summary>How one forward (and its backward) runs: training keeps caches; dropout draws from the seeded RNG.</summary>
+public sealed class LayerContext
+{
+    public bool Training { get; init; }
+    /// <summary>Dropout is applied only when training and this is true (`grad` runs training mode with dropout off).</summary>
+    public bool DropoutActive { get; init; }
+    public required Workspace Shared { get; init; }
+    public SeededRandom? Random { get; init; }
+
+    /// <summary>Training: the layer's own cache (kept for Backward). Inference: a shared buffer reused by every layer.</summary>
+    public float[] Buffer(Workspace layerCache, string key, long length) =>
+        Training ? layerCache.Get(key, length) : Shared.Get(key, length);
+
+    public bool Drops(double p) => Training && DropoutActive && p > 0;
+}
+
+/// <summary>Where the tokens of a ragged batch are: sequence s is rows [Starts[s], Starts[s+1]).</summary>
+public sealed class BatchLayout(int[] sequenceStarts, float[]? keyMask)
+{
+    public int[] SequenceStarts { get; } = sequenceStarts;
+    /// <summary>[tokens] 0 = this key is masked, or null when every token attends.</summary>
+    public float[]? KeyMask { get; } = keyMask;
+    public int Sequences => SequenceStarts.Length - 1;
+    public int Tokens => SequenceStarts[^1];
+    public int Length(int s) => SequenceStarts[s + 1] - SequenceStarts[s];
+}

@@ -1,0 +1,442 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace DistilBert.Modeling;
+
+/// <summary>
+/// What every model config has (HF's PretrainedConfig fields we use) plus the accessors the engine needs in
+/// architecture-neutral names. Parsed from config.json with HF 4.30's defaults for absent fields; fields we do not
+/// know are kept verbatim and written back by <see cref="ToJson"/>.
+/// </summary>
+public abstract class ModelConfig
+{
+    /// <summary>Fields of the source file that no typed property covers, kept verbatim (torch_dtype, transformers_version...).</summary>
+    protected readonly SortedDictionary<string, JsonNode?> Unknown = new(StringComparer.Ordinal);
+    readonly HashSet<string> _presentInSource = new(StringComparer.Ordinal);
+
+    public abstract string ModelType { get; }
+    public List<string>? Architectures { get; set; }
+    /// <summary>Label names by class index; its count is num_labels (HF default: LABEL_0, LABEL_1).</summary>
+    public SortedDictionary<int, string> Id2Label { get; set; } = DefaultLabels(2);
+    public Dictionary<string, int> Label2Id { get; set; } = DefaultLabels(2).ToDictionary(kv => kv.Value, kv => kv.Key);
+    /// <summary>"regression", "single_label_classification", "multi_label_classification" or null (decided by the labels).</summary>
+    public string? ProblemType { get; set; }
+    public int PadTokenId { get; set; }
+    public double InitializerRange { get; set; } = 0.02;
+    public int VocabSize { get; set; } = 30522;
+    public int MaxPositionEmbeddings { get; set; } = 512;
+
+    public int NumLabels => Id2Label.Count;
+
+    // Architecture-neutral view used by the layers.
+    public abstract int HiddenSize { get; }
+    public abstract int NumLayers { get; }
+    public abstract int NumHeads { get; }
+    public abstract int IntermediateSize { get; }
+    public abstract string Activation { get; }
+    public abstract float LayerNormEps { get; }
+
+    public static readonly string[] KnownActivations = ["gelu", "relu"];
+
+    public static SortedDictionary<int, string> DefaultLabels(int count)
+    {
+        var d = new SortedDictionary<int, string>();
+        for (int i = 0; i < count; i++) d[i] = "LABEL_" + i;
+        return d;
+    }
+
+    /// <summary>Sets num_labels the way HF does when only a count is given: LABEL_i names.</summary>
+    public void SetNumLabels(int count)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "num_labels must be positive");
+        Id2Label = DefaultLabels(count);
+        Label2Id = Id2Label.ToDictionary(kv => kv.Value, kv => kv.Key);
+    }
+
+    /// <summary>Reads config.json; picks DistilBertConfig or BertConfig from model_type (or architectures).</summary>
+    public static ModelConfig Load(string path)
+    {
+        if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
+        if (!File.Exists(path)) throw new ModelFileException(path, "config.json not found");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static ModelConfig Parse(string json, string? filePath = null)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json) as JsonObject ?? throw new ModelFileException(filePath, "config is not a JSON object");
+        }
+        catch (JsonException e) { throw new ModelFileException(filePath, "config is not valid JSON: " + e.Message, e); }
+        var reader = new FieldReader(root, filePath);
+        string? modelType = reader.String("model_type", null);
+        if (modelType is null)
+        {
+            var arch = reader.StringList("architectures");
+            if (arch is { Count: > 0 }) modelType = arch[0].StartsWith("DistilBert", StringComparison.Ordinal) ? "distilbert" : arch[0].StartsWith("Bert", StringComparison.Ordinal) ? "bert" : null;
+        }
+        ModelConfig config = modelType switch
+        {
+            "distilbert" => new DistilBertConfig(),
+            "bert" => new BertConfig(),
+            null => throw new ModelFileException(filePath, "field 'model_type' is missing and 'architectures' does not name a DistilBert or Bert class"),
+            _ => throw new ModelFileException(filePath, $"field 'model_type': '{modelType}' is not supported (expected 'distilbert' or 'bert')"),
+        };
+        config.ReadFrom(reader);
+        foreach (var (key, value) in root)
+        {
+            config._presentInSource.Add(key);
+            if (!reader.Consumed.Contains(key)) config.Unknown[key] = value?.DeepClone();
+        }
+        config.Validate(filePath);
+        return config;
+    }
+
+    public static T Parse<T>(string json, string? filePath = null) where T : ModelConfig =>
+        Parse(json, filePath) as T ?? throw new ModelFileException(filePath, $"config is not a {typeof(T).Name}");
+
+    protected bool WasInSource(string key) => _presentInSource.Contains(key);
+
+    void ReadFrom(FieldReader r)
+    {
+        r.String("model_type", null);
+        Architectures = r.StringList("architectures");
+        ProblemType = r.String("problem_type", null);
+        if (ProblemType is not (null or "regression" or "single_label_classification" or "multi_label_classification"))
+            throw r.Error("problem_type", $"'{ProblemType}' is not one of regression, single_label_classification, multi_label_classification");
+        PadTokenId = r.Int("pad_token_id", 0);
+        InitializerRange = r.Double("initializer_range", 0.02);
+        VocabSize = r.Int("vocab_size", 30522);
+        MaxPositionEmbeddings = r.Int("max_position_embeddings", 512);
+        var id2label = r.Id2Label("id2label");
+        int? numLabels = r.Has("num_labels") ? r.Int("num_labels", 2) : null;
+        if (id2label is not null)
+        {
+            Id2Label = id2label;
+            if (numLabels is { } n && n != id2label.Count) throw r.Error("num_labels", $"{n} disagrees with id2label's {id2label.Count} entries");
+        }
+        else if (numLabels is { } n)
+        {
+            if (n <= 0) throw r.Error("num_labels", $"must be positive, got {n}");
+            Id2Label = DefaultLabels(n);
+        }
+        Label2Id = r.Label2Id("label2id") ?? Id2Label.ToDictionary(kv => kv.Value, kv => kv.Key);
+        ReadSpecific(r);
+    }
+
+    protected abstract void ReadSpecific(FieldReader r);
+
+    /// <summary>Throws ModelFileException naming the first field that makes no sense.</summary>
+    public virtual void Validate(string? filePath = null)
+    {
+        void Positive(string field, double value)
+        {
+            if (!(value > 0)) throw new ModelFileException(filePath, $"field '{field}' must be positive, got {value}");
+        }
+        Positive(HiddenSizeField, HiddenSize);
+        Positive(NumLayersField, NumLayers);
+        Positive(NumHeadsField, NumHeads);
+        Positive(IntermediateSizeField, IntermediateSize);
+        Positive("vocab_size", VocabSize);
+        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        if (HiddenSize % NumHeads != 0)
+            throw new ModelFileException(filePath, $"field '{HiddenSizeField}' ({HiddenSize}) is not a multiple of '{NumHeadsField}' ({NumHeads})");
+        if (Array.IndexOf(KnownActivations, Activation) < 0)
+            throw new ModelFileException(filePath, $"field '{ActivationField}': activation '{Activation}' is not supported (expected one of {string.Join(", ", KnownActivations)})");
+        if (PadTokenId < 0 || PadTokenId >= VocabSize)
+            throw new ModelFileException(filePath, $"field 'pad_token_id' ({PadTokenId}) is outside the vocabulary (vocab_size {VocabSize})");
+        if (!(LayerNormEps > 0)) throw new ModelFileException(filePath, $"layer norm eps must be positive, got {LayerNormEps}");
+        if (NumLabels <= 0) throw new ModelFileException(filePath, "field 'id2label' must have at least one label");
+    }
+
+    protected abstract string HiddenSizeField { get; }
+    protected abstract string NumLayersField { get; }
+    protected abstract string NumHeadsField { get; }
+    protected abstract string IntermediateSizeField { get; }
+    protected abstract string ActivationField { get; }
+
+    /// <summary>config.json text in HF's style: sorted keys, indent 2, Python float spelling, trailing newline.</summary>
+    public string ToJson()
+    {
+        var fields = new SortedDictionary<string, JsonValueWriter>(StringComparer.Ordinal);
+        foreach (var (k, v) in Unknown) fields[k] = w => w.Node(v);
+        if (Architectures is not null) fields["architectures"] = w => w.StringList(Architectures);
+        fields["model_type"] = w => w.String(ModelType);
+        fields["pad_token_id"] = w => w.Int(PadTokenId);
+        fields["initializer_range"] = w => w.Float(InitializerRange);
+        fields["vocab_size"] = w => w.Int(VocabSize);
+        fields["max_position_embeddings"] = w => w.Int(MaxPositionEmbeddings);
+        if (ProblemType is not null) fields["problem_type"] = w => w.String(ProblemType);
+        // HF writes label maps only when they differ from the default pair.
+        bool defaultLabels = Id2Label.Count == 2 && Id2Label.SequenceEqual(DefaultLabels(2));
+        if (!defaultLabels || WasInSource("id2label"))
+        {
+            fields["id2label"] = w => w.Object(Id2Label.Select(kv => (kv.Key.ToString(CultureInfo.InvariantCulture), (JsonValueWriter)(w2 => w2.String(kv.Value)))));
+            fields["label2id"] = w => w.Object(Label2Id.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, (JsonValueWriter)(w2 => w2.Int(kv.Value)))));
+        }
+        WriteSpecific(fields);
+        var writer = new PyJsonWriter();
+        writer.Object(fields.Select(kv => (kv.Key, kv.Value)));
+        return writer.ToString() + "\n";
+    }
+
+    protected abstract void WriteSpecific(SortedDictionary<string, JsonValueWriter> fields);
+
+    public void Save(string path)
+    {
+        if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
+        File.WriteAllText(path, ToJson());
+    }
+
+    /// <summary>Typed reads of config fields; every error names the field.</summary>
+    protected internal sealed class FieldReader(JsonObject root, string? filePath)
+    {
+        public HashSet<string> Consumed { get; } = new(StringComparer.Ordinal);
+
+        public bool Has(string name) => root.ContainsKey(name);
+
+        public ModelFileException Error(string field, string message) => new(filePath, $"field '{field}': {message}");
+
+        JsonNode? Take(string name)
+        {
+            Consumed.Add(name);
+            return root.TryGetPropertyValue(name, out var node) ? node : null;
+        }
+
+        public int Int(string name, int fallback)
+        {
+            var node = Take(name);
+            if (node is null) return fallback;
+            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int i)) return i;
+            throw Error(name, $"expected an integer, got {node.ToJsonString()}");
+        }
+
+        public double Double(string name, double fallback)
+        {
+            var node = Take(name);
+            if (node is null) return fallback;
+            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number) return e.GetDouble();
+            throw Error(name, $"expected a number, got {node.ToJsonString()}");
+        }
+
+        /// <summary>A number that may be absent or JSON null (both mean null).</summary>
+        public double? NullableDouble(string name)
+        {
+            if (root[name] is null) { Consumed.Add(name); return null; }
+            return Double(name, 0);
+        }
+
+        public bool Bool(string name, bool fallback)
+        {
+            var node = Take(name);
+            if (node is null) return fallback;
+            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind is JsonValueKind.True or JsonValueKind.False) return e.GetBoolean();
+            throw Error(name, $"expected true or false, got {node.ToJsonString()}");
+        }
+
+        public string? String(string name, string? fallback)
+        {
+            var node = Take(name);
+            if (node is null) return fallback;
+            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.String) return e.GetString();
+            throw Error(name, $"expected a string, got {node.ToJsonString()}");
+        }
+
+        public List<string>? StringList(string name)
+        {
+            var node = Take(name);
+            if (node is null) return null;
+            if (node is not JsonArray a) throw Error(name, "expected a list of strings");
+            var list = new List<string>();
+            foreach (var item in a)
+            {
+                if (item is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.String) list.Add(e.GetString()!);
+                else throw Error(name, $"expected a list of strings, found {item?.ToJsonString() ?? "null"}");
+            }
+            return list;
+        }
+
+        public SortedDictionary<int, string>? Id2Label(string name)
+        {
+            var node = Take(name);
+            if (node is null) return null;
+            if (node is not JsonObject o) throw Error(name, "expected an object mapping class index to label");
+            var d = new SortedDictionary<int, string>();
+            foreach (var (k, v) in o)
+            {
+                if (!int.TryParse(k, NumberStyles.None, CultureInfo.InvariantCulture, out int index)) throw Error(name, $"key '{k}' is not a class index");
+                if (v is JsonValue jv && jv.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.String) d[index] = e.GetString()!;
+                else throw Error(name, $"label of class {k} is not a string");
+            }
+            for (int i = 0; i < d.Count; i++)
+                if (!d.ContainsKey(i)) throw Error(name, $"class indices must be 0..{d.Count - 1}; {i} is missing");
+            return d;
+        }
+
+        public Dictionary<string, int>? Label2Id(string name)
+        {
+            var node = Take(name);
+            if (node is null) return null;
+            if (node is not JsonObject o) throw Error(name, "expected an object mapping label to class index");
+            var d = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (k, v) in o)
+            {
+                if (v is JsonValue jv && jv.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int i)) d[k] = i;
+                else throw Error(name, $"index of label '{k}' is not an integer");
+            }
+            return d;
+        }
+    }
+}
+
+public delegate void JsonValueWriter(PyJsonWriter writer);
+
+/// <summary>
+/// Writes JSON exactly as Python's json.dumps(indent=2, sort_keys=True) does (HF's to_json_string): ", " / ": "
+/// separators, ASCII-only output, floats in Python's repr spelling (0.1, 1e-12, 0.0).
+/// </summary>
+public sealed class PyJsonWriter
+{
+    readonly StringBuilder _sb = new();
+    int _depth;
+
+    public override string ToString() => _sb.ToString();
+
+    void Newline() { _sb.Append('\n').Append(' ', 2 * _depth); }
+
+    public void Object(IEnumerable<(string Key, JsonValueWriter Value)> members)
+    {
+        var list = members.ToList();
+        if (list.Count == 0) { _sb.Append("{}"); return; }
+        _sb.Append('{');
+        _depth++;
+        for (int i = 0; i < list.Count; i++)
+        {
+            Newline();
+            String(list[i].Key);
+            _sb.Append(": ");
+            list[i].Value(this);
+            if (i + 1 < list.Count) _sb.Append(',');
+        }
+        _depth--;
+        Newline();
+        _sb.Append('}');
+    }
+
+    public void Array(IReadOnlyList<JsonValueWriter> items)
+    {
+        if (items.Count == 0) { _sb.Append("[]"); return; }
+        _sb.Append('[');
+        _depth++;
+        for (int i = 0; i < items.Count; i++)
+        {
+            Newline();
+            items[i](this);
+            if (i + 1 < items.Count) _sb.Append(',');
+        }
+        _depth--;
+        Newline();
+        _sb.Append(']');
+    }
+
+    public void StringList(IReadOnlyList<string> items) => Array(items.Select(s => (JsonValueWriter)(w => w.String(s))).ToList());
+
+    public void Null() => _sb.Append("null");
+    public void Bool(bool b) => _sb.Append(b ? "true" : "false");
+    public void Int(long i) => _sb.Append(i.ToString(CultureInfo.InvariantCulture));
+    public void Float(double d) => _sb.Append(PythonFloat(d));
+
+    public void String(string s)
+    {
+        _sb.Append('"');
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '"': _sb.Append("\\\""); break;
+                case '\\': _sb.Append("\\\\"); break;
+                case '\n': _sb.Append("\\n"); break;
+                case '\r': _sb.Append("\\r"); break;
+                case '\t': _sb.Append("\\t"); break;
+                case '\b': _sb.Append("\\b"); break;
+                case '\f': _sb.Append("\\f"); break;
+                default:
+                    if (c < 0x20 || c > 0x7e) _sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else _sb.Append(c);
+                    break;
+            }
+        }
+        _sb.Append('"');
+    }
+
+    /// <summary>A value kept verbatim from the source file, re-spelled in Python's style.</summary>
+    public void Node(JsonNode? node)
+    {
+        switch (node)
+        {
+            case null: Null(); break;
+            case JsonObject o:
+                Object(o.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, (JsonValueWriter)(w => w.Node(kv.Value)))));
+                break;
+            case JsonArray a: Array(a.Select(item => (JsonValueWriter)(w => w.Node(item))).ToList()); break;
+            case JsonValue v:
+                var e = v.GetValue<JsonElement>();
+                switch (e.ValueKind)
+                {
+                    case JsonValueKind.String: String(e.GetString()!); break;
+                    case JsonValueKind.True: Bool(true); break;
+                    case JsonValueKind.False: Bool(false); break;
+                    case JsonValueKind.Number:
+                        var raw = e.GetRawText();
+                        if (e.TryGetInt64(out long l) && raw.IndexOfAny(['.', 'e', 'E']) < 0) Int(l);
+                        else Float(e.GetDouble());
+                        break;
+                    default: Null(); break;
+                }
+                break;
+        }
+    }
+
+    /// <summary>Python's repr(float): shortest round-trip digits; scientific when the exponent is below -4 or above 15.</summary>
+    public static string PythonFloat(double d)
+    {
+        if (double.IsNaN(d)) return "NaN";
+        if (double.IsPositiveInfinity(d)) return "Infinity";
+        if (double.IsNegativeInfinity(d)) return "-Infinity";
+        if (d == 0) return double.IsNegative(d) ? "-0.0" : "0.0";
+        // .NET's "R" gives the shortest digit string that round-trips, as Python's repr does; only the layout differs.
+        string shortest = Math.Abs(d).ToString("R", CultureInfo.InvariantCulture);
+        string mantissa = shortest, expPart = "0";
+        int ePos = shortest.IndexOfAny(['E', 'e']);
+        if (ePos >= 0) { mantissa = shortest[..ePos]; expPart = shortest[(ePos + 1)..]; }
+        int exp10 = int.Parse(expPart, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        int dot = mantissa.IndexOf('.');
+        string intPart = dot < 0 ? mantissa : mantissa[..dot];
+        string fracPart = dot < 0 ? "" : mantissa[(dot + 1)..];
+        string digits = (intPart + fracPart).TrimStart('0');
+        int leadingZeros = (intPart + fracPart).Length - digits.Length;
+        // value = 0.digits × 10^decpt
+        int decpt = intPart.Length - leadingZeros + exp10;
+        digits = digits.TrimEnd('0');
+        if (digits.Length == 0) digits = "0";
+        var sb = new StringBuilder();
+        if (d < 0) sb.Append('-');
+        if (decpt > -4 && decpt <= 16)
+        {
+            if (decpt <= 0) sb.Append("0.").Append('0', -decpt).Append(digits);
+            else if (decpt >= digits.Length) sb.Append(digits).Append('0', decpt - digits.Length).Append(".0");
+            else sb.Append(digits, 0, decpt).Append('.').Append(digits, decpt, digits.Length - decpt);
+        }
+        else
+        {
+            sb.Append(digits[0]);
+            if (digits.Length > 1) sb.Append('.').Append(digits, 1, digits.Length - 1);
+            int e = decpt - 1;
+            sb.Append('e').Append(e < 0 ? '-' : '+').Append(Math.Abs(e).ToString("00", CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,63 @@
+using DistilBert.Checkpoints;
+
+namespace DistilBert.Modeling;
+
+/// <summary>A model read from a folder, with what loading its weights found.</summary>
+public sealed record LoadedModel(TransformerModel Model, LoadReport Report);
+
+/// <summary>
+/// The boundary between model folders and model classes: builds the class named by config.json (architectures,
+/// falling back to model_type's base model), initialises it as HF does, then loads the weights by HF name.
+/// </summary>
+public static class PretrainedModel
+{
+    public static readonly string[] SupportedArchitectures =
+    [
+        "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification", "DistilBertForTokenClassification", "DistilBertForQuestionAnswering",
+        "BertModel", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",
+    ];
+
+    /// <summary>A freshly initialised model of <paramref name="architecture"/> (default: the config's first architecture, else
+    /// the base model of its model_type).</summary>
+    public static TransformerModel Create(ModelConfig config, string? architecture = null, ulong seed = 42)
+    {
+        architecture ??= config.Architectures is { Count: > 0 } a ? a[0] : config is BertConfig ? "BertModel" : "DistilBertModel";
+        TransformerModel model = (architecture, config) switch
+        {
+            ("DistilBertModel", DistilBertConfig d) => new DistilBertModel(d),
+            ("DistilBertForMaskedLM", DistilBertConfig d) => new DistilBertForMaskedLM(d),
+            ("DistilBertForSequenceClassification", DistilBertConfig d) => new DistilBertForSequenceClassification(d),
+            ("DistilBertForTokenClassification", DistilBertConfig d) => new DistilBertForTokenClassification(d),
+            ("DistilBertForQuestionAnswering", DistilBertConfig d) => new DistilBertForQuestionAnswering(d),
+            ("BertModel", BertConfig b) => new BertModel(b),
+            ("BertForMaskedLM", BertConfig b) => new BertForMaskedLM(b),
+            ("BertForSequenceClassification", BertConfig b) => new BertForSequenceClassification(b),
+            ("BertForTokenClassification", BertConfig b) => new BertForTokenClassification(b),
+            ("BertForQuestionAnswering", BertConfig b) => new BertForQuestionAnswering(b),
+            _ => throw new ModelFileException(null, $"field 'architectures': '{architecture}' is not supported for model_type '{config.ModelType}' (supported: {string.Join(", ", SupportedArchitectures)})"),
+        };
+        ModelInitializer.Initialize(model, seed);
+        return model;
+    }
+
+    /// <summary>Reads config.json and the weights (safetensors or pytorch_model.bin, sharded or not) of <paramref name="folder"/>.</summary>
+    public static LoadedModel Load(string folder, string? architecture = null)
+    {
+        if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
+        var configPath = Path.Combine(folder, ModelFolder.ConfigName);
+        var config = ModelConfig.Load(configPath);
+        TransformerModel model;
+        try { model = Create(config, architecture); }
+        catch (ModelFileException e) when (e.FilePath is null) { throw new ModelFileException(configPath, e.Message, e); }
+        using var source = CheckpointFile.Open(folder);
+        var report = StateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
+        return new LoadedModel(model, report);
+    }
+
+    /// <summary>Writes an HF model folder (config.json with this class in architectures, model.safetensors).</summary>
+    public static void Save(TransformerModel model, string folder, IEnumerable<string>? extraFilesToCopy = null)
+    {
+        model.Config.Architectures = [model.ArchitectureName];
+        ModelFolder.Save(folder, model.Config.ToJson(), model.Parameters, extraFilesToCopy);
+    }
+}

@@ -1,0 +1,112 @@
+using DistilBert.Modeling.Layers;
+using DistilBert.Training;
+
+namespace DistilBert.Modeling;
+
+/// <summary>
+/// What every model (DistilBERT or BERT, any head) shares: the parameter registry in HF's order, train/eval modes,
+/// input validation, Forward then Backward. Subclasses supply the encoder and the head.
+/// </summary>
+public abstract class TransformerModel
+{
+    public ModelConfig Config { get; }
+    public ParameterRegistry Parameters { get; } = new();
+    /// <summary>HF's base_model_prefix ("distilbert" / "bert"); the base-model class has its keys without it.</summary>
+    public abstract string BaseModelPrefix { get; }
+    /// <summary>The HF class this mirrors, e.g. DistilBertForMaskedLM.</summary>
+    public abstract string ArchitectureName { get; }
+    public bool IsTraining { get; private set; }
+    public bool DropoutActive { get; private set; }
+    /// <summary>Draws every dropout mask; its state is all a resumed run needs to repeat them.</summary>
+    public SeededRandom Random { get; set; } = new(0);
+
+    readonly Workspace _shared = new();
+    /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
+    protected Workspace HeadCache { get; } = new();
+    LayerContext? _trainingContext;
+    ModelInput? _trainingInput;
+    bool _hasLoss;
+
+    protected TransformerModel(ModelConfig config) => Config = config;
+
+    /// <summary>Training mode: layers keep what Backward needs; dropout on unless <paramref name="dropout"/> is false.</summary>
+    public void Train(bool dropout = true) { IsTraining = true; DropoutActive = dropout; }
+
+    /// <summary>Inference mode: nothing kept between calls, dropout off.</summary>
+    public void Eval() { IsTraining = false; DropoutActive = false; _trainingContext = null; _trainingInput = null; }
+
+    /// <summary>Floats held by the shared inference workspace (for memory checks).</summary>
+    public long WorkspaceFloats => _shared.FloatCount;
+
+    public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
+    {
+        Validate(input);
+        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random };
+        var output = new ModelOutput();
+        var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
+        HeadForward(hidden, input, ctx, output);
+        if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; }
+        return output;
+    }
+
+    /// <summary>
+    /// Back-propagates the loss of the last training Forward, adding <paramref name="lossScale"/>·∂loss/∂p to every
+    /// parameter's Grad (accumulating across calls until ZeroGrad: gradient accumulation uses lossScale = 1/steps).
+    /// </summary>
+    public void Backward(float lossScale = 1f)
+    {
+        var ctx = _trainingContext ?? throw new InvalidOperationException("Backward needs a Forward in training mode first (call Train())");
+        if (!_hasLoss) throw new InvalidInputException("Backward needs a loss: the last Forward had no labels");
+        var (dHidden, dPooled) = HeadBackward(lossScale, _trainingInput!, ctx);
+        EncoderBackward(dHidden, dPooled, _trainingInput!, ctx);
+    }
+
+    protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);
+    protected abstract void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output);
+    /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null.</summary>
+    protected abstract (float[]? DHidden, float[]? DPooled) HeadBackward(float lossScale, ModelInput input, LayerContext ctx);
+    protected abstract void EncoderBackward(float[]? dHidden, float[]? dPooled, ModelInput input, LayerContext ctx);
+
+    protected virtual int TypeVocabSize => 0;
+
+    /// <summary>Every problem an input can have, reported before any kernel runs, naming the tensor and the limit.</summary>
+    void Validate(ModelInput input)
+    {
+        var layout = input.Layout;
+        for (int s = 0; s < layout.Sequences; s++)
+            if (layout.Length(s) > Config.MaxPositionEmbeddings)
+                throw new InvalidInputException($"input_ids: sequence {s} has {layout.Length(s)} tokens, more than max_position_embeddings ({Config.MaxPositionEmbeddings})");
+        var ids = input.InputIds;
+        for (int t = 0; t < ids.Length; t++)
+            if ((uint)ids[t] >= (uint)Config.VocabSize)
+                throw new InvalidInputException($"input_ids{input.TokenIndex(t)} = {ids[t]} is outside the vocabulary (vocab_size {Config.VocabSize})");
+        if (input.TokenTypeIds is { } types && TypeVocabSize > 0)
+            for (int t = 0; t < types.Length; t++)
+                if ((uint)types[t] >= (uint)TypeVocabSize)
+                    throw new InvalidInputException($"token_type_ids{input.TokenIndex(t)} = {types[t]} is outside [0, {TypeVocabSize}) (type_vocab_size)");
+    }
+
+    // ---- helpers the heads share ----
+
+    /// <summary>Copies the first token of every sequence: hidden [tokens, dim] → [sequences, dim].</summary>
+    protected static void GatherFirstTokens(float[] hidden, BatchLayout layout, int dim, float[] first)
+    {
+        for (int s = 0; s < layout.Sequences; s++)
+            hidden.AsSpan(layout.SequenceStarts[s] * dim, dim).CopyTo(first.AsSpan(s * dim, dim));
+    }
+
+    /// <summary>Backward of <see cref="GatherFirstTokens"/>: a zero [tokens, dim] gradient with the rows added in.</summary>
+    protected static float[] ScatterFirstTokens(float[] dFirst, BatchLayout layout, int dim, LayerContext ctx, string key)
+    {
+        var dHidden = ctx.Shared.GetCleared(key, (long)layout.Tokens * dim);
+        for (int s = 0; s < layout.Sequences; s++)
+        {
+            var into = dHidden.AsSpan(layout.SequenceStarts[s] * dim, dim);
+            var g = dFirst.AsSpan(s * dim, dim);
+            for (int i = 0; i < dim; i++) into[i] += g[i];
+        }
+        return dHidden;
+    }
+
+    protected static float[] Scalar(float value) => [value];
+}

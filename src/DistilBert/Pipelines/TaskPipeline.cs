@@ -1,0 +1,112 @@
+using DistilBert.Modeling;
+using DistilBert.Tokenization;
+
+namespace DistilBert.Pipelines;
+
+/// <summary>Settings every pipeline shares.</summary>
+public sealed record PipelineSettings
+{
+    /// <summary>Sequences (or windows) per forward pass.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Maximum tokens per sequence, special tokens included (default: the model's limit).</summary>
+    public int? MaxLength { get; init; }
+    /// <summary>Receives warnings such as "input 3 was truncated" (default: none).</summary>
+    public Action<string>? Warn { get; init; }
+}
+
+/// <summary>
+/// What every task pipeline shares: a tokenizer and a model in inference mode, the effective maximum length,
+/// and one forward pass over a ragged batch of encodings (no compute is spent on padding).
+/// </summary>
+public abstract class TaskPipeline
+{
+    public WordPieceTokenizer Tokenizer { get; }
+    public TransformerModel Model { get; }
+    public PipelineSettings Settings { get; }
+    /// <summary>Tokens per sequence: the smallest of the requested length, the tokenizer's and the model's limit.</summary>
+    public int MaxLength { get; }
+
+    protected TaskPipeline(WordPieceTokenizer tokenizer, TransformerModel model, PipelineSettings? settings)
+    {
+        Tokenizer = tokenizer;
+        Model = model;
+        Settings = settings ?? new PipelineSettings();
+        if (Settings.BatchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {Settings.BatchSize}");
+        int limit = Math.Min(tokenizer.ModelMaxLength, model.Config.MaxPositionEmbeddings);
+        if (Settings.MaxLength is { } requested && requested < 3)
+            throw new InvalidInputException($"max length must leave room for [CLS], [SEP] and one token (at least 3), got {requested}");
+        MaxLength = Settings.MaxLength is { } max ? Math.Min(max, limit) : limit;
+        if (Settings.MaxLength > limit) Warn($"max length {Settings.MaxLength} is above the model's limit; using {limit}");
+        if (tokenizer.Vocab.Count > model.Config.VocabSize)
+            throw new InvalidInputException($"the tokenizer has {tokenizer.Vocab.Count} tokens but the model's vocab_size is {model.Config.VocabSize}");
+        model.Eval();
+    }
+
+    protected void Warn(string message) => Settings.Warn?.Invoke(message);
+
+    /// <summary>
+    /// Loads the tokenizer and the model of a folder, first checking from config.json that the model's
+    /// architecture has the head this task needs (so "qa on a classifier" fails with a clear message).
+    /// <paramref name="headSuffix"/> null accepts any architecture and loads the base model (embeddings).
+    /// </summary>
+    protected static (WordPieceTokenizer Tokenizer, TransformerModel Model) LoadFolder(string folder, string task, string? headSuffix, Action<string>? warn)
+    {
+        if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
+        var config = ModelConfig.Load(folder);
+        string architecture = config.Architectures is { Count: > 0 } a ? a[0] : config is BertConfig ? "BertModel" : "DistilBertModel";
+        string? load = null;
+        if (headSuffix is null) load = config is BertConfig ? "BertModel" : "DistilBertModel";
+        else if (!architecture.EndsWith(headSuffix, StringComparison.Ordinal))
+            throw new InvalidInputException($"{folder}: the model is a {architecture}; {task} needs a model with a {headSuffix} head");
+        var tokenizer = WordPieceTokenizer.FromFolder(folder);
+        var loaded = PretrainedModel.Load(folder, load);
+        if (loaded.Report.Missing.Count > 0)
+            warn?.Invoke($"{folder}: {loaded.Report.Missing.Count} weight(s) missing from the checkpoint keep their initial values " +
+                $"(first: {loaded.Report.Missing[0]}); results will be meaningless for those parts");
+        return (tokenizer, loaded.Model);
+    }
+
+    /// <summary>Options for encoding one text (or pair) cut to <see cref="MaxLength"/>, with the cut-off part kept as windows.</summary>
+    protected EncodeOptions Windowed(TruncationStrategy truncation, int stride) => new()
+    {
+        MaxLength = MaxLength,
+        Truncation = truncation,
+        Stride = stride,
+        ReturnOverflowing = true,
+    };
+
+    /// <summary>Encodes and truncates to <see cref="MaxLength"/>, warning (with the input's number) when text was cut.</summary>
+    protected EncodedText EncodeTruncated(string text, string? pair, long inputNumber)
+    {
+        var encoding = Tokenizer.Encode(text, pair, Windowed(TruncationStrategy.LongestFirst, 0));
+        if (encoding.Overflowing.Count > 0)
+            Warn($"input {inputNumber}: longer than {MaxLength} tokens, truncated");
+        return encoding;
+    }
+
+    /// <summary>All windows of an encoding: the main one then its overflow.</summary>
+    protected static IEnumerable<EncodedText> Windows(EncodedText encoding)
+    {
+        yield return encoding;
+        foreach (var window in encoding.Overflowing) yield return window;
+    }
+
+    /// <summary>One forward pass over unpadded sequences. Outputs are ragged: [tokens, ...] with sequence starts in the layout.</summary>
+    protected (ModelOutput Output, int[] SequenceStarts) Forward(IReadOnlyList<EncodedText> sequences)
+    {
+        var ids = new int[sequences.Count][];
+        int[][]? types = Model.Config is BertConfig ? new int[sequences.Count][] : null;
+        for (int i = 0; i < sequences.Count; i++)
+        {
+            ids[i] = sequences[i].Ids;
+            if (types is not null) types[i] = sequences[i].TypeIds;
+        }
+        var input = ModelInput.FromSequences(ids, types);
+        var output = Model.Forward(input);
+        return (output, input.Layout.SequenceStarts);
+    }
+
+    /// <summary>The rows of a ragged per-token output belonging to sequence <paramref name="index"/>: [length, width].</summary>
+    protected static float[] Rows(OutputTensor tensor, int[] sequenceStarts, int index, int width) =>
+        tensor.Data.AsSpan(sequenceStarts[index] * width, (sequenceStarts[index + 1] - sequenceStarts[index]) * width).ToArray();
+}

@@ -1,0 +1,232 @@
+using System.IO.Compression;
+using System.Text;
+using DistilBert.Checkpoints;
+using static DistilBert.Tests.CheckpointTestFiles;
+
+namespace DistilBert.Tests;
+
+/// <summary>Broken and malicious checkpoints: each is refused with a ModelFileException that says why.</summary>
+public sealed class CheckpointHostileFileTests : IDisposable
+{
+    readonly string _dir = CheckpointTests.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    string Write(byte[] bytes, string name = "model.safetensors")
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    ModelFileException Refused(byte[] bytes, params string[] messageParts)
+    {
+        var path = Write(bytes);
+        var e = Assert.Throws<ModelFileException>(() => { using var s = CheckpointFile.Open(path); foreach (var t in s.Tensors) s.ReadFloat32(t.Name); });
+        Assert.Contains(path, e.Message);
+        foreach (var part in messageParts) Assert.Contains(part, e.Message);
+        return e;
+    }
+
+    const string OneTensor = """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""";
+
+    [Fact]
+    public void ValidSmallFileOpens()
+    {
+        using var s = CheckpointFile.Open(Write(SafeTensorsBytes(OneTensor, Floats(1.5f, -2f))));
+        Assert.Equal([1.5f, -2f], s.ReadFloat32("a"));
+        Assert.Equal([1.5f, -2f], ((SafeTensorsFile)s).GetFloat32Span("a").ToArray());
+    }
+
+    [Fact]
+    public void TruncatedFile()
+    {
+        var golden = File.ReadAllBytes(Fixtures.Golden("models", "distilbert_seqcls", "model.safetensors"));
+        Refused(golden[..(golden.Length / 2)], "outside the file");
+        Refused(golden[..^1], "outside the file");
+        Refused(golden[..5], "shorter than the 8-byte header length");
+    }
+
+    [Fact]
+    public void HeaderLengthBeyondFile()
+    {
+        var bytes = SafeTensorsBytes(OneTensor, Floats(1, 2));
+        BitConverter.TryWriteBytes(bytes.AsSpan(0, 8), (ulong)bytes.Length);
+        Refused(bytes, "header length", "exceeds the file");
+    }
+
+    [Fact]
+    public void HeaderOver100MegabytesIsRefusedBeforeReadingIt()
+    {
+        var path = Path.Combine(_dir, "huge.safetensors");
+        using (var fs = File.Create(path))
+        {
+            fs.Write(BitConverter.GetBytes((ulong)(SafeTensors.MaxHeaderBytes + 1)));
+            fs.SetLength(SafeTensors.MaxHeaderBytes + 64); // sparse: costs no disk
+        }
+        var before = GC.GetTotalAllocatedBytes(true);
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(path));
+        Assert.Contains("104857600-byte limit", e.Message);
+        Assert.True(GC.GetTotalAllocatedBytes(true) - before < 10_000_000, "the loader must not allocate the header");
+    }
+
+    [Fact]
+    public void OffsetsOutOfRange() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}""", Floats(1, 2)), "'a'", "outside");
+
+    [Fact]
+    public void OverlappingTensors() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", Floats(1, 2)), "overlapping");
+
+    [Fact]
+    public void HoleBetweenTensors() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""", Floats(1, 2, 3)), "'b'", "expected 4");
+
+    [Fact]
+    public void TrailingBytesAfterTensors() =>
+        Refused(SafeTensorsBytes(OneTensor, Floats(1, 2, 3)), "covers 8 bytes but the file holds 12");
+
+    [Fact]
+    public void UnknownDtype() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F8_E9","shape":[2],"data_offsets":[0,8]}}""", Floats(1, 2)), "'a'", "unsupported dtype", "F8_E9");
+
+    [Fact]
+    public void ShapeTimesDtypeIsNotByteLength() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", Floats(1, 2)), "'a'", "8 bytes do not match", "[3]");
+
+    [Fact]
+    public void ShapeOverflow() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}}""", Floats(1, 2)), "'a'", "overflows");
+
+    [Fact]
+    public void DuplicateNames() =>
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", Floats(1, 2)), "'a' appears twice");
+
+    [Fact]
+    public void NonUtf8Header()
+    {
+        var header = Encoding.UTF8.GetBytes(OneTensor.Replace("\"a\"", "\"\u00e9\""));
+        var at = Array.IndexOf(header, (byte)0xC3);
+        header[at] = 0xFF;
+        Refused(SafeTensorsBytes(header, Floats(1, 2)), "not valid UTF-8");
+    }
+
+    [Fact]
+    public void WrongJsonTypes()
+    {
+        Refused(SafeTensorsBytes("""[1,2]""", []), "not a JSON object");
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[2],"data_offsets":["0",8]}}""", Floats(1, 2)), "data_offsets");
+        Refused(SafeTensorsBytes("""{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", Floats(1, 2)), "bad dimension");
+        Refused(SafeTensorsBytes("""{"__metadata__":{"format":1}}""", []), "__metadata__");
+    }
+
+    // ---- pytorch_model.bin ----
+
+    static TorchTensor Tensor(string name, long elements, string key = "0", long offset = 0, long[]? shape = null, long[]? stride = null) =>
+        new(name, "FloatStorage", key, elements, offset, shape ?? [elements], stride ?? [1]);
+
+    [Fact]
+    public void SmallTorchZipWithStridesOffsetsAndSharedStorageReadsLikeTorch()
+    {
+        // Storage 0 holds 2x3 values; "t" is its transpose (3x2, stride (1,3)), "row1" is row 1 (offset 3), "all" the whole.
+        var pickle = StateDictPickle([
+            Tensor("all", 6, shape: [2, 3], stride: [3, 1]),
+            Tensor("t", 6, shape: [3, 2], stride: [1, 3]),
+            Tensor("row1", 6, offset: 3, shape: [3], stride: [1]),
+            new TorchTensor("half", "HalfStorage", "1", 2, 0, [2], [1]),
+            new TorchTensor("ids", "LongStorage", "2", 2, 0, [2], [1])]);
+        var half = new byte[4];
+        BitConverter.TryWriteBytes(half.AsSpan(0, 2), (Half)0.5f);
+        BitConverter.TryWriteBytes(half.AsSpan(2, 2), (Half)(-3f));
+        var ids = new byte[16];
+        BitConverter.TryWriteBytes(ids.AsSpan(0, 8), 7L);
+        BitConverter.TryWriteBytes(ids.AsSpan(8, 8), -1L);
+        var path = Write(TorchZip(pickle, new Dictionary<string, byte[]> { ["0"] = Floats(1, 2, 3, 4, 5, 6), ["1"] = half, ["2"] = ids }, CompressionLevel.Optimal), "pytorch_model.bin");
+        using var s = CheckpointFile.Open(path);
+        Assert.Equal([1f, 2, 3, 4, 5, 6], s.ReadFloat32("all"));
+        Assert.Equal([1f, 4, 2, 5, 3, 6], s.ReadFloat32("t"));
+        Assert.Equal([4f, 5, 6], s.ReadFloat32("row1"));
+        Assert.Equal([0.5f, -3f], s.ReadFloat32("half"));
+        Assert.Equal([7L, -1L], s.ReadInt64("ids"));
+        Assert.Equal(new long[] { 3, 2 }, s.Info("t").Shape);
+    }
+
+    ModelFileException RefusedBin(byte[] zip, params string[] messageParts)
+    {
+        var path = Write(zip, "pytorch_model.bin");
+        var e = Assert.Throws<ModelFileException>(() => { using var s = CheckpointFile.Open(path); foreach (var t in s.Tensors) s.ReadFloat32(t.Name); });
+        Assert.Contains(path, e.Message);
+        foreach (var part in messageParts) Assert.Contains(part, e.Message);
+        return e;
+    }
+
+    static Dictionary<string, byte[]> OneStorage => new() { ["0"] = Floats(1, 2) };
+
+    [Fact]
+    public void PickleCallingOsSystemIsRefusedByName() =>
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2)], "os\nsystem\n"), OneStorage), "refuses global os.system");
+
+    [Fact]
+    public void PickleWithAnyOtherGlobalIsRefusedByName()
+    {
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2)], "builtins\neval\n"), OneStorage), "refuses global builtins.eval");
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2) with { StorageType = "UntypedStorage" }]), OneStorage), "refuses global torch.UntypedStorage");
+        // STACK_GLOBAL (protocol 4) goes through the same allow-list.
+        byte[] pickle = [0x80, 4, 0x8c, 2, (byte)'o', (byte)'s', 0x8c, 6, .. "system"u8, 0x93, (byte)'.'];
+        RefusedBin(TorchZip(pickle, OneStorage), "refuses global os.system");
+    }
+
+    [Fact]
+    public void AbsurdStorageSizeIsRefusedWithoutAllocating()
+    {
+        var before = GC.GetTotalAllocatedBytes(true);
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 1L << 40)]), OneStorage), "'a'", "declares 1099511627776", "holds 8 bytes");
+        Assert.True(GC.GetTotalAllocatedBytes(true) - before < 50_000_000);
+    }
+
+    [Fact]
+    public void ViewOutsideItsStorageIsRefused()
+    {
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2, offset: 1, shape: [2])]), OneStorage), "'a'", "outside its 2-element storage");
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2, shape: [2], stride: [5])]), OneStorage), "'a'", "outside");
+    }
+
+    [Fact]
+    public void MissingStorageEntry() =>
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2, key: "7")]), OneStorage), "storage data/7 is missing");
+
+    [Fact]
+    public void ZipBombsAreBoundedByDeclaredSizes()
+    {
+        // A storage entry that inflates to 64 MB of zeros while the pickle declares 2 floats: refused from the entry's size.
+        var bomb = new byte[64 << 20];
+        var zip = TorchZip(StateDictPickle([Tensor("a", 2)]), new Dictionary<string, byte[]> { ["0"] = bomb }, CompressionLevel.Fastest);
+        Assert.True(zip.Length < 1 << 20);
+        var before = GC.GetTotalAllocatedBytes(true);
+        RefusedBin(zip, "'a'", "holds 67108864 bytes");
+        Assert.True(GC.GetTotalAllocatedBytes(true) - before < 10_000_000, "nothing is inflated");
+        // data.pkl itself inflating past the pickle limit.
+        var pickleBomb = new byte[TorchCheckpointFile.MaxPickleBytes + 1];
+        RefusedBin(TorchZip(pickleBomb, OneStorage, CompressionLevel.Fastest), "over the 67108864-byte limit");
+    }
+
+    [Fact]
+    public void MalformedPickles()
+    {
+        RefusedBin(TorchZip([0x80, 2, (byte)'}'], OneStorage), "truncated pickle");
+        RefusedBin(TorchZip([0x80, 2, (byte)'h', 9, (byte)'.'], OneStorage), "memo index 9 was never stored");
+        RefusedBin(TorchZip([0x80, 2, (byte)'b', (byte)'.'], OneStorage), "opcode 0x62 is not allowed");
+        RefusedBin(TorchZip([0x80, 2, (byte)'N', (byte)'.'], OneStorage), "not a state dict");
+        RefusedBin(TorchZip([0x80, 2, (byte)'.'], OneStorage), "stack underflow");
+        RefusedBin(TorchZip([0x80, 2, (byte)'r', 0xff, 0xff, 0xff, 0x7f, (byte)'.'], OneStorage), "stack underflow");
+        RefusedBin(TorchZip([0x80, 2, (byte)'N', (byte)'r', 0xff, 0xff, 0xff, 0x7f, (byte)'.'], OneStorage), "memo index 2147483647");
+    }
+
+    [Fact]
+    public void NotAZipAndLegacyTorchFormat()
+    {
+        RefusedBin([(byte)'P', (byte)'K', 3, 4, 0, 0, 0], "zip");
+        RefusedBin([0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'], "legacy");
+        RefusedBin(Encoding.ASCII.GetBytes("hello world"), "not a checkpoint");
+    }
+}

@@ -1,0 +1,147 @@
+using DistilBert.Checkpoints;
+using DistilBert.Cli;
+using DistilBert.Cli.Commands;
+using DistilBert.Modeling;
+
+namespace DistilBert.Tests;
+
+public class ModelInferenceTests
+{
+    static TransformerModel Golden(string name) => PretrainedModel.Load(Fixtures.Golden("models", name)).Model;
+
+    [Theory]
+    [InlineData("distilbert_qa")]
+    [InlineData("bert_seqcls")]
+    public void InferCommandReplaysAGoldenCase(string name)
+    {
+        var folder = Fixtures.Golden("models", name);
+        var outPath = Path.Combine(Path.GetTempPath(), $"infer-{name}-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            int exit = CliAction.Run(() => Program.BuildRoot().Parse(["infer", "--model", folder, "--inputs", Path.Combine(folder, "expected.safetensors"),
+                "--out", outPath, "--hidden-states", "--attentions"]).Invoke());
+            Assert.Equal(0, exit);
+            using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+            using var actual = SafeTensors.Open(outPath);
+            var config = ModelConfig.Load(folder);
+            int compared = 0;
+            foreach (var info in actual.Tensors)
+            {
+                Assert.True(expected.Contains(info.Name), $"unexpected output {info.Name}");
+                Assert.Equal(expected.Info(info.Name).Shape, info.Shape);
+                ModelGoldenTests.AssertClose(name, info.Name, expected.ReadFloat32(info.Name), actual.ReadFloat32(info.Name), ModelGoldenTests.Tolerance(info.Name, config));
+                compared++;
+            }
+            // every expected output was written: all tensors except the inputs
+            Assert.Equal(expected.Tensors.Count(t => t.DType == TensorDType.F32), compared);
+        }
+        finally { File.Delete(outPath); }
+    }
+
+    [Fact]
+    public void RaggedBatchGivesThePaddedBatchOutputsAtRealPositions()
+    {
+        var model = Golden("distilbert_mlm_gelu_learned");
+        using var expected = SafeTensors.Open(Fixtures.Golden("models", "distilbert_mlm_gelu_learned", "expected.safetensors"));
+        var ids = expected.ReadInt64("input_ids");
+        var mask = expected.ReadInt64("attention_mask");
+        int seq = (int)expected.Info("input_ids").Shape[1], batch = ids.Length / seq;
+        var sequences = new List<int[]>();
+        for (int b = 0; b < batch; b++)
+        {
+            // right padding: the real tokens are a prefix of each row
+            int length = 0;
+            while (length < seq && mask[b * seq + length] != 0) length++;
+            sequences.Add(ids.Skip(b * seq).Take(length).Select(x => (int)x).ToArray());
+        }
+        var ragged = model.Forward(ModelInput.FromSequences(sequences))["last_hidden_state"].Data;
+        var padded = expected.ReadFloat32("last_hidden_state");
+        int dim = model.Config.HiddenSize, row = 0;
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < sequences[b].Length; t++, row++)
+                for (int i = 0; i < dim; i++)
+                    Assert.Equal(padded[(b * seq + t) * dim + i], ragged[row * dim + i], 1e-4f);
+        Assert.Equal(row * dim, ragged.Length);
+    }
+
+    [Fact]
+    public void SteadyStateInferenceReusesItsWorkspace()
+    {
+        var model = Golden("distilbert_seqcls");
+        var input = ModelInput.FromSequences([[1, 5, 9, 2], [1, 7, 2]]);
+        model.Forward(input);
+        long after1 = model.WorkspaceFloats;
+        var first = model.Forward(input)["logits"].Data;
+        model.Forward(ModelInput.FromSequences([[1, 5, 2]])); // smaller: fits the same buffers
+        Assert.Equal(after1, model.WorkspaceFloats);
+        Assert.Equal(first, model.Forward(input)["logits"].Data);
+    }
+
+    [Fact]
+    public void BadInputsNameTheTensorAndTheLimit()
+    {
+        var model = Golden("distilbert_seqcls"); // vocab 1000, max_position_embeddings 64
+        var e1 = Assert.Throws<InvalidInputException>(() => model.Forward(ModelInput.FromPadded([1, 1000, 2], 1, 3)));
+        Assert.Contains("input_ids[0, 1] = 1000 is outside the vocabulary (vocab_size 1000)", e1.Message);
+        var e2 = Assert.Throws<InvalidInputException>(() => model.Forward(ModelInput.FromPadded(new long[65], 1, 65)));
+        Assert.Contains("65 tokens, more than max_position_embeddings (64)", e2.Message);
+        var e3 = Assert.Throws<InvalidInputException>(() => ModelInput.FromPadded([1, 2, 3, 4], 2, 2, [1, 1, 1]));
+        Assert.Contains("attention_mask has 3 elements but input_ids is [2, 2]", e3.Message);
+        var e4 = Assert.Throws<InvalidInputException>(() => ModelInput.FromPadded([1, -5], 1, 2));
+        Assert.Contains("input_ids[0, 1] = -5", e4.Message);
+        var e5 = Assert.Throws<InvalidInputException>(() => model.Forward(WithLabels(ModelInput.FromPadded([1, 2], 1, 2), [3])));
+        Assert.Contains("labels[0] = 3 is outside [0, 3)", e5.Message);
+        var bert = Golden("bert_base_pooler");
+        var e6 = Assert.Throws<InvalidInputException>(() => bert.Forward(ModelInput.FromPadded([1, 2], 1, 2, null, [0, 2])));
+        Assert.Contains("token_type_ids[0, 1] = 2 is outside [0, 2) (type_vocab_size)", e6.Message);
+    }
+
+    static ModelInput WithLabels(ModelInput input, long[] labels)
+    {
+        input.Labels = labels;
+        return input;
+    }
+
+    [Fact]
+    public void InferReportsAMissingInputTensorAndAMaskOfTheWrongShape()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_qa");
+        var dir = Directory.CreateTempSubdirectory("infer-bad-").FullName;
+        try
+        {
+            var noIds = Path.Combine(dir, "noids.safetensors");
+            SafeTensors.Write(noIds, [TensorToWrite.Int64("attention_mask", [1, 2], [1, 1])]);
+            var badMask = Path.Combine(dir, "badmask.safetensors");
+            SafeTensors.Write(badMask, [TensorToWrite.Int64("input_ids", [1, 3], [1, 2, 3]), TensorToWrite.Int64("attention_mask", [1, 2], [1, 1])]);
+            var e1 = Assert.Throws<InvalidInputException>(() => InferCommand.Run(folder, noIds, Path.Combine(dir, "o.safetensors"), ForwardOptions.None, TextWriter.Null));
+            Assert.Contains("missing tensor 'input_ids'", e1.Message);
+            var e2 = Assert.Throws<InvalidInputException>(() => InferCommand.Run(folder, badMask, Path.Combine(dir, "o.safetensors"), ForwardOptions.None, TextWriter.Null));
+            Assert.Contains("attention_mask has shape [1, 2] but input_ids has [1, 3]", e2.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void BaseModelLoadsFromAnMlmCheckpointAndReproducesItsHiddenStates()
+    {
+        var folder = Fixtures.Golden("models", "bert_mlm");
+        var (model, report) = PretrainedModel.Load(folder, "BertModel");
+        Assert.Contains("cls.predictions.bias", report.Unexpected);
+        Assert.Equal(["pooler.dense.weight", "pooler.dense.bias"], report.Missing); // BertModel has a pooler, the MLM checkpoint none
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var output = model.Forward(InferCommand.ReadInput(expected));
+        ModelGoldenTests.AssertClose("bert_mlm as BertModel", "last_hidden_state", expected.ReadFloat32("last_hidden_state"), output["last_hidden_state"].Data, (1e-4, 1e-4));
+    }
+
+    [Fact]
+    public void RegistryFollowsHfStateDictOrderWithTiedAliases()
+    {
+        var model = Golden("bert_mlm");
+        var names = model.Parameters.Select(p => p.Name).ToList();
+        Assert.Equal("bert.embeddings.word_embeddings.weight", names[0]);
+        Assert.Equal(["bert.embeddings.position_embeddings.weight", "bert.embeddings.token_type_embeddings.weight", "bert.embeddings.LayerNorm.weight"], names.Skip(1).Take(3));
+        Assert.Equal(["cls.predictions.bias", "cls.predictions.transform.dense.weight"], names.Skip(names.IndexOf("cls.predictions.bias")).Take(2));
+        Assert.Same(model.Parameters["bert.embeddings.word_embeddings.weight"], model.Parameters["cls.predictions.decoder.weight"]);
+        Assert.Same(model.Parameters["cls.predictions.bias"], model.Parameters["cls.predictions.decoder.bias"]);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using DistilBert.Cli;
+using DistilBert.Cli.Commands;
+using DistilBert.Tokenization;
+
+namespace DistilBert.Tests;
+
+public class TokenizerCliTests
+{
+    static int Run(params string[] args) => Program.BuildRoot().Parse(args).Invoke();
+
+    static string Temp(string name) => Path.Combine(Path.GetTempPath(), "distilbert-cli-" + Guid.NewGuid().ToString("N") + "-" + name);
+
+    [Fact]
+    public void EmbeddedVocabularyIsTheGoldenOne()
+    {
+        var embedded = TokenizeCommand.LoadTokenizer(null);
+        var golden = TokenizerGoldenTests.Golden.Value;
+        Assert.Equal(golden.Vocab.Tokens, embedded.Vocab.Tokens);
+        Assert.Equal(512, embedded.ModelMaxLength);
+    }
+
+    [Fact]
+    public void InputFileOfPlainAndJsonLinesGivesOneJsonLineEach()
+    {
+        var input = Temp("in.txt");
+        var output = Temp("out.jsonl");
+        File.WriteAllLines(input, [
+            "Hello, world!",
+            """{"text": "who wrote hamlet?", "text_pair": "Shakespeare, around 1600."}""",
+            "{not json, a plain line",
+            "",
+        ]);
+        Assert.Equal(0, Run("tokenize", "--model", Fixtures.Golden("tokenizer"), "--input", input, "--output", output));
+        var lines = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(4, lines.Count);
+        var tok = TokenizerGoldenTests.Golden.Value;
+        var expected = new[]
+        {
+            tok.Encode("Hello, world!"), tok.Encode("who wrote hamlet?", "Shakespeare, around 1600."),
+            tok.Encode("{not json, a plain line"), tok.Encode(""),
+        };
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(expected[i].Ids, lines[i]!["input_ids"]!.AsArray().Select(x => (int)x!));
+            Assert.Equal(expected[i].TypeIds, lines[i]!["token_type_ids"]!.AsArray().Select(x => (int)x!));
+            Assert.Equal(expected[i].Tokens, lines[i]!["tokens"]!.AsArray().Select(x => (string)x!));
+            Assert.Equal(expected[i].Offsets, lines[i]!["offsets"]!.AsArray().Select(x => ((int)x![0]!, (int)x[1]!)));
+        }
+    }
+
+    [Fact]
+    public void StrideWritesOverflowWindowsAndPaddingPads()
+    {
+        var input = Temp("in.jsonl");
+        var output = Temp("out.jsonl");
+        File.WriteAllText(input, """{"text": "who wrote it?", "text_pair": "it was written by william shakespeare around 1600 in london"}""" + "\n");
+        Assert.Equal(0, Run("tokenize", "--input", input, "--output", output, "--max-length", "12", "--stride", "2",
+            "--truncation", "only_second", "--padding", "max_length"));
+        var line = JsonNode.Parse(File.ReadAllLines(output).Single())!;
+        var expected = TokenizerGoldenTests.Golden.Value.Encode("who wrote it?", "it was written by william shakespeare around 1600 in london",
+            new EncodeOptions
+            {
+                MaxLength = 12, Stride = 2, Truncation = TruncationStrategy.OnlySecond, ReturnOverflowing = true,
+                Padding = PaddingStrategy.MaxLength,
+            });
+        Assert.Equal(expected.Ids, line["input_ids"]!.AsArray().Select(x => (int)x!));
+        var overflow = line["overflow"]!.AsArray();
+        Assert.Equal(expected.Overflowing.Count, overflow.Count);
+        Assert.True(overflow.Count >= 1);
+        for (int w = 0; w < overflow.Count; w++)
+        {
+            Assert.Equal(expected.Overflowing[w].Ids, overflow[w]!["input_ids"]!.AsArray().Select(x => (int)x!));
+            Assert.Equal(expected.Overflowing[w].AttentionMask, overflow[w]!["attention_mask"]!.AsArray().Select(x => (int)x!));
+        }
+    }
+
+    [Theory]
+    [InlineData("tokenize", "x", "--max-length", "8", "--stride", "6")]
+    [InlineData("tokenize", "x", "--truncation", "sideways")]
+    [InlineData("tokenize", "x", "--model", "/no/such/folder")]
+    public void BadArgumentsExitWithOne(params string[] args) => Assert.Equal(1, Run(args));
+
+    [Fact]
+    public void BadJsonLineNamesFileAndLine()
+    {
+        var input = Temp("bad.jsonl");
+        File.WriteAllLines(input, ["fine", """{"text": 5}"""]);
+        var e = Assert.Throws<DataFileException>(() => TokenizeCommand.ParseLine("""{"text": 5}""", input, 2));
+        Assert.Contains($"{input}:2", e.Message);
+        Assert.Equal(1, Run("tokenize", "--input", input, "--output", Temp("o.jsonl")));
+    }
+}

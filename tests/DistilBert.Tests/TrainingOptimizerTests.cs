@@ -1,0 +1,114 @@
+using DistilBert.Modeling;
+using DistilBert.Training;
+
+namespace DistilBert.Tests;
+
+public class TrainingOptimizerTests
+{
+    [Fact]
+    public void AdamWFollowsTorchsFormulaOverSeveralSteps()
+    {
+        var reg = new ParameterRegistry();
+        var p = reg.Add("w", [3]);
+        float[] start = [0.5f, -1f, 2f];
+        start.CopyTo(p.Value, 0);
+        var opt = new AdamW(AdamW.SingleGroup(reg, 0.1), 0.8, 0.9, 1e-6);
+        double[] value = start.Select(x => (double)x).ToArray(), m = new double[3], v = new double[3];
+        float[][] grads = [[0.1f, -0.2f, 0.3f], [0.4f, 0f, -0.5f], [-0.3f, 0.2f, 0.1f]];
+        const double lr = 0.05;
+        for (int step = 1; step <= grads.Length; step++)
+        {
+            grads[step - 1].CopyTo(p.EnsureGrad(), 0);
+            opt.Step(lr);
+            for (int i = 0; i < 3; i++)
+            {
+                double g = grads[step - 1][i];
+                value[i] *= 1 - lr * 0.1;
+                m[i] = 0.8 * m[i] + 0.2 * g;
+                v[i] = 0.9 * v[i] + 0.1 * g * g;
+                value[i] -= lr / (1 - Math.Pow(0.8, step)) * m[i] / (Math.Sqrt(v[i]) / Math.Sqrt(1 - Math.Pow(0.9, step)) + 1e-6);
+                Assert.Equal(value[i], p.Value[i], 1e-6);
+            }
+        }
+        Assert.Equal(3, opt.State["w"].Step);
+    }
+
+    [Fact]
+    public void AdamWSkipsParametersWithoutGradientIncludingDecay()
+    {
+        var reg = new ParameterRegistry();
+        var frozen = reg.Add("frozen", [2], requiresGrad: false);
+        var untouched = reg.Add("untouched", [2]);
+        frozen.Value[0] = untouched.Value[0] = 1f;
+        new AdamW(AdamW.SingleGroup(reg, 0.5)).Step(0.1);
+        Assert.Equal(1f, frozen.Value[0]);
+        Assert.Equal(1f, untouched.Value[0]);
+    }
+
+    [Fact]
+    public void ClippingScalesOnlyWhenTheNormExceedsTheMaximum()
+    {
+        var reg = new ParameterRegistry();
+        var a = reg.Add("a", [2]);
+        var b = reg.Add("b", [1]);
+        a.EnsureGrad()[0] = 3; a.Grad![1] = 0; b.EnsureGrad()[0] = 4; // norm 5
+        Assert.Equal(5, GradientClipping.ClipGlobalNorm(reg, 10), 6);
+        Assert.Equal(3f, a.Grad[0]);
+        Assert.Equal(5, GradientClipping.ClipGlobalNorm(reg, 1), 6);
+        Assert.Equal(3.0 / (5 + 1e-6), a.Grad[0], 6);
+        Assert.Equal(4.0 / (5 + 1e-6), b.Grad![0], 6);
+    }
+
+    [Fact]
+    public void TrainerGroupsExemptBiasesAndLayerNorms()
+    {
+        var model = PretrainedModel.Create(ModelConfig.Load(Fixtures.Golden("models", "bert_seqcls")));
+        var groups = AdamW.TrainerGroups(model.Parameters, 0.01);
+        var decay = groups[0].Parameters.Select(p => p.Name).ToHashSet();
+        Assert.Contains("bert.encoder.layer.0.attention.self.query.weight", decay);
+        Assert.Contains("bert.pooler.dense.weight", decay);
+        Assert.DoesNotContain("bert.encoder.layer.0.attention.output.LayerNorm.weight", decay);
+        Assert.DoesNotContain("bert.embeddings.LayerNorm.weight", decay);
+        Assert.DoesNotContain("classifier.bias", decay);
+        Assert.Equal(0.0, groups[1].WeightDecay);
+        Assert.Equal(model.Parameters.Count, groups.Sum(g => g.Parameters.Count));
+    }
+
+    [Fact]
+    public void SchedulesMatchHfLambdas()
+    {
+        Assert.Equal(0.0, LearningRateSchedule.Linear(0, 1.0, 10, 110));
+        Assert.Equal(0.5, LearningRateSchedule.Linear(5, 1.0, 10, 110));
+        Assert.Equal(1.0, LearningRateSchedule.Linear(10, 1.0, 10, 110));
+        Assert.Equal(0.5, LearningRateSchedule.Linear(60, 1.0, 10, 110));
+        Assert.Equal(0.0, LearningRateSchedule.Linear(200, 1.0, 10, 110));
+        Assert.Equal(1.0, LearningRateSchedule.Linear(0, 1.0, 0, 10) * 1);
+        Assert.Equal(0.3, LearningRateSchedule.Constant(3, 1.0, 10), 12);
+        Assert.Equal(1.0, LearningRateSchedule.Constant(50, 1.0, 10));
+    }
+
+    [Fact]
+    public void SeededRandomIsDeterministicAndResumable()
+    {
+        var a = new SeededRandom(77);
+        a.NextUInt64();
+        var saved = a.State;
+        var next = a.NextDouble();
+        var b = new SeededRandom(0) { State = saved };
+        Assert.Equal(next, b.NextDouble());
+        var samples = Enumerable.Range(0, 20000).Select(_ => a.NextGaussian()).ToArray();
+        Assert.InRange(samples.Average(), -0.03, 0.03);
+        Assert.InRange(Math.Sqrt(samples.Select(x => x * x).Average()), 0.97, 1.03);
+    }
+
+    [Fact]
+    public void DropoutKeepsTheExpectedFractionAndScales()
+    {
+        var x = Enumerable.Repeat(1f, 10000).ToArray();
+        var mask = new float[x.Length];
+        DistilBert.Modeling.Layers.Dropout.Forward(x, 0.25, new SeededRandom(3), mask);
+        double kept = x.Count(v => v != 0) / (double)x.Length;
+        Assert.InRange(kept, 0.73, 0.77);
+        Assert.All(x.Where(v => v != 0), v => Assert.Equal(1f / 0.75f, v, 6));
+    }
+}
