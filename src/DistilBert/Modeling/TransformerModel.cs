@@ -19,6 +19,9 @@ public abstract class TransformerModel
     public bool DropoutActive { get; private set; }
     /// <summary>Draws every dropout mask; its state is all a resumed run needs to repeat them.</summary>
     public SeededRandom Random { get; set; } = new(0);
+    /// <summary>Inference multiplies by linear weights packed once into the GEMM's layout (fast; costs one extra copy of
+    /// every linear weight). Off: weights are packed per call into a shared buffer (less memory, slower).</summary>
+    public bool PackWeightsForInference { get; set; } = true;
 
     readonly Workspace _shared = new();
     /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
@@ -41,7 +44,7 @@ public abstract class TransformerModel
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         Validate(input);
-        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random };
+        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random, PackWeights = PackWeightsForInference };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);
