@@ -64,6 +64,37 @@ public abstract class TransformerModel
         EncoderBackward(dHidden, dPooled, _trainingInput!, ctx);
     }
 
+    /// <summary>
+    /// Back-propagates gradients given for the last training Forward's outputs rather than the model's own loss
+    /// (distillation): <paramref name="dLogits"/> = ∂loss/∂logits in the head's layout (MLM [tokens, vocab],
+    /// sequence classification [sequences, classes], token classification [tokens, classes], QA [tokens, 2] as
+    /// qa_outputs emits them: start, end) and/or <paramref name="dLastHidden"/> = ∂loss/∂last_hidden_state [tokens, dim]
+    /// (added to what the head sends back). Both are multiplied by <paramref name="lossScale"/>; gradients accumulate
+    /// into every parameter's Grad as <see cref="Backward"/> does.
+    /// </summary>
+    public void BackwardFromOutputs(float[]? dLogits, float[]? dLastHidden, float lossScale = 1f)
+    {
+        var ctx = _trainingContext ?? throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
+        var input = _trainingInput!;
+        if (dLogits is null && dLastHidden is null) throw new InvalidInputException("BackwardFromOutputs needs a gradient for the logits or the last hidden state");
+        float[]? dHidden = null, dPooled = null;
+        if (dLogits is not null) (dHidden, dPooled) = HeadBackwardFromLogits(dLogits, lossScale, input, ctx);
+        if (dLastHidden is not null)
+        {
+            long n = (long)input.Tokens * Config.HiddenSize;
+            if (dLastHidden.LongLength != n)
+                throw new InvalidInputException($"d last_hidden_state has {dLastHidden.LongLength} values, expected {input.Tokens} tokens × {Config.HiddenSize}");
+            dHidden ??= ctx.Shared.GetCleared("external.grad.hidden", n);
+            for (long i = 0; i < n; i++) dHidden[i] += lossScale * dLastHidden[i];
+        }
+        EncoderBackward(dHidden, dPooled, input, ctx);
+    }
+
+    /// <summary>The head's backward from a given logits gradient (scaled by <paramref name="lossScale"/>); models without a
+    /// logits head refuse.</summary>
+    protected virtual (float[]? DHidden, float[]? DPooled) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) =>
+        throw new InvalidInputException($"{ArchitectureName} has no logits head: pass only the last hidden state's gradient");
+
     protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);
     protected abstract void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output);
     /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null.</summary>
