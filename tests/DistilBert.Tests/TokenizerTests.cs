@@ -433,6 +433,18 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void PaddedBatchReproducesTheRealVocabModelInputs()
+    {
+        // The e2e golden model case was fed DistilBertTokenizer(texts, padding=True): same ids and mask from our batch.
+        var folder = Fixtures.Golden("models", "distilbert_realvocab_e2e");
+        var texts = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "case.json")))!["texts"]!.AsArray().Select(t => (string)t!).ToList();
+        var padded = Tok.EncodeBatch(texts).ToPadded();
+        using var expected = DistilBert.Checkpoints.SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        Assert.Equal(expected.ReadInt64("input_ids"), padded.InputIds);
+        Assert.Equal(expected.ReadInt64("attention_mask"), padded.AttentionMask);
+    }
+
+    [Fact]
     public void BatchReportsTheFailingInput()
     {
         var e = Assert.Throws<InvalidInputException>(() => Tok.EncodeBatch(["a b", "c d e f g h"], ["x", "y"],

@@ -95,6 +95,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (Task.BackwardFromLogits(dLogits, lossScale, ctx), null);
 }
 
 /// <summary>pooler → dropout(classifier_dropout ?? hidden_dropout_prob) → classifier.</summary>
@@ -108,6 +109,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(Config, Pooled, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (null, Task.Backward(lossScale, ctx));
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (null, Task.BackwardFromLogits(dLogits, lossScale, ctx));
 }
 
 /// <summary>No pooler; dropout(classifier_dropout ?? hidden_dropout_prob) → classifier on every token.</summary>
@@ -121,6 +123,7 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (Task.BackwardFromLogits(dLogits, lossScale, ctx), null);
 }
 
 /// <summary>No pooler, no dropout (as HF's BertForQuestionAnswering): qa_outputs → start_logits, end_logits.</summary>
@@ -134,4 +137,5 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (Task.BackwardFromLogits(dLogits, lossScale, ctx), null);
 }

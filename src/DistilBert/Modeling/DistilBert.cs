@@ -57,6 +57,7 @@ public sealed class DistilBertForMaskedLM : DistilBertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (Task.BackwardFromLogits(dLogits, lossScale, ctx), null);
 }
 
 /// <summary>First token → pre_classifier → ReLU → dropout(seq_classif_dropout) → classifier.</summary>
@@ -77,6 +78,9 @@ public sealed class DistilBertForSequenceClassification : DistilBertPreTrainedMo
 
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) =>
         (ScatterFirstTokens(Task.Backward(lossScale, ctx), input.Layout, Config.Dim, ctx, "seqcls.grad.hidden"), null);
+
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) =>
+        (ScatterFirstTokens(Task.BackwardFromLogits(dLogits, lossScale, ctx), input.Layout, Config.Dim, ctx, "seqcls.grad.hidden"), null);
 }
 
 /// <summary>dropout(dropout) → classifier on every token.</summary>
@@ -90,6 +94,7 @@ public sealed class DistilBertForTokenClassification : DistilBertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (Task.BackwardFromLogits(dLogits, lossScale, ctx), null);
 }
 
 /// <summary>dropout(qa_dropout) → qa_outputs (dim → 2) → start_logits, end_logits.</summary>
@@ -103,4 +108,5 @@ public sealed class DistilBertForQuestionAnswering : DistilBertPreTrainedModel
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) => (Task.BackwardFromLogits(dLogits, lossScale, ctx), null);
 }

@@ -19,6 +19,9 @@ public abstract class TransformerModel
     public bool DropoutActive { get; private set; }
     /// <summary>Draws every dropout mask; its state is all a resumed run needs to repeat them.</summary>
     public SeededRandom Random { get; set; } = new(0);
+    /// <summary>Inference multiplies by linear weights packed once into the GEMM's layout (fast; costs one extra copy of
+    /// every linear weight). Off: weights are packed per call into a shared buffer (less memory, slower).</summary>
+    public bool PackWeightsForInference { get; set; } = true;
 
     readonly Workspace _shared = new();
     /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
@@ -41,7 +44,7 @@ public abstract class TransformerModel
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         Validate(input);
-        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random };
+        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random, PackWeights = PackWeightsForInference };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);
@@ -60,6 +63,37 @@ public abstract class TransformerModel
         var (dHidden, dPooled) = HeadBackward(lossScale, _trainingInput!, ctx);
         EncoderBackward(dHidden, dPooled, _trainingInput!, ctx);
     }
+
+    /// <summary>
+    /// Back-propagates gradients given for the last training Forward's outputs rather than the model's own loss
+    /// (distillation): <paramref name="dLogits"/> = ∂loss/∂logits in the head's layout (MLM [tokens, vocab],
+    /// sequence classification [sequences, classes], token classification [tokens, classes], QA [tokens, 2] as
+    /// qa_outputs emits them: start, end) and/or <paramref name="dLastHidden"/> = ∂loss/∂last_hidden_state [tokens, dim]
+    /// (added to what the head sends back). Both are multiplied by <paramref name="lossScale"/>; gradients accumulate
+    /// into every parameter's Grad as <see cref="Backward"/> does.
+    /// </summary>
+    public void BackwardFromOutputs(float[]? dLogits, float[]? dLastHidden, float lossScale = 1f)
+    {
+        var ctx = _trainingContext ?? throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
+        var input = _trainingInput!;
+        if (dLogits is null && dLastHidden is null) throw new InvalidInputException("BackwardFromOutputs needs a gradient for the logits or the last hidden state");
+        float[]? dHidden = null, dPooled = null;
+        if (dLogits is not null) (dHidden, dPooled) = HeadBackwardFromLogits(dLogits, lossScale, input, ctx);
+        if (dLastHidden is not null)
+        {
+            long n = (long)input.Tokens * Config.HiddenSize;
+            if (dLastHidden.LongLength != n)
+                throw new InvalidInputException($"d last_hidden_state has {dLastHidden.LongLength} values, expected {input.Tokens} tokens × {Config.HiddenSize}");
+            dHidden ??= ctx.Shared.GetCleared("external.grad.hidden", n);
+            for (long i = 0; i < n; i++) dHidden[i] += lossScale * dLastHidden[i];
+        }
+        EncoderBackward(dHidden, dPooled, input, ctx);
+    }
+
+    /// <summary>The head's backward from a given logits gradient (scaled by <paramref name="lossScale"/>); models without a
+    /// logits head refuse.</summary>
+    protected virtual (float[]? DHidden, float[]? DPooled) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) =>
+        throw new InvalidInputException($"{ArchitectureName} has no logits head: pass only the last hidden state's gradient");
 
     protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);
     protected abstract void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output);

@@ -37,7 +37,8 @@ internal sealed class SpanTable
         {
             var key = entries[e].Key;
             keys[e] = key;
-            uint hash = Hash(key);
+            ulong head = Head(key);
+            uint hash = Hash(key, head);
             int slot = (int)(hash & (uint)mask);
             while (slots[slot].Length != 0)
             {
@@ -45,15 +46,15 @@ internal sealed class SpanTable
                     throw new ArgumentException($"duplicate key '{key}'", nameof(entries));
                 slot = (slot + 1) & mask;
             }
-            slots[slot] = new Slot { Head = Head(key), Hash = hash, Length = key.Length + 1, Value = entries[e].Value, Key = e };
+            slots[slot] = new Slot { Head = head, Hash = hash, Length = key.Length + 1, Value = entries[e].Value, Key = e };
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGetValue(ReadOnlySpan<char> key, out int value)
     {
-        uint hash = Hash(key);
         ulong head = Head(key);
+        uint hash = Hash(key, head);
         int length = key.Length + 1;
         int index = (int)(hash & (uint)mask);
         ref Slot first = ref MemoryMarshal.GetArrayDataReference(slots);
@@ -83,23 +84,22 @@ internal sealed class SpanTable
         return head;
     }
 
-    /// <summary>Multiply-rotate hash over 64-bit chunks (4 chars), finished with a murmur-style mix.</summary>
+    /// <summary>
+    /// Multiply-rotate hash over 64-bit chunks (4 chars), finished with a murmur-style mix. Keys of up to four chars are
+    /// hashed from their packed <see cref="Head"/> alone; longer keys add their remaining chunks (the last one overlapping).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static uint Hash(ReadOnlySpan<char> key)
+    static uint Hash(ReadOnlySpan<char> key, ulong head)
     {
         const ulong Prime = 0x9E3779B97F4A7C15UL;
-        ulong h = (ulong)key.Length * Prime;
-        ref byte start = ref Unsafe.As<char, byte>(ref MemoryMarshal.GetReference(key));
-        int bytes = key.Length * 2, i = 0;
-        for (; i + 8 <= bytes; i += 8)
-            h = BitOperations.RotateLeft((h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i))) * Prime, 29);
-        if (i < bytes)
+        ulong h = BitOperations.RotateLeft((head ^ (ulong)key.Length) * Prime, 29);
+        if (key.Length > 4)
         {
-            // 1 to 3 trailing chars: the last 8 bytes when the key is long enough, else the chars one by one.
-            ulong tail = 0;
-            if (bytes >= 8) tail = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, bytes - 8));
-            else for (int k = bytes - 2; k >= i; k -= 2) tail = tail << 16 | Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref start, k));
-            h = BitOperations.RotateLeft((h ^ tail) * Prime, 29);
+            ref byte start = ref Unsafe.As<char, byte>(ref MemoryMarshal.GetReference(key));
+            int bytes = key.Length * 2, i = 8;
+            for (; i + 8 <= bytes; i += 8)
+                h = BitOperations.RotateLeft((h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i))) * Prime, 29);
+            if (i < bytes) h = BitOperations.RotateLeft((h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, bytes - 8))) * Prime, 29);
         }
         h ^= h >> 33;
         h *= 0xFF51AFD7ED558CCDUL;

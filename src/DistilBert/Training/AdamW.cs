@@ -83,6 +83,7 @@ public sealed class AdamW
                     float denom = MathF.Sqrt(v[i]) / bc2Sqrt + eps;
                     value[i] += -stepSize * (m[i] / denom);
                 }
+                p.MarkChanged();
             }
         }
     }

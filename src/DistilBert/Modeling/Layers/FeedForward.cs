@@ -1,3 +1,5 @@
+using DistilBert.Compute;
+
 namespace DistilBert.Modeling.Layers;
 
 /// <summary>Position-wise feed-forward: y = lin2(act(lin1(x))), the hidden width in between.</summary>
@@ -23,11 +25,19 @@ public sealed class FeedForward
     public void Forward(float[] x, int rows, LayerContext ctx, float[] y)
     {
         long n = (long)rows * _hidden;
-        var pre = ctx.Buffer(_cache, "ffn.pre", n);
         var act = ctx.Buffer(_cache, "ffn.act", n);
-        In.Forward(x, rows, pre);
-        ActivationFunction.Forward(_activation, pre.AsSpan(0, (int)n), act);
-        Out.Forward(act, rows, y);
+        if (!ctx.Training && ctx.PackWeights && _activation is ActivationKind.Gelu or ActivationKind.Relu)
+        {
+            // Inference: the activation runs inside the GEMM's epilogue; the pre-activation is never stored.
+            In.ForwardPacked(x, rows, act, _activation == ActivationKind.Gelu ? Epilogue.Gelu : Epilogue.Relu);
+        }
+        else
+        {
+            var pre = ctx.Buffer(_cache, "ffn.pre", n);
+            In.Forward(x, rows, pre, ctx);
+            ActivationFunction.Forward(_activation, pre.AsSpan(0, (int)n), act);
+        }
+        Out.Forward(act, rows, y, ctx);
         if (ctx.Training) { _x = x; _rows = rows; }
     }
 

@@ -31,6 +31,16 @@ public sealed class MaskedLmTask(MaskedLmHead head)
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
     }
+
+    /// <summary>Backward from a given ∂loss/∂logits [tokens, vocab] times <paramref name="scale"/> (distillation).</summary>
+    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
+    {
+        var dLogits = ctx.Shared.Get("task.grad.logits", _logits.LongLength);
+        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _logits.LongLength, "logits");
+        var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * Head.Transform.InFeatures);
+        Head.Backward(dLogits, ctx, dHidden);
+        return dHidden;
+    }
 }
 
 /// <summary>Token classification: logits [tokens, num_labels]; with labels ([tokens], −100 ignored) a cross-entropy loss.</summary>
@@ -58,6 +68,16 @@ public sealed class TokenClassificationTask(ClassifierHead head)
     {
         var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * Head.Classifier.OutFeatures);
         _loss.Backward(scale, dLogits);
+        var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
+        Head.Backward(dLogits, ctx, dHidden);
+        return dHidden;
+    }
+
+    /// <summary>Backward from a given ∂loss/∂logits [tokens, classes] times <paramref name="scale"/> (distillation).</summary>
+    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
+    {
+        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * Head.Classifier.OutFeatures);
+        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _tokens * Head.Classifier.OutFeatures, "logits");
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -97,6 +117,16 @@ public sealed class QuestionAnsweringTask(ClassifierHead head)
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
     }
+
+    /// <summary>Backward from a given ∂loss/∂qa_outputs [tokens, 2] (start, end) times <paramref name="scale"/> (distillation).</summary>
+    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
+    {
+        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * 2);
+        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _tokens * 2, "start/end logits");
+        var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
+        Head.Backward(dLogits, ctx, dHidden);
+        return dHidden;
+    }
 }
 
 /// <summary>Sequence classification on one vector per sequence ([sequences, dim]: DistilBERT's first token, BERT's pooler).</summary>
@@ -124,5 +154,25 @@ public sealed class SequenceClassificationTask(ClassifierHead head)
         var dPooled = ctx.Shared.Get("task.grad.pooled", _sequences * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dPooled);
         return dPooled;
+    }
+
+    /// <summary>Backward from a given ∂loss/∂logits [sequences, classes] times <paramref name="scale"/> (distillation).</summary>
+    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
+    {
+        var dLogits = ctx.Shared.Get("task.grad.logits", _sequences * Head.Classifier.OutFeatures);
+        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _sequences * Head.Classifier.OutFeatures, "logits");
+        var dPooled = ctx.Shared.Get("task.grad.pooled", _sequences * Head.Classifier.InFeatures);
+        Head.Backward(dLogits, ctx, dPooled);
+        return dPooled;
+    }
+}
+
+static class HeadGradients
+{
+    /// <summary>into[..n] = scale · given, after checking the caller's gradient has the logits' size.</summary>
+    public static void CopyScaled(float[] given, float scale, float[] into, long n, string what)
+    {
+        if (given.LongLength != n) throw new InvalidInputException($"d {what} has {given.LongLength} values, the last forward produced {n}");
+        for (long i = 0; i < n; i++) into[i] = scale * given[i];
     }
 }
