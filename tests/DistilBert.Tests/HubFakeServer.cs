@@ -31,6 +31,8 @@ internal sealed class HubFakeServer : IDisposable
     public ConcurrentQueue<LoggedRequest> Log { get; } = new();
     /// <summary>Next CDN transfer of a blob with this sha256 stops after this many bytes (connection aborted).</summary>
     public ConcurrentDictionary<string, long> CutAfter { get; } = new();
+    /// <summary>Next CDN transfer of a blob with this sha256 sends this many bytes, then goes silent for 3 s.</summary>
+    public ConcurrentDictionary<string, long> StallAfter { get; } = new();
     /// <summary>CDN bodies of these sha256 blobs get one byte flipped (etag unchanged).</summary>
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new();
 
@@ -147,6 +149,14 @@ internal sealed class HubFakeServer : IDisposable
             response.OutputStream.Write(body, 0, (int)cut);
             response.OutputStream.Flush();
             Thread.Sleep(200); // let the bytes reach the client before the connection dies
+            response.Abort();
+            return;
+        }
+        if (StallAfter.TryRemove(key, out var stall) && stall < body.Length)
+        {
+            response.OutputStream.Write(body, 0, (int)stall);
+            response.OutputStream.Flush();
+            Thread.Sleep(3000);
             response.Abort();
             return;
         }

@@ -109,6 +109,27 @@ public sealed class HubTests : IDisposable
     }
 
     [Fact]
+    public async Task StalledTransferTimesOutAndResumes()
+    {
+        _hub.StallAfter[Sha] = 3000;
+        var options = Options() with { Timeout = TimeSpan.FromSeconds(1) };
+        var e = await Assert.ThrowsAsync<HubException>(() => Download(options));
+        Assert.Contains("no data for 1 s", e.Message);
+        long partial = new FileInfo(Path.Combine(RepoDir, "blobs", Sha + ".incomplete")).Length;
+        Assert.InRange(partial, 1, 3000);
+        var snapshot = await Download();
+        Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task UnknownRevisionIsNamed()
+    {
+        using var client = new HubClient(Options());
+        var e = await Assert.ThrowsAsync<HubException>(() => client.DownloadModelAsync(RepoId, "v9.9"));
+        Assert.Contains("revision 'v9.9' not found", e.Message);
+    }
+
+    [Fact]
     public async Task Sha256MismatchIsRejectedAndNothingReachesTheSnapshot()
     {
         _hub.Corrupt[Sha] = true;

@@ -411,6 +411,40 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void SpanLookupAgreesWithTheDictionary()
+    {
+        var vocab = Tok.Vocab;
+        for (int id = 0; id < vocab.Count; id++)
+        {
+            var token = vocab.IdToToken(id);
+            Assert.True(vocab.TryGetId(token.AsSpan(), out var found) && found == id, token);
+            if (token.StartsWith("##") && token.Length > 2)
+                Assert.True(vocab.TryGetContinuationId(token.AsSpan(2), out found) && found == id, token);
+            // Near misses: a char more, a char less, shifted by one.
+            foreach (var other in new[] { token + "x", token[..^1], "x" + token })
+                Assert.Equal(vocab.TokenToId(other) ?? -1, vocab.TryGetId(other.AsSpan(), out found) ? found : -1);
+        }
+        var random = new Random(7);
+        for (int k = 0; k < 20000; k++)
+        {
+            var text = new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray());
+            Assert.Equal(vocab.TokenToId(text) ?? -1, vocab.TryGetId(text.AsSpan(), out var found) ? found : -1);
+        }
+    }
+
+    [Fact]
+    public void PaddedBatchReproducesTheRealVocabModelInputs()
+    {
+        // The e2e golden model case was fed DistilBertTokenizer(texts, padding=True): same ids and mask from our batch.
+        var folder = Fixtures.Golden("models", "distilbert_realvocab_e2e");
+        var texts = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "case.json")))!["texts"]!.AsArray().Select(t => (string)t!).ToList();
+        var padded = Tok.EncodeBatch(texts).ToPadded();
+        using var expected = DistilBert.Checkpoints.SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        Assert.Equal(expected.ReadInt64("input_ids"), padded.InputIds);
+        Assert.Equal(expected.ReadInt64("attention_mask"), padded.AttentionMask);
+    }
+
+    [Fact]
     public void BatchReportsTheFailingInput()
     {
         var e = Assert.Throws<InvalidInputException>(() => Tok.EncodeBatch(["a b", "c d e f g h"], ["x", "y"],

@@ -208,7 +208,12 @@ public sealed class HubClient : IDisposable
                 url = new Uri(url, location);
                 continue;
             }
-            if (status == 404 && Header(response, "X-Error-Code") is null or "EntryNotFound") return null;
+            var errorCode = Header(response, "X-Error-Code");
+            if (status == 404 && errorCode is null or "EntryNotFound") return null;
+            if (errorCode == "RevisionNotFound")
+                throw new HubException($"{cache.RepoId}: revision '{revision}' not found (HTTP {status})");
+            if (errorCode == "GatedRepo")
+                throw new HubException($"{cache.RepoId}: HTTP {status}: the repository is gated: accept its conditions on the Hub and set HF_TOKEN to a token of that account");
             if (status is 401 or 403 or 404)
                 throw new HubException(_options.Token is null
                     ? $"{cache.RepoId}: HTTP {status}: the repository does not exist or needs authentication (set HF_TOKEN)"
@@ -249,8 +254,17 @@ public sealed class HubClient : IDisposable
                 var buffer = new byte[1 << 16];
                 long lastReport = done;
                 int n;
-                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                // A stalled transfer must end (and stay resumable) rather than hang: each read gets the timeout.
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                while (true)
                 {
+                    stall.CancelAfter(_options.Timeout);
+                    try { n = await body.ReadAsync(buffer, stall.Token); }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        throw new IOException($"no data for {_options.Timeout.TotalSeconds:F0} s");
+                    }
+                    if (n == 0) break;
                     if (size is { } limit && done + n > limit)
                         throw new HubException($"{cache.RepoId}/{fileName}: the server sent more than the announced {limit} bytes");
                     await file.WriteAsync(buffer.AsMemory(0, n), ct);

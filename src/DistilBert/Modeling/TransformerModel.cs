@@ -102,6 +102,33 @@ public abstract class TransformerModel
         if (gradient.Length != o.Length) throw new InvalidInputException($"OutputGradients.{field} has {gradient.Length} elements, {outputName} has {o.Length} ({string.Join(", ", o.Shape)})");
     }
 
+    /// <summary>
+    /// Distillation's form of <see cref="Backward(OutputGradients)"/>: <paramref name="dLogits"/> = ∂loss/∂logits in the
+    /// head's layout (MLM [tokens, vocab], sequence classification [sequences, classes], token classification
+    /// [tokens, classes], QA [tokens, 2] as qa_outputs emits them: start, end) and/or <paramref name="dLastHidden"/> =
+    /// ∂loss/∂last_hidden_state [tokens, dim], both multiplied by <paramref name="lossScale"/>.
+    /// </summary>
+    public void BackwardFromOutputs(float[]? dLogits, float[]? dLastHidden, float lossScale = 1f)
+    {
+        if (_trainingContext is null) throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
+        if (dLogits is null && dLastHidden is null) throw new InvalidInputException("BackwardFromOutputs needs a gradient for the logits or the last hidden state");
+        static float[]? Scaled(float[]? g, float s) => g is null ? null : s == 1f ? g : Array.ConvertAll(g, x => s * x);
+        if (dLogits is not null && !_lastOutput!.TryGet("logits", out _) && _lastOutput.TryGet("start_logits", out var start))
+        {
+            // QA: [tokens, 2] interleaved as qa_outputs emits them
+            if (dLogits.LongLength != 2 * start.Length)
+                throw new InvalidInputException($"d start/end logits has {dLogits.LongLength} values, the last forward produced {2 * start.Length}");
+            var dStart = new float[start.Length];
+            var dEnd = new float[start.Length];
+            for (int t = 0; t < dStart.Length; t++) { dStart[t] = lossScale * dLogits[2 * t]; dEnd[t] = lossScale * dLogits[2 * t + 1]; }
+            Backward(new OutputGradients { StartLogits = dStart, EndLogits = dEnd, LastHiddenState = Scaled(dLastHidden, lossScale) });
+            return;
+        }
+        if (dLogits is not null && !_lastOutput!.TryGet("logits", out _))
+            throw new InvalidInputException($"{ArchitectureName} has no logits head: pass only the last hidden state's gradient");
+        Backward(new OutputGradients { Logits = Scaled(dLogits, lossScale), LastHiddenState = Scaled(dLastHidden, lossScale) });
+    }
+
     protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);
     protected abstract void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output);
     /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null,
