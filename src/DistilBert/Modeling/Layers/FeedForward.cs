@@ -29,16 +29,23 @@ public sealed class FeedForward
     public void Forward(float[] x, int rows, LayerContext ctx, float[] y)
     {
         long n = (long)rows * _hidden;
-        if (!ctx.Training && ctx.PackWeights && _activation is ActivationKind.Gelu or ActivationKind.Relu)
+        if (!ctx.Training)
         {
-            // Inference: the activation runs inside the GEMM's epilogue; the pre-activation is never stored.
+            // Inference: row blocks; with packed weights the activation runs inside the GEMM's epilogue.
             int dim = In.InFeatures, block = Math.Min(rows, InferenceRowBlock);
             var blockAct = ctx.Shared.Get("ffn.act", (long)block * _hidden);
+            bool fused = ctx.PackWeights && _activation is ActivationKind.Gelu or ActivationKind.Relu;
             var epilogue = _activation == ActivationKind.Gelu ? Epilogue.Gelu : Epilogue.Relu;
             for (int start = 0; start < rows; start += block)
             {
                 int r = Math.Min(block, rows - start);
-                In.ForwardPacked(x.AsSpan(start * dim, r * dim), r, blockAct, epilogue);
+                var xBlock = x.AsSpan(start * dim, r * dim);
+                if (fused) In.ForwardPacked(xBlock, r, blockAct, epilogue);
+                else
+                {
+                    In.Forward(xBlock, r, blockAct, ctx);
+                    ActivationFunction.Forward(_activation, blockAct.AsSpan(0, r * _hidden), blockAct);
+                }
                 Out.Forward(blockAct, r, y.AsSpan(start * dim, r * dim), ctx);
             }
             return;
