@@ -91,7 +91,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 
     public BertForMaskedLM(BertConfig config) : base(config, prefixed: true, addPooler: false) =>
         Task = new MaskedLmTask(new MaskedLmHead(Parameters, MaskedLmNames.Bert, Encoder.Embeddings.WordEmbeddings, config.HiddenSizeValue,
-            ActivationFunction.FromName(config.HiddenAct), config.LayerNormEps));
+            ActivationFunction.FromName(config.HiddenAct), config.LayerNormEps, config.TieWordEmbeddings));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);

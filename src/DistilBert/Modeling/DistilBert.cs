@@ -53,7 +53,7 @@ public sealed class DistilBertForMaskedLM : DistilBertPreTrainedModel
 
     public DistilBertForMaskedLM(DistilBertConfig config) : base(config, prefixed: true) =>
         Task = new MaskedLmTask(new MaskedLmHead(Parameters, MaskedLmNames.DistilBert, Encoder.Embeddings.WordEmbeddings, config.Dim,
-            ActivationFunction.FromName(config.ActivationName), 1e-12f));
+            ActivationFunction.FromName(config.ActivationName), 1e-12f, config.TieWordEmbeddings));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);

@@ -23,16 +23,23 @@ public sealed class MaskedLmHead
     float[] _h = [];
     int _rows;
 
-    public MaskedLmHead(ParameterRegistry registry, MaskedLmNames names, Parameter wordEmbeddings, int dim, ActivationKind activation, float eps)
+    /// <param name="tied">false (config tie_word_embeddings false): the projector is its own [vocab, dim] parameter</param>
+    public MaskedLmHead(ParameterRegistry registry, MaskedLmNames names, Parameter wordEmbeddings, int dim, ActivationKind activation, float eps, bool tied = true)
     {
         int vocab = wordEmbeddings.Shape[0];
         Parameter? bias = names.BiasFirst ? registry.Add(names.ProjectorBias, [vocab]) : null;
         Transform = new LinearLayer(registry, names.Transform, dim, dim);
         Norm = new LayerNormLayer(registry, names.Norm, dim, eps);
-        registry.Tie(names.ProjectorWeightAlias, wordEmbeddings.Name);
+        Parameter projector;
+        if (tied)
+        {
+            registry.Tie(names.ProjectorWeightAlias, wordEmbeddings.Name);
+            projector = wordEmbeddings;
+        }
+        else projector = registry.Add(names.ProjectorWeightAlias, [vocab, dim]);
         bias ??= registry.Add(names.ProjectorBias, [vocab]);
         if (names.ProjectorBiasAlias is not null) registry.Tie(names.ProjectorBiasAlias, bias.Name);
-        Projector = new LinearLayer(wordEmbeddings, bias);
+        Projector = new LinearLayer(projector, bias);
         _activation = activation;
         _dim = dim;
     }
