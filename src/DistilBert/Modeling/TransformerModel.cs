@@ -29,6 +29,7 @@ public abstract class TransformerModel
     LayerContext? _trainingContext;
     ModelInput? _trainingInput;
     bool _hasLoss;
+    ModelOutput? _lastOutput;
 
     protected TransformerModel(ModelConfig config) => Config = config;
 
@@ -48,7 +49,7 @@ public abstract class TransformerModel
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);
-        if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; }
+        if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; _lastOutput = output; }
         return output;
     }
 
@@ -58,10 +59,47 @@ public abstract class TransformerModel
     /// </summary>
     public void Backward(float lossScale = 1f)
     {
+        if (_trainingContext is not null && !_hasLoss) throw new InvalidInputException("Backward needs a loss: the last Forward had no labels");
+        Backward(new OutputGradients { OwnLossScale = lossScale });
+    }
+
+    /// <summary>
+    /// Back-propagates gradients of the last training Forward's outputs (e.g. from a distillation loss over logits and
+    /// last_hidden_state), plus <see cref="OutputGradients.OwnLossScale"/> times the model's own loss, into every
+    /// parameter's Grad (accumulating).
+    /// </summary>
+    public void Backward(OutputGradients gradients)
+    {
         var ctx = _trainingContext ?? throw new InvalidOperationException("Backward needs a Forward in training mode first (call Train())");
-        if (!_hasLoss) throw new InvalidInputException("Backward needs a loss: the last Forward had no labels");
-        var (dHidden, dPooled) = HeadBackward(lossScale, _trainingInput!, ctx);
-        EncoderBackward(dHidden, dPooled, _trainingInput!, ctx);
+        var input = _trainingInput!;
+        if (gradients.OwnLossScale != 0 && !_hasLoss) throw new InvalidInputException("OwnLossScale is set but the last Forward had no labels, so no loss");
+        CheckLength("Logits", gradients.Logits, _lastOutput!, "logits");
+        CheckLength("StartLogits", gradients.StartLogits, _lastOutput!, "start_logits");
+        CheckLength("EndLogits", gradients.EndLogits, _lastOutput!, "end_logits");
+        CheckLength("LastHiddenState", gradients.LastHiddenState, _lastOutput!, "last_hidden_state");
+        CheckLength("PoolerOutput", gradients.PoolerOutput, _lastOutput!, "pooler_output");
+        bool headInvolved = gradients.OwnLossScale != 0 || gradients.Logits is not null || gradients.StartLogits is not null || gradients.EndLogits is not null;
+        var (dHidden, dPooled) = headInvolved ? HeadBackward(gradients, input, ctx) : (null, null);
+        int n = input.Tokens * Config.HiddenSize;
+        if (gradients.LastHiddenState is { } extra)
+        {
+            if (dHidden is null) dHidden = ctx.Shared.Get("model.grad.hidden", n);
+            for (int i = 0; i < n; i++) dHidden[i] = (headInvolved ? dHidden[i] : 0) + extra[i];
+        }
+        if (gradients.PoolerOutput is { } dPool)
+        {
+            if (dPooled is null) dPooled = (float[])dPool.Clone();
+            else for (int i = 0; i < dPool.Length; i++) dPooled[i] += dPool[i];
+        }
+        if (dHidden is null && dPooled is null) throw new InvalidInputException("nothing to back-propagate: no output gradient and no loss scale");
+        EncoderBackward(dHidden, dPooled, input, ctx);
+    }
+
+    static void CheckLength(string field, float[]? gradient, ModelOutput output, string outputName)
+    {
+        if (gradient is null) return;
+        if (!output.TryGet(outputName, out var o)) throw new InvalidInputException($"OutputGradients.{field} is set but the model has no output '{outputName}'");
+        if (gradient.Length != o.Length) throw new InvalidInputException($"OutputGradients.{field} has {gradient.Length} elements, {outputName} has {o.Length} ({string.Join(", ", o.Shape)})");
     }
 
     /// <summary>
@@ -74,31 +112,28 @@ public abstract class TransformerModel
     /// </summary>
     public void BackwardFromOutputs(float[]? dLogits, float[]? dLastHidden, float lossScale = 1f)
     {
-        var ctx = _trainingContext ?? throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
-        var input = _trainingInput!;
+        var output = _lastOutput ?? throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
         if (dLogits is null && dLastHidden is null) throw new InvalidInputException("BackwardFromOutputs needs a gradient for the logits or the last hidden state");
-        float[]? dHidden = null, dPooled = null;
-        if (dLogits is not null) (dHidden, dPooled) = HeadBackwardFromLogits(dLogits, lossScale, input, ctx);
-        if (dLastHidden is not null)
+        float[]? Scaled(float[]? g) => g is null || lossScale == 1f ? g : Array.ConvertAll(g, v => v * lossScale);
+        if (dLogits is not null && !output.TryGet("logits", out _) && output.TryGet("start_logits", out var start))
         {
-            long n = (long)input.Tokens * Config.HiddenSize;
-            if (dLastHidden.LongLength != n)
-                throw new InvalidInputException($"d last_hidden_state has {dLastHidden.LongLength} values, expected {input.Tokens} tokens × {Config.HiddenSize}");
-            dHidden ??= ctx.Shared.GetCleared("external.grad.hidden", n);
-            for (long i = 0; i < n; i++) dHidden[i] += lossScale * dLastHidden[i];
+            // QA: qa_outputs emits (start, end) pairs per token; the model's outputs are the two halves.
+            if (dLogits.Length != 2 * start.Length)
+                throw new InvalidInputException($"d logits has {dLogits.Length} values, expected {start.Length} tokens × 2 (start, end)");
+            var dStart = new float[start.Length];
+            var dEnd = new float[start.Length];
+            for (int t = 0; t < dStart.Length; t++) { dStart[t] = lossScale * dLogits[2 * t]; dEnd[t] = lossScale * dLogits[2 * t + 1]; }
+            Backward(new OutputGradients { StartLogits = dStart, EndLogits = dEnd, LastHiddenState = Scaled(dLastHidden) });
+            return;
         }
-        EncoderBackward(dHidden, dPooled, input, ctx);
+        Backward(new OutputGradients { Logits = Scaled(dLogits), LastHiddenState = Scaled(dLastHidden) });
     }
-
-    /// <summary>The head's backward from a given logits gradient (scaled by <paramref name="lossScale"/>); models without a
-    /// logits head refuse.</summary>
-    protected virtual (float[]? DHidden, float[]? DPooled) HeadBackwardFromLogits(float[] dLogits, float lossScale, ModelInput input, LayerContext ctx) =>
-        throw new InvalidInputException($"{ArchitectureName} has no logits head: pass only the last hidden state's gradient");
 
     protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);
     protected abstract void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output);
-    /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null.</summary>
-    protected abstract (float[]? DHidden, float[]? DPooled) HeadBackward(float lossScale, ModelInput input, LayerContext ctx);
+    /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null,
+    /// from the head's outputs' gradients and the own-loss scale.</summary>
+    protected abstract (float[]? DHidden, float[]? DPooled) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx);
     protected abstract void EncoderBackward(float[]? dHidden, float[]? dPooled, ModelInput input, LayerContext ctx);
 
     protected virtual int TypeVocabSize => 0;

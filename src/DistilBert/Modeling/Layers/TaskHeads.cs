@@ -23,20 +23,10 @@ public sealed class MaskedLmTask(MaskedLmHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
         var dLogits = ctx.Shared.Get("task.grad.logits", _logits.LongLength);
-        _loss.Backward(scale, dLogits);
-        var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * Head.Transform.InFeatures);
-        Head.Backward(dLogits, ctx, dHidden);
-        return dHidden;
-    }
-
-    /// <summary>Backward from a given ∂loss/∂logits [tokens, vocab] times <paramref name="scale"/> (distillation).</summary>
-    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
-    {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _logits.LongLength);
-        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _logits.LongLength, "logits");
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, _logits.Length);
         var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * Head.Transform.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -64,20 +54,11 @@ public sealed class TokenClassificationTask(ClassifierHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * Head.Classifier.OutFeatures);
-        _loss.Backward(scale, dLogits);
-        var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
-        Head.Backward(dLogits, ctx, dHidden);
-        return dHidden;
-    }
-
-    /// <summary>Backward from a given ∂loss/∂logits [tokens, classes] times <paramref name="scale"/> (distillation).</summary>
-    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
-    {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * Head.Classifier.OutFeatures);
-        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _tokens * Head.Classifier.OutFeatures, "logits");
+        int n = _tokens * Head.Classifier.OutFeatures;
+        var dLogits = ctx.Shared.Get("task.grad.logits", n);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, n);
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -106,23 +87,16 @@ public sealed class QuestionAnsweringTask(ClassifierHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
         var dStart = ctx.Shared.Get("qa.grad.start", _tokens);
         var dEnd = ctx.Shared.Get("qa.grad.end", _tokens);
-        _loss.Backward(scale, dStart, dEnd);
+        if (gradients.OwnLossScale != 0) _loss.Backward(gradients.OwnLossScale, dStart, dEnd);
+        else { Array.Clear(dStart, 0, _tokens); Array.Clear(dEnd, 0, _tokens); }
+        TaskGradients.Add(dStart, gradients.StartLogits, _tokens);
+        TaskGradients.Add(dEnd, gradients.EndLogits, _tokens);
         var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * 2);
         for (int t = 0; t < _tokens; t++) { dLogits[2 * t] = dStart[t]; dLogits[2 * t + 1] = dEnd[t]; }
-        var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
-        Head.Backward(dLogits, ctx, dHidden);
-        return dHidden;
-    }
-
-    /// <summary>Backward from a given ∂loss/∂qa_outputs [tokens, 2] (start, end) times <paramref name="scale"/> (distillation).</summary>
-    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
-    {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * 2);
-        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _tokens * 2, "start/end logits");
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -147,32 +121,32 @@ public sealed class SequenceClassificationTask(ClassifierHead head)
     }
 
     /// <summary>Gradient w.r.t. the pooled input, [sequences, dim].</summary>
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _sequences * Head.Classifier.OutFeatures);
-        _loss.Backward(scale, dLogits);
-        var dPooled = ctx.Shared.Get("task.grad.pooled", _sequences * Head.Classifier.InFeatures);
-        Head.Backward(dLogits, ctx, dPooled);
-        return dPooled;
-    }
-
-    /// <summary>Backward from a given ∂loss/∂logits [sequences, classes] times <paramref name="scale"/> (distillation).</summary>
-    public float[] BackwardFromLogits(float[] dLogitsGiven, float scale, LayerContext ctx)
-    {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _sequences * Head.Classifier.OutFeatures);
-        HeadGradients.CopyScaled(dLogitsGiven, scale, dLogits, _sequences * Head.Classifier.OutFeatures, "logits");
+        int n = _sequences * Head.Classifier.OutFeatures;
+        var dLogits = ctx.Shared.Get("task.grad.logits", n);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, n);
         var dPooled = ctx.Shared.Get("task.grad.pooled", _sequences * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dPooled);
         return dPooled;
     }
 }
 
-static class HeadGradients
+/// <summary>d(output) = ownLossScale · d(own loss)/d(output) + an external gradient, either part optional.</summary>
+static class TaskGradients
 {
-    /// <summary>into[..n] = scale · given, after checking the caller's gradient has the logits' size.</summary>
-    public static void CopyScaled(float[] given, float scale, float[] into, long n, string what)
+    public delegate void LossBackward(float scale, Span<float> dLogits);
+
+    public static void LossPlusExternal(LossBackward lossBackward, float ownLossScale, float[]? external, float[] dLogits, int n)
     {
-        if (given.LongLength != n) throw new InvalidInputException($"d {what} has {given.LongLength} values, the last forward produced {n}");
-        for (long i = 0; i < n; i++) into[i] = scale * given[i];
+        if (ownLossScale != 0) lossBackward(ownLossScale, dLogits);
+        else Array.Clear(dLogits, 0, n);
+        Add(dLogits, external, n);
+    }
+
+    public static void Add(float[] into, float[]? external, int n)
+    {
+        if (external is null) return;
+        for (int i = 0; i < n; i++) into[i] += external[i];
     }
 }
