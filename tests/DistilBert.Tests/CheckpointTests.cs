@@ -188,7 +188,7 @@ public class CheckpointTests
             Assert.Equal(config, File.ReadAllText(Path.Combine(dir, "config.json")));
             // Saving over an existing folder replaces files and leaves no temporary folder behind.
             registry.First().Value[0] += 1;
-            ModelFolder.Save(dir, config, registry, [Path.Combine(dir, "vocab.txt")]);
+            ModelFolder.Save(dir + Path.DirectorySeparatorChar, config, registry, [Path.Combine(dir, "vocab.txt")]);
             Assert.NotEqual(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
             Assert.Equal(["saved"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
             Assert.Throws<InvalidInputException>(() => ModelFolder.Save(dir, "{not json", registry));
