@@ -96,6 +96,35 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void HalfBFloatAndDoubleConvertToFloat32AndIntegersToInt64()
+    {
+        var path = TempPath(".safetensors");
+        try
+        {
+            Half[] half = [(Half)1.5f, (Half)(-0.25f), Half.MaxValue];
+            double[] doubles = [1e-3, -7.5];
+            SafeTensors.Write(path, [
+                new TensorToWrite("h", TensorDType.F16, [3], System.Runtime.InteropServices.MemoryMarshal.AsBytes(half.AsSpan()).ToArray()),
+                new TensorToWrite("b", TensorDType.BF16, [2], new byte[] { 0xc0, 0x3f, 0x00, 0xc1 }), // 1.5, -8
+                new TensorToWrite("d", TensorDType.F64, [2], System.Runtime.InteropServices.MemoryMarshal.AsBytes(doubles.AsSpan()).ToArray()),
+                new TensorToWrite("i", TensorDType.I32, [2], new byte[] { 0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0 }),
+                new TensorToWrite("u", TensorDType.U8, [2], new byte[] { 200, 1 }),
+            ]);
+            using var s = CheckpointFile.Open(path);
+            Assert.Equal([1.5f, -0.25f, 65504f], s.ReadFloat32("h"));
+            Assert.Equal([1.5f, -8f], s.ReadFloat32("b"));
+            Assert.Equal([1e-3f, -7.5f], s.ReadFloat32("d"));
+            Assert.Equal([-1L, 5L], s.ReadInt64("i"));
+            Assert.Equal([200L, 1L], s.ReadInt64("u"));
+            var e = Assert.Throws<ModelFileException>(() => s.ReadFloat32("i"));
+            Assert.Contains("expected a floating-point tensor", e.Message);
+            e = Assert.Throws<ModelFileException>(() => ((SafeTensorsFile)s).GetFloat32Span("h"));
+            Assert.Contains("not F32", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void FolderPrefersSafeTensorsAndFallsBackToTorchBin()
     {
         using (var s = CheckpointFile.Open(Fixtures.Golden("models", "bert_mlm"))) Assert.IsType<SafeTensorsFile>(s);

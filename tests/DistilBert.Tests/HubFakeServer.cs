@@ -27,6 +27,8 @@ internal sealed class HubFakeServer : IDisposable
     readonly HttpListener _listener = new();
     readonly Thread _thread;
     public string Endpoint { get; }
+    /// <summary>Where LFS downloads are redirected; another server (another port) plays a CDN on another host.</summary>
+    public string CdnBase { get; set; }
     public Dictionary<string, Repo> Repos { get; } = new(StringComparer.Ordinal);
     public ConcurrentQueue<LoggedRequest> Log { get; } = new();
     /// <summary>Next CDN transfer of a blob with this sha256 stops after this many bytes (connection aborted).</summary>
@@ -44,6 +46,7 @@ internal sealed class HubFakeServer : IDisposable
         int port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
         Endpoint = $"http://127.0.0.1:{port}";
+        CdnBase = Endpoint;
         _listener.Prefixes.Add(Endpoint + "/");
         _listener.Start();
         _thread = new Thread(Serve) { IsBackground = true, Name = "fake-hub" };
@@ -122,7 +125,7 @@ internal sealed class HubFakeServer : IDisposable
             response.Headers["X-Linked-Etag"] = $"\"{sha}\"";
             response.Headers["X-Linked-Size"] = content.Length.ToString();
             response.Headers["ETag"] = $"\"{GitSha1(Encoding.ASCII.GetBytes("lfs pointer " + sha))}\"";
-            response.RedirectLocation = $"{Endpoint}/cdn/{sha}";
+            response.RedirectLocation = $"{CdnBase}/cdn/{sha}";
             End(response, 302);
             return;
         }

@@ -151,9 +151,15 @@ public sealed class HubTests : IDisposable
         var wrong = await Assert.ThrowsAsync<HubException>(() => Download(Options(token: "hf_wrong"), "test-org/private"));
         Assert.Contains("token", wrong.Message);
 
+        // LFS files redirect to a CDN on another host: the token goes to the Hub only.
+        using var cdn = new HubFakeServer();
+        cdn.Repos["test-org/private"] = _hub.Repos["test-org/private"];
+        _hub.CdnBase = cdn.Endpoint;
         var snapshot = await Download(Options(token: "hf_secret"), "test-org/private");
-        Assert.True(File.Exists(Path.Combine(snapshot, "model.safetensors")));
+        Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
         Assert.Contains(_hub.Log, r => r.Path.StartsWith("/test-org/private/") && r.Authorization == "Bearer hf_secret");
+        Assert.Contains(cdn.Log, r => r.Method == "GET" && r.Path == "/cdn/" + Sha);
+        Assert.All(cdn.Log, r => Assert.Null(r.Authorization));
     }
 
     [Fact]
