@@ -91,6 +91,24 @@ public sealed class HubTests : IDisposable
     }
 
     [Fact]
+    public async Task ConcurrentDownloadsOfOneBlobTakeTurnsOnItsLock()
+    {
+        // Another process holds huggingface_hub's lock for the weights blob: we wait, then find the blob it fetched.
+        var lockPath = Path.Combine(_cache, ".locks", "models--test-org--tiny-distilbert", Sha + ".lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
+        var held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        var download = Download();
+        await Task.Delay(600);
+        Assert.False(download.IsCompleted);
+        var blob = Path.Combine(RepoDir, "blobs", Sha);
+        File.WriteAllBytes(blob, _weights); // what the other process leaves behind
+        held.Dispose();
+        var snapshot = await download;
+        Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+        Assert.DoesNotContain(_hub.Log, r => r.Method == "GET" && r.Path == "/cdn/" + Sha);
+    }
+
+    [Fact]
     public async Task InterruptedDownloadIsResumedWithRange()
     {
         _hub.CutAfter[Sha] = 5000;
