@@ -125,6 +125,17 @@ public class CheckpointTests
     }
 
     [Fact]
+    public unsafe void Float32ViewReadsTheArrayAtWriteTimeWithoutCopying()
+    {
+        var values = new float[] { 1, 2, 3 };
+        var view = TensorToWrite.Float32View("x", [3], values);
+        values[1] = 42;
+        Assert.Equal(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), view.Data.ToArray());
+        using var pin = view.Data.Pin();
+        Assert.Equal(42f, ((float*)pin.Pointer)[1]);
+    }
+
+    [Fact]
     public void FolderPrefersSafeTensorsAndFallsBackToTorchBin()
     {
         using (var s = CheckpointFile.Open(Fixtures.Golden("models", "bert_mlm"))) Assert.IsType<SafeTensorsFile>(s);
