@@ -35,6 +35,8 @@ internal sealed class HubFakeServer : IDisposable
     public ConcurrentDictionary<string, long> CutAfter { get; } = new();
     /// <summary>Next CDN transfer of a blob with this sha256 sends this many bytes, then goes silent for 3 s.</summary>
     public ConcurrentDictionary<string, long> StallAfter { get; } = new();
+    /// <summary>Answer every request with HTTP 503 (an outage).</summary>
+    public bool Down { get; set; }
     /// <summary>CDN bodies of these sha256 blobs get one byte flipped (etag unchanged).</summary>
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new();
 
@@ -83,6 +85,7 @@ internal sealed class HubFakeServer : IDisposable
         var path = Uri.UnescapeDataString(request.Url!.AbsolutePath);
         Log.Enqueue(new LoggedRequest(request.HttpMethod, path, request.Headers["Range"], request.Headers["Authorization"]));
         bool head = request.HttpMethod == "HEAD";
+        if (Down) { End(response, 503); return; }
 
         if (path.StartsWith("/cdn/", StringComparison.Ordinal))
         {

@@ -85,6 +85,8 @@ public sealed class HubTests : IDisposable
         Assert.Equal(snapshot, await Download(Options(offline: true)));
         Assert.Equal(requests, _hub.Log.Count); // offline: no request at all
 
+        _hub.Down = true; // a Hub outage (HTTP 503): the cache answers
+        Assert.Equal(snapshot, await Download());
         _hub.Dispose(); // network off
         Assert.Equal(snapshot, await Download());
         Assert.Equal(snapshot, ModelPath.Resolve(RepoId, options: Options()));
@@ -187,6 +189,13 @@ public sealed class HubTests : IDisposable
         Assert.Contains("HF_HUB_OFFLINE", e.Message);
         Assert.Contains("'config.json'", e.Message);
         Assert.Empty(_hub.Log);
+
+        // An outage with an empty cache: same answer, naming the HTTP error.
+        _hub.Down = true;
+        var outage = await Assert.ThrowsAsync<HubException>(() => Download());
+        Assert.Contains("HTTP 503", outage.Message);
+        Assert.Contains("'config.json' is not in the cache", outage.Message);
+        _hub.Down = false;
 
         // config.json cached, weights not: the weights file is named.
         using (var client = new HubClient(Options()))

@@ -216,6 +216,9 @@ public sealed class HubClient : IDisposable
                 url = new Uri(url, location);
                 continue;
             }
+            // A failing server is treated like an unreachable one (the cache may answer), as huggingface_hub does.
+            if (status >= 500)
+                throw new HubUnreachableException($"HTTP {status}", new HttpRequestException($"{url.Host} answered HTTP {status} {response.ReasonPhrase}"));
             var errorCode = Header(response, "X-Error-Code");
             if (status == 404 && errorCode is null or "EntryNotFound") return null;
             if (errorCode == "RevisionNotFound")
