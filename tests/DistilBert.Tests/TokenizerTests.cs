@@ -373,6 +373,8 @@ public class TokenizerTests
         var cased = WordPieceTokenizer.FromFolder(dir);
         Assert.False(cased.Normalizer.Lowercase);
         Assert.Equal(int.MaxValue, cased.ModelMaxLength);
+        Assert.Null(cased.MaxLengthFor(EncodeOptions.Default));
+        Assert.Equal(3, cased.Encode("world", options: new EncodeOptions { Padding = PaddingStrategy.MaxLength }).Length); // no limit: no padding
         Assert.Equal(["[UNK]", "world"], cased.Tokenize("Hello world")); // "Hello" is not in an uncased vocab
         Assert.Equal(["[UNK]"], cased.Tokenize("你好")); // CJK not split: one unknown word
         using var stream = File.OpenRead(Fixtures.Golden("tokenizer", "vocab.txt"));

@@ -214,7 +214,7 @@ public static class TokenizeCommand
     {
         int padTo = options.Padding switch
         {
-            PaddingStrategy.MaxLength => options.MaxLength ?? tokenizer.ModelMaxLength,
+            PaddingStrategy.MaxLength => tokenizer.MaxLengthFor(options) ?? 0,
             PaddingStrategy.Longest => batch.MaxSequenceLength,
             _ => 0,
         };

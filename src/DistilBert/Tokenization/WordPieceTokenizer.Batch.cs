@@ -67,6 +67,7 @@ public sealed partial class WordPieceTokenizer
                     return;
                 }
             }
+            ReleaseHugeScratch();
         }
     }
 
