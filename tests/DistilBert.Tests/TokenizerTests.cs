@@ -93,6 +93,8 @@ public class TokenizerTests
     [InlineData("model.vocab.hello", "-4", "$.model.vocab[\"hello\"]")]
     [InlineData("model.unk_token", "7", "$.model.unk_token")]
     [InlineData("post_processor.single", "[{\"Other\": {}}]", "$.post_processor.single[0]")]
+    [InlineData("added_tokens", "[{\"id\": 103, \"content\": \"[MASK]\", \"lstrip\": true}]", "$.added_tokens[0].lstrip")]
+    [InlineData("added_tokens", "[{\"id\": 40000, \"content\": \"[NEW]\"}]", "$.added_tokens[0]: id 40000")]
     public void MalformedTokenizerJsonNamesThePathAtFault(string field, string json, string expectedPath)
     {
         var root = BertConverterJson();
