@@ -85,6 +85,19 @@ public class TokenizerTests
         Assert.True(n > 1700);
     }
 
+    [Fact]
+    public void FolderConfigOverridesTheTokenizerJsonNormalizerAsTransformersDoes()
+    {
+        var dir = TempDir();
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), BertConverterJson().ToJsonString());
+        Assert.True(WordPieceTokenizer.FromFolder(dir).Normalizer.Lowercase);
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case": false, "model_max_length": 128}""");
+        var cased = WordPieceTokenizer.FromFolder(dir);
+        Assert.False(cased.Normalizer.Lowercase);
+        Assert.Equal(128, cased.ModelMaxLength);
+        Assert.Equal(["[UNK]", "world"], cased.Tokenize("Hello world"));
+    }
+
     [Theory]
     [InlineData("model.type", "\"BPE\"", "$.model.type")]
     [InlineData("normalizer.type", "\"NFKC\"", "$.normalizer.type")]
