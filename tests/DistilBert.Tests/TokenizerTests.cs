@@ -326,6 +326,18 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void LeftTruncationKeepsTheEnd()
+    {
+        var e = Tok.Encode("one two three four five", options: new EncodeOptions
+        {
+            Truncation = TruncationStrategy.LongestFirst, MaxLength = 5, TruncationSide = Side.Left, ReturnOverflowing = true,
+            Stride = 1,
+        });
+        Assert.Equal(["[CLS]", "three", "four", "five", "[SEP]"], e.Tokens);
+        Assert.Equal(["[CLS]", "one", "two", "three", "[SEP]"], e.Overflowing.Single().Tokens);
+    }
+
+    [Fact]
     public void PaddingRightAndLeft()
     {
         var right = Tok.Encode("hello world", options: new EncodeOptions { Padding = PaddingStrategy.MaxLength, MaxLength = 6 });
