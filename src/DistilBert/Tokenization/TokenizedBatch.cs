@@ -13,6 +13,7 @@ public sealed class TokenizedBatch
     internal readonly TokenColumns Columns = new();
     internal int[] Starts = new int[65];
     internal int[] Samples = new int[64];
+    internal int[] ChunkOffsets = new int[16];
     internal int PadId = -1;
 
     /// <summary>Per-worker results, merged into <see cref="Columns"/> in input order.</summary>
