@@ -337,6 +337,22 @@ public class TokenizerTests
         Assert.Equal(["[CLS]", "one", "two", "three", "[SEP]"], e.Overflowing.Single().Tokens);
     }
 
+    [Theory]
+    [InlineData(0xE9, "e\u0301")]               // é
+    [InlineData(0x212B, "A\u030A")]             // ANGSTROM SIGN → A + ring (via Å)
+    [InlineData(0x1E69, "s\u0323\u0307")]       // ṩ: two marks, canonical order
+    [InlineData(0xD55C, "\u1112\u1161\u11AB")]  // 한: Hangul by formula
+    [InlineData(0xAC00, "\u1100\u1161")]        // 가: no trailing consonant
+    [InlineData(0xF902, "\u8ECA")]              // CJK compatibility ideograph → 車
+    [InlineData(0x1D15E, "\U0001D157\U0001D165")] // musical half note, astral
+    [InlineData('a', "a")]
+    public void CanonicalDecompositionTable(int codePoint, string expected)
+    {
+        var sb = new StringBuilder();
+        CanonicalDecomposition.Decompose(codePoint, sb);
+        Assert.Equal(expected, sb.ToString());
+    }
+
     [Fact]
     public void PaddingRightAndLeft()
     {
