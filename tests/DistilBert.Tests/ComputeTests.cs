@@ -488,6 +488,27 @@ public class ComputeThreadsTests
     }
 
     [Fact]
+    public void ManyTinyDispatchesWithLateWorkersRunEveryIndexOnce()
+    {
+        // more workers than cores: workers often wake after the caller has finished the job alone, and must neither
+        // run an index of a finished job nor make the caller wait for them
+        int saved = ComputeThreads.Count;
+        try
+        {
+            ComputeThreads.Count = 4;
+            var works = Enumerable.Range(0, 3).Select(_ => new CountingWork(5)).ToArray();
+            for (int r = 0; r < 3000; r++) ComputeThreads.For(2 + r % 4, works[r % 3]);
+            for (int w = 0; w < 3; w++)
+                for (int j = 0; j < 5; j++)
+                {
+                    int expected = Enumerable.Range(0, 3000).Count(r => r % 3 == w && 2 + r % 4 > j);
+                    Assert.Equal(expected, works[w].Hits[j]);
+                }
+        }
+        finally { ComputeThreads.Count = saved; }
+    }
+
+    [Fact]
     public void ExceptionsReachTheCaller()
     {
         var e = Assert.Throws<InvalidOperationException>(() => ComputeThreads.For(10, new ThrowingWork()));
