@@ -164,6 +164,21 @@ public class ModelPackedWeightTests
     }
 
     [Fact]
+    public void FeedForwardRowBlocksGiveTheSameResultAsOnePass()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_tokcls"); // relu, max_position_embeddings 64
+        var blocked = PretrainedModel.Load(folder).Model;
+        var plain = PretrainedModel.Load(folder).Model;
+        plain.PackWeightsForInference = false;
+        var random = new Random(4);
+        var sequences = Enumerable.Range(0, 13).Select(_ => Enumerable.Range(0, 60).Select(_ => random.Next(1, 1000)).ToArray()).ToList();
+        Assert.True(13 * 60 > DistilBert.Modeling.Layers.FeedForward.InferenceRowBlock);
+        var a = blocked.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        var b = plain.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 1e-4f);
+    }
+
+    [Fact]
     public void AnOptimizerStepRefreshesThePackedWeights()
     {
         var folder = Fixtures.Golden("models", "distilbert_seqcls");

@@ -103,30 +103,30 @@ public abstract class TransformerModel
     }
 
     /// <summary>
-    /// Back-propagates gradients given for the last training Forward's outputs rather than the model's own loss
-    /// (distillation): <paramref name="dLogits"/> = ∂loss/∂logits in the head's layout (MLM [tokens, vocab],
-    /// sequence classification [sequences, classes], token classification [tokens, classes], QA [tokens, 2] as
-    /// qa_outputs emits them: start, end) and/or <paramref name="dLastHidden"/> = ∂loss/∂last_hidden_state [tokens, dim]
-    /// (added to what the head sends back). Both are multiplied by <paramref name="lossScale"/>; gradients accumulate
-    /// into every parameter's Grad as <see cref="Backward"/> does.
+    /// Distillation's form of <see cref="Backward(OutputGradients)"/>: <paramref name="dLogits"/> = ∂loss/∂logits in the
+    /// head's layout (MLM [tokens, vocab], sequence classification [sequences, classes], token classification
+    /// [tokens, classes], QA [tokens, 2] as qa_outputs emits them: start, end) and/or <paramref name="dLastHidden"/> =
+    /// ∂loss/∂last_hidden_state [tokens, dim], both multiplied by <paramref name="lossScale"/>.
     /// </summary>
     public void BackwardFromOutputs(float[]? dLogits, float[]? dLastHidden, float lossScale = 1f)
     {
-        var output = _lastOutput ?? throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
+        if (_trainingContext is null) throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
         if (dLogits is null && dLastHidden is null) throw new InvalidInputException("BackwardFromOutputs needs a gradient for the logits or the last hidden state");
-        float[]? Scaled(float[]? g) => g is null || lossScale == 1f ? g : Array.ConvertAll(g, v => v * lossScale);
-        if (dLogits is not null && !output.TryGet("logits", out _) && output.TryGet("start_logits", out var start))
+        static float[]? Scaled(float[]? g, float s) => g is null ? null : s == 1f ? g : Array.ConvertAll(g, x => s * x);
+        if (dLogits is not null && !_lastOutput!.TryGet("logits", out _) && _lastOutput.TryGet("start_logits", out var start))
         {
-            // QA: qa_outputs emits (start, end) pairs per token; the model's outputs are the two halves.
-            if (dLogits.Length != 2 * start.Length)
-                throw new InvalidInputException($"d logits has {dLogits.Length} values, expected {start.Length} tokens × 2 (start, end)");
+            // QA: [tokens, 2] interleaved as qa_outputs emits them
+            if (dLogits.LongLength != 2 * start.Length)
+                throw new InvalidInputException($"d start/end logits has {dLogits.LongLength} values, the last forward produced {2 * start.Length}");
             var dStart = new float[start.Length];
             var dEnd = new float[start.Length];
             for (int t = 0; t < dStart.Length; t++) { dStart[t] = lossScale * dLogits[2 * t]; dEnd[t] = lossScale * dLogits[2 * t + 1]; }
-            Backward(new OutputGradients { StartLogits = dStart, EndLogits = dEnd, LastHiddenState = Scaled(dLastHidden) });
+            Backward(new OutputGradients { StartLogits = dStart, EndLogits = dEnd, LastHiddenState = Scaled(dLastHidden, lossScale) });
             return;
         }
-        Backward(new OutputGradients { Logits = Scaled(dLogits), LastHiddenState = Scaled(dLastHidden) });
+        if (dLogits is not null && !_lastOutput!.TryGet("logits", out _))
+            throw new InvalidInputException($"{ArchitectureName} has no logits head: pass only the last hidden state's gradient");
+        Backward(new OutputGradients { Logits = Scaled(dLogits, lossScale), LastHiddenState = Scaled(dLastHidden, lossScale) });
     }
 
     protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);

@@ -54,7 +54,7 @@ public sealed class TransformerBlock
             // Inference: residual add fused into each LayerNorm; nothing kept.
             var hidden = ctx.Shared.Get("block.h", n);
             AttentionNorm.ForwardResidual(attn, x, tokens, hidden);
-            var ffnOut = ctx.Shared.Get("block.ffn", n);
+            var ffnOut = attn; // the attention output is consumed: reuse its buffer
             FeedForward.Forward(hidden, tokens, ctx, ffnOut);
             OutputNorm.ForwardResidual(ffnOut, hidden, tokens, y);
             return;
