@@ -18,10 +18,13 @@ public static class TaskModels
 
     /// <param name="headSuffix">ForSequenceClassification, ForTokenClassification, ForQuestionAnswering or ForMaskedLM</param>
     /// <param name="labels">label names for a classification head (id = index), or null to keep the folder's</param>
-    public static TaskModel Load(string folder, string headSuffix, IReadOnlyList<string>? labels = null, ulong seed = 42)
+    /// <param name="tokenizerPath">a tokenizer folder, tokenizer.json or vocab.txt to use instead of the model folder's
+    /// (a model from <c>distilbert init</c> has none); its files are copied into saved models</param>
+    public static TaskModel Load(string folder, string headSuffix, IReadOnlyList<string>? labels = null, ulong seed = 42, string? tokenizerPath = null)
     {
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
-        var tokenizer = WordPieceTokenizer.FromFolder(folder);
+        var tokenizerSource = tokenizerPath ?? folder;
+        var tokenizer = WordPieceTokenizer.Load(tokenizerSource);
         var (source, report) = PretrainedModel.Load(folder);
         if (!report.IsComplete) throw new ModelFileException(folder, $"incomplete checkpoint: {report}");
 
@@ -40,7 +43,12 @@ public static class TaskModels
             if (!TryFind(source, p.Name, model.BaseModelPrefix, out var from) || !from.Shape.SequenceEqual(p.Shape)) { fresh.Add(p.Name); continue; }
             from.Value.CopyTo(p.Value, 0);
         }
-        var files = TokenizerFileNames.Select(n => Path.Combine(folder, n)).Where(File.Exists).ToList();
+        var tokenizerFolder = Directory.Exists(tokenizerSource) ? tokenizerSource : Path.GetDirectoryName(Path.GetFullPath(tokenizerSource))!;
+        var files = File.Exists(tokenizerSource) && !Directory.Exists(tokenizerSource)
+            ? new List<string> { tokenizerSource }.Concat(new[] { "tokenizer_config.json", "special_tokens_map.json" }.Select(n => Path.Combine(tokenizerFolder, n)).Where(File.Exists)).Distinct().ToList()
+            : TokenizerFileNames.Select(n => Path.Combine(tokenizerFolder, n)).Where(File.Exists).ToList();
+        if (tokenizer.Vocab.Count > config.VocabSize)
+            throw new InvalidInputException($"the tokenizer has {tokenizer.Vocab.Count} tokens but the model's vocab_size is {config.VocabSize}");
         return new TaskModel(model, tokenizer, files, fresh);
     }
 
