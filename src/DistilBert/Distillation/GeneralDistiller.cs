@@ -1,0 +1,183 @@
+using DistilBert.Modeling;
+using DistilBert.Training;
+
+namespace DistilBert.Distillation;
+
+/// <summary>Settings of general distillation; defaults follow HF's distillation project (train.py and its README command).</summary>
+public sealed record GeneralDistillationOptions
+{
+    public DistillationLossOptions Loss { get; init; } = new();
+    public MlmMaskingOptions Masking { get; init; } = new();
+    public int BatchSize { get; init; } = 16;
+    public int GradientAccumulation { get; init; } = 1;
+    public int Epochs { get; init; } = 1;
+    /// <summary>Stop after this many optimizer steps (overrides <see cref="Epochs"/> when smaller).</summary>
+    public int? MaxSteps { get; init; }
+    public double LearningRate { get; init; } = 5e-4;
+    public double WarmupRatio { get; init; } = 0.05;
+    public double MaxGradNorm { get; init; } = 5.0;
+    public double WeightDecay { get; init; }
+    public double AdamEps { get; init; } = 1e-6;
+    public int Seed { get; init; } = 56;
+
+    public void Validate()
+    {
+        if (BatchSize < 1) throw new InvalidInputException($"--batch-size must be at least 1, got {BatchSize}");
+        if (GradientAccumulation < 1) throw new InvalidInputException($"--grad-accum must be at least 1, got {GradientAccumulation}");
+        if (Epochs < 1) throw new InvalidInputException($"--epochs must be at least 1, got {Epochs}");
+        if (MaxSteps is < 1) throw new InvalidInputException($"--max-steps must be at least 1, got {MaxSteps}");
+        if (!(LearningRate > 0)) throw new InvalidInputException($"--lr must be positive, got {LearningRate}");
+        if (WarmupRatio is < 0 or > 1) throw new InvalidInputException($"--warmup must be in [0, 1], got {WarmupRatio}");
+        if (!(Loss.Temperature > 0)) throw new InvalidInputException($"--temperature must be positive, got {Loss.Temperature}");
+        if (Loss.AlphaCe < 0 || Loss.AlphaMlm < 0 || Loss.AlphaCos < 0) throw new InvalidInputException("the loss weights (--alpha-ce, --alpha-mlm, --alpha-cos) must be ≥ 0");
+        if (Loss.AlphaCe + Loss.AlphaMlm + Loss.AlphaCos <= 0) throw new InvalidInputException("at least one loss weight must be positive");
+    }
+}
+
+/// <summary>
+/// The general-distillation micro-batch: dynamic masking of the batch's sequences (a fresh draw per batch, derived from
+/// the batch's position so a resumed run masks identically), teacher forward in eval mode, student forward/backward on
+/// the triple loss. Ragged batches: padding costs nothing and needs no attention mask.
+/// </summary>
+public sealed class GeneralDistillationTask
+{
+    readonly TransformerModel _teacher;
+    readonly DistillationCorpus _corpus;
+    readonly MlmMasking _masking;
+    readonly DistillationLossOptions _loss;
+
+    public TransformerModel Teacher => _teacher;
+    public TransformerModel Model { get; }
+    public IReadOnlyList<int> ExampleLengths { get; }
+
+    public GeneralDistillationTask(TransformerModel teacher, TransformerModel student, DistillationCorpus corpus,
+        IEnumerable<int> specialTokenIds, int maskTokenId, DistillationLossOptions loss, MlmMaskingOptions masking)
+    {
+        if (teacher.Parameters.Count == 0 || !teacher.Parameters.AllNames.Any(n => n.Contains("predictions", StringComparison.Ordinal) || n.StartsWith("vocab_projector", StringComparison.Ordinal)))
+            throw new InvalidInputException($"the teacher ({teacher.ArchitectureName}) has no MLM head: general distillation needs a masked-LM teacher");
+        if (!student.Parameters.AllNames.Any(n => n.StartsWith("vocab_projector", StringComparison.Ordinal) || n.Contains("predictions", StringComparison.Ordinal)))
+            throw new InvalidInputException($"the student ({student.ArchitectureName}) has no MLM head: initialise it with init-student from an MLM teacher");
+        TripleLossStep.CheckCompatible(teacher, student, loss);
+        if (corpus.TokenCounts.Length != student.Config.VocabSize)
+            throw new InvalidInputException($"the tokenizer has {corpus.TokenCounts.Length} tokens but the models' vocab_size is {student.Config.VocabSize}");
+        _teacher = teacher;
+        Model = student;
+        _corpus = corpus;
+        _loss = loss;
+        _masking = new MlmMasking(corpus.TokenCounts, specialTokenIds, maskTokenId, masking);
+        ExampleLengths = corpus.Sequences.Select(s => s.Length).ToArray();
+    }
+
+    /// <summary>The masking draw of a batch depends only on (seed, epoch, batch index).</summary>
+    public static Random BatchRandom(int seed, int epoch, int batchIndex) => new(HashCode32(seed, epoch, batchIndex));
+
+    static int HashCode32(int a, int b, int c)
+    {
+        unchecked
+        {
+            uint h = 2166136261;
+            foreach (var v in new[] { a, b, c }) { h ^= (uint)v; h *= 16777619; h ^= h >> 15; }
+            return (int)(h & 0x7FFFFFFF);
+        }
+    }
+
+    /// <summary>Forward/backward of <paramref name="batch"/> (corpus indices), gradients × <paramref name="lossScale"/>.</summary>
+    public (DistillationLossValue Loss, long Tokens) ForwardBackward(int[] batch, float lossScale, int epoch, int batchIndex, int seed)
+    {
+        var random = BatchRandom(seed, epoch, batchIndex);
+        var sequences = new List<int[]>(batch.Length);
+        int total = 0;
+        foreach (var i in batch) { var s = (int[])_corpus.Sequences[i].Clone(); sequences.Add(s); total += s.Length; }
+        var ids = new int[total];
+        int at = 0;
+        foreach (var s in sequences) { s.CopyTo(ids, at); at += s.Length; }
+        var labels = new int[total];
+        var isReal = new bool[total];
+        isReal.AsSpan().Fill(true);
+        _masking.Apply(ids, isReal, labels, random);
+        at = 0;
+        foreach (var s in sequences) { ids.AsSpan(at, s.Length).CopyTo(s); at += s.Length; }
+
+        var input = ModelInput.FromSequences(sequences);
+        var lmLabels = Array.ConvertAll(labels, l => (long)l);
+        var value = TripleLossStep.Run(_teacher, Model, input, [], lmLabels, _loss, lossScale);
+        return (value, total);
+    }
+}
+
+/// <summary>What a distillation run reports after each optimizer step.</summary>
+public sealed record DistillationProgress(int Step, int TotalSteps, int Epoch, double Loss, IReadOnlyDictionary<string, double> Components,
+    double LearningRate, double GradNorm, long TokensSeen, double Seconds);
+
+/// <summary>
+/// General distillation (DistilBERT's pre-training): a masked-LM teacher teaches a DistilBERT MLM student on raw text with
+/// the triple loss; AdamW (eps 1e-6, no weight decay), linear warmup then decay, gradient clipping at 5.0, as HF's
+/// distiller. Batches are grouped by length; gradient accumulation sums micro-batches before each step.
+/// </summary>
+public sealed class GeneralDistiller
+{
+    public GeneralDistillationTask Task { get; }
+    public GeneralDistillationOptions Options { get; }
+
+    public GeneralDistiller(GeneralDistillationTask task, GeneralDistillationOptions options)
+    {
+        options.Validate();
+        Task = task;
+        Options = options;
+    }
+
+    /// <summary>Micro-batches per epoch, optimizer steps per epoch and in total.</summary>
+    public (int BatchesPerEpoch, int StepsPerEpoch, int TotalSteps) Plan()
+    {
+        int batches = (Task.ExampleLengths.Count + Options.BatchSize - 1) / Options.BatchSize;
+        int perEpoch = Math.Max(1, batches / Options.GradientAccumulation);
+        int total = perEpoch * Options.Epochs;
+        if (Options.MaxSteps is { } m) total = Math.Min(total, m);
+        return (batches, perEpoch, total);
+    }
+
+    /// <summary>Runs to the end and returns the last step's progress. The student is left in eval mode.</summary>
+    public DistillationProgress Run(Action<DistillationProgress>? onStep = null, CancellationToken cancellation = default)
+    {
+        var student = Task.Model;
+        var (_, _, totalSteps) = Plan();
+        int warmup = (int)Math.Ceiling(Options.WarmupRatio * totalSteps);
+        var optimizer = new AdamW(AdamW.SingleGroup(student.Parameters, Options.WeightDecay), eps: Options.AdamEps);
+        student.Random = new SeededRandom((ulong)Options.Seed);
+        student.Train();
+        Task.Teacher.Eval();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int step = 0;
+        long tokens = 0;
+        DistillationProgress? last = null;
+        for (int epoch = 0; step < totalSteps; epoch++)
+        {
+            var batches = Batching.LengthGroupedEpoch(Task.ExampleLengths, Options.BatchSize, Options.Seed, epoch);
+            for (int b = 0; b + Options.GradientAccumulation <= batches.Length && step < totalSteps; b += Options.GradientAccumulation)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                student.Parameters.ZeroGrad();
+                double loss = 0, ce = 0, mlm = 0, cos = 0;
+                float scale = 1f / Options.GradientAccumulation;
+                for (int k = 0; k < Options.GradientAccumulation; k++)
+                {
+                    var (value, n) = Task.ForwardBackward(batches[b + k], scale, epoch, b + k, Options.Seed);
+                    loss += value.Loss * scale; ce += value.LossCe * scale; mlm += value.LossMlm * scale; cos += value.LossCos * scale;
+                    tokens += n;
+                }
+                if (!double.IsFinite(loss)) throw new InvalidInputException($"the distillation loss is {loss} at step {step + 1}: lower --lr");
+                double norm = GradientClipping.ClipGlobalNorm(student.Parameters, Options.MaxGradNorm);
+                double lr = LearningRateSchedule.Linear(step, Options.LearningRate, warmup, totalSteps);
+                optimizer.Step(lr);
+                step++;
+                last = new DistillationProgress(step, totalSteps, epoch, loss,
+                    new Dictionary<string, double> { ["loss_ce"] = ce, ["loss_mlm"] = mlm, ["loss_cos"] = cos },
+                    lr, norm, tokens, clock.Elapsed.TotalSeconds);
+                onStep?.Invoke(last);
+            }
+            if (epoch > totalSteps + 1) break; // an epoch always yields ≥ 1 step; guard against a plan with none
+        }
+        student.Eval();
+        return last ?? throw new InvalidInputException("the plan has no optimizer step: the corpus is smaller than one batch × --grad-accum");
+    }
+}
