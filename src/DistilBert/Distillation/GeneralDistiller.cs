@@ -105,10 +105,6 @@ public sealed class GeneralDistillationTask
     }
 }
 
-/// <summary>What a distillation run reports after each optimizer step.</summary>
-public sealed record DistillationProgress(int Step, int TotalSteps, int Epoch, double Loss, IReadOnlyDictionary<string, double> Components,
-    double LearningRate, double GradNorm, long TokensSeen, double Seconds);
-
 /// <summary>
 /// General distillation (DistilBERT's pre-training): a masked-LM teacher teaches a DistilBERT MLM student on raw text with
 /// the triple loss; AdamW (eps 1e-6, no weight decay), linear warmup then decay, gradient clipping at 5.0, as HF's
@@ -126,58 +122,21 @@ public sealed class GeneralDistiller
         Options = options;
     }
 
+    DistillationSchedule Schedule => new(Options.BatchSize, Options.GradientAccumulation, Options.Epochs, Options.MaxSteps, Options.LearningRate,
+        Options.WarmupRatio, Options.MaxGradNorm, Options.WeightDecay, Options.AdamEps, Options.Seed);
+
     /// <summary>Micro-batches per epoch, optimizer steps per epoch and in total.</summary>
-    public (int BatchesPerEpoch, int StepsPerEpoch, int TotalSteps) Plan()
-    {
-        int batches = (Task.ExampleLengths.Count + Options.BatchSize - 1) / Options.BatchSize;
-        int perEpoch = Math.Max(1, batches / Options.GradientAccumulation);
-        int total = perEpoch * Options.Epochs;
-        if (Options.MaxSteps is { } m) total = Math.Min(total, m);
-        return (batches, perEpoch, total);
-    }
+    public (int BatchesPerEpoch, int StepsPerEpoch, int TotalSteps) Plan() => DistillationLoop.Plan(Task.ExampleLengths.Count, Schedule);
 
     /// <summary>Runs to the end and returns the last step's progress. The student is left in eval mode.</summary>
     public DistillationProgress Run(Action<DistillationProgress>? onStep = null, CancellationToken cancellation = default)
     {
-        var student = Task.Model;
-        var (_, _, totalSteps) = Plan();
-        int warmup = (int)Math.Ceiling(Options.WarmupRatio * totalSteps);
-        var optimizer = new AdamW(AdamW.SingleGroup(student.Parameters, Options.WeightDecay), eps: Options.AdamEps);
-        student.Random = new SeededRandom((ulong)Options.Seed);
-        student.Train();
         Task.Teacher.Eval();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        int step = 0;
-        long tokens = 0;
-        DistillationProgress? last = null;
-        for (int epoch = 0; step < totalSteps; epoch++)
+        return DistillationLoop.Run(Task.Model, Task.ExampleLengths, Schedule, (batch, scale, epoch, index) =>
         {
-            var batches = Batching.LengthGroupedEpoch(Task.ExampleLengths, Options.BatchSize, Options.Seed, epoch);
-            for (int b = 0; b + Options.GradientAccumulation <= batches.Length && step < totalSteps; b += Options.GradientAccumulation)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                student.Parameters.ZeroGrad();
-                double loss = 0, ce = 0, mlm = 0, cos = 0;
-                float scale = 1f / Options.GradientAccumulation;
-                for (int k = 0; k < Options.GradientAccumulation; k++)
-                {
-                    var (value, n) = Task.ForwardBackward(batches[b + k], scale, epoch, b + k, Options.Seed);
-                    loss += value.Loss * scale; ce += value.LossCe * scale; mlm += value.LossMlm * scale; cos += value.LossCos * scale;
-                    tokens += n;
-                }
-                if (!double.IsFinite(loss)) throw new InvalidInputException($"the distillation loss is {loss} at step {step + 1}: lower --lr");
-                double norm = GradientClipping.ClipGlobalNorm(student.Parameters, Options.MaxGradNorm);
-                double lr = LearningRateSchedule.Linear(step, Options.LearningRate, warmup, totalSteps);
-                optimizer.Step(lr);
-                step++;
-                last = new DistillationProgress(step, totalSteps, epoch, loss,
-                    new Dictionary<string, double> { ["loss_ce"] = ce, ["loss_mlm"] = mlm, ["loss_cos"] = cos },
-                    lr, norm, tokens, clock.Elapsed.TotalSeconds);
-                onStep?.Invoke(last);
-            }
-            if (epoch > totalSteps + 1) break; // an epoch always yields ≥ 1 step; guard against a plan with none
-        }
-        student.Eval();
-        return last ?? throw new InvalidInputException("the plan has no optimizer step: the corpus is smaller than one batch × --grad-accum");
+            var (value, tokens) = Task.ForwardBackward(batch, scale, epoch, index, Options.Seed);
+            return new MicroBatchResult(value.Loss,
+                new Dictionary<string, double> { ["loss_ce"] = value.LossCe, ["loss_mlm"] = value.LossMlm, ["loss_cos"] = value.LossCos }, tokens);
+        }, onStep, null, cancellation);
     }
 }

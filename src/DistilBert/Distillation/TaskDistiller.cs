@@ -1,0 +1,263 @@
+using DistilBert.Data;
+using DistilBert.Metrics;
+using DistilBert.Modeling;
+using DistilBert.Tokenization;
+
+namespace DistilBert.Distillation;
+
+/// <summary>Settings of task-specific distillation. Optimizer defaults are HF Trainer's, except the learning rate.</summary>
+public sealed record TaskDistillationOptions
+{
+    /// <summary>Weight of the soft-target term; 1 − α goes to the hard labels.</summary>
+    public float Alpha { get; init; } = 0.5f;
+    public float Temperature { get; init; } = 2f;
+    public int BatchSize { get; init; } = 32;
+    public int GradientAccumulation { get; init; } = 1;
+    public int Epochs { get; init; } = 3;
+    public int? MaxSteps { get; init; }
+    public double LearningRate { get; init; } = 1e-4;
+    public double WarmupRatio { get; init; } = 0.1;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public double WeightDecay { get; init; } = 0.01;
+    public double AdamEps { get; init; } = 1e-8;
+    public int Seed { get; init; } = 42;
+
+    public void Validate()
+    {
+        if (Alpha is < 0 or > 1) throw new InvalidInputException($"--alpha must be in [0, 1], got {Alpha}");
+        if (!(Temperature > 0)) throw new InvalidInputException($"--temperature must be positive, got {Temperature}");
+        if (BatchSize < 1) throw new InvalidInputException($"--batch-size must be at least 1, got {BatchSize}");
+        if (GradientAccumulation < 1) throw new InvalidInputException($"--grad-accum must be at least 1, got {GradientAccumulation}");
+        if (Epochs < 1) throw new InvalidInputException($"--epochs must be at least 1, got {Epochs}");
+        if (MaxSteps is < 1) throw new InvalidInputException($"--max-steps must be at least 1, got {MaxSteps}");
+        if (!(LearningRate > 0)) throw new InvalidInputException($"--lr must be positive, got {LearningRate}");
+        if (WarmupRatio is < 0 or > 1) throw new InvalidInputException($"--warmup must be in [0, 1], got {WarmupRatio}");
+    }
+}
+
+/// <summary>One tokenized task example: ids with [CLS]/[SEP], and its hard labels (one per sequence, or one per token
+/// with −100 on sub-tokens and specials). Token tasks also keep the word each labelled token starts and the gold tags.</summary>
+public sealed record TaskExample(int[] Ids, int[] Labels, string[]? GoldTags = null, int[]? FirstTokenOfWord = null);
+
+/// <summary>Task data read and tokenized for distillation and evaluation, labels mapped through the teacher's label2id.</summary>
+public static class TaskDataset
+{
+    public static List<TaskExample> Classification(string path, WordPieceTokenizer tokenizer, ModelConfig labels, int maxLength)
+    {
+        var options = new EncodeOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst };
+        var result = new List<TaskExample>();
+        foreach (var e in TextClassificationReader.Read(path))
+        {
+            if (e.Label is null) throw new DataFileException(path, e.Line, "has no label: task distillation needs labelled examples");
+            result.Add(new TaskExample(tokenizer.Encode(e.Text, e.TextPair, options).Ids, [LabelId(labels, e.Label, path, e.Line)]));
+        }
+        if (result.Count == 0) throw new DataFileException(path, null, "has no examples");
+        return result;
+    }
+
+    /// <summary>CoNLL sentences: each word's first sub-token carries its tag, the rest −100; words past the
+    /// length limit are not seen (predicted "O" at evaluation).</summary>
+    public static List<TaskExample> Tokens(string path, WordPieceTokenizer tokenizer, ModelConfig labels, int maxLength)
+    {
+        var noSpecials = new EncodeOptions { AddSpecialTokens = false };
+        var result = new List<TaskExample>();
+        foreach (var s in ConllReader.Read(path))
+        {
+            var ids = new List<int> { tokenizer.ClsId };
+            var tags = new List<int> { DistillationLoss.IgnoreIndex };
+            var first = new int[s.Tokens.Length];
+            for (int w = 0; w < s.Tokens.Length; w++)
+            {
+                var pieces = tokenizer.Encode(s.Tokens[w], options: noSpecials).Ids;
+                if (pieces.Length == 0 || ids.Count + pieces.Length > maxLength - 1) { first[w] = -1; continue; }
+                first[w] = ids.Count;
+                for (int p = 0; p < pieces.Length; p++)
+                {
+                    ids.Add(pieces[p]);
+                    tags.Add(p == 0 ? LabelId(labels, s.Tags[w], path, s.Line) : DistillationLoss.IgnoreIndex);
+                }
+            }
+            ids.Add(tokenizer.SepId);
+            tags.Add(DistillationLoss.IgnoreIndex);
+            result.Add(new TaskExample(ids.ToArray(), tags.ToArray(), s.Tags, first));
+        }
+        if (result.Count == 0) throw new DataFileException(path, null, "has no sentences");
+        return result;
+    }
+
+    /// <summary>The teacher's id for a label name; a number is taken as the id itself (SST-2's 0/1 with LABEL_0/LABEL_1 configs).</summary>
+    static int LabelId(ModelConfig config, string label, string path, long line)
+    {
+        if (config.Label2Id.TryGetValue(label, out int id)) return id;
+        if (int.TryParse(label, out id) && config.Id2Label.ContainsKey(id)) return id;
+        throw new DataFileException(path, line, $"label '{label}' is not one of the teacher's labels ({string.Join(", ", config.Label2Id.Keys)})");
+    }
+}
+
+/// <summary>One evaluation of the student (and, once, the teacher) on the evaluation data.</summary>
+public sealed record TaskEvaluation(int Epoch, int Step, string MainMetric, IReadOnlyDictionary<string, double> Metrics, bool IsBest)
+{
+    public double Main => Metrics[MainMetric];
+}
+
+/// <summary>
+/// Task-specific distillation: a fine-tuned teacher teaches a student on task data with
+/// α·T²·KL(teacher ‖ student at T) + (1 − α)·CE(hard labels) (<see cref="TaskDistillationLoss"/>). The teacher's logits
+/// are computed once per example (eval mode: deterministic) and cached. After each epoch the student is evaluated
+/// (accuracy, or entity F1) and the best epoch is reported.
+/// </summary>
+public sealed class TaskDistiller
+{
+    readonly TransformerModel _teacher;
+    readonly IReadOnlyList<TaskExample> _train;
+    readonly IReadOnlyList<TaskExample>? _eval;
+    readonly Dictionary<int, float[]> _teacherLogits = new();
+    readonly int _classes;
+
+    public DistillationTaskKind Kind { get; }
+    public TransformerModel Student { get; }
+    public TaskDistillationOptions Options { get; }
+    public List<TaskEvaluation> Evaluations { get; } = new();
+
+    public TaskDistiller(DistillationTaskKind kind, TransformerModel teacher, TransformerModel student,
+        IReadOnlyList<TaskExample> train, IReadOnlyList<TaskExample>? eval, TaskDistillationOptions options)
+    {
+        options.Validate();
+        if (kind == DistillationTaskKind.QuestionAnswering)
+            throw new InvalidInputException("question-answering distillation is not implemented yet (classification and token classification are)");
+        string suffix = kind == DistillationTaskKind.Classification ? "ForSequenceClassification" : "ForTokenClassification";
+        if (!teacher.ArchitectureName.EndsWith(suffix, StringComparison.Ordinal))
+            throw new InvalidInputException($"the teacher is {teacher.ArchitectureName}: a {Describe(kind)} teacher must be a …{suffix} model");
+        if (!student.ArchitectureName.EndsWith(suffix, StringComparison.Ordinal))
+            throw new InvalidInputException($"the student is {student.ArchitectureName}: a {Describe(kind)} student must be a …{suffix} model");
+        if (teacher.Config.NumLabels != student.Config.NumLabels)
+            throw new InvalidInputException($"the teacher has {teacher.Config.NumLabels} labels, the student {student.Config.NumLabels}");
+        if (teacher.Config.VocabSize != student.Config.VocabSize)
+            throw new InvalidInputException($"teacher and student vocabularies differ: vocab_size {teacher.Config.VocabSize} vs {student.Config.VocabSize}");
+        Kind = kind;
+        _teacher = teacher;
+        Student = student;
+        _train = train;
+        _eval = eval;
+        _classes = teacher.Config.NumLabels;
+        Options = options;
+    }
+
+    static string Describe(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "classification" : "token-classification";
+
+    DistillationSchedule Schedule => new(Options.BatchSize, Options.GradientAccumulation, Options.Epochs, Options.MaxSteps, Options.LearningRate,
+        Options.WarmupRatio, Options.MaxGradNorm, Options.WeightDecay, Options.AdamEps, Options.Seed);
+
+    public (int BatchesPerEpoch, int StepsPerEpoch, int TotalSteps) Plan() => DistillationLoop.Plan(_train.Count, Schedule);
+
+    /// <summary>Forward/backward of the training examples <paramref name="batch"/>, gradients × <paramref name="lossScale"/>.</summary>
+    public MicroBatchResult ForwardBackward(int[] batch, float lossScale)
+    {
+        CacheTeacherLogits(batch);
+        var input = ModelInput.FromSequences(batch.Select(i => _train[i].Ids).ToList());
+        var studentLogits = Student.Forward(input)["logits"].Data;
+        var teacherLogits = new float[studentLogits.Length];
+        var labels = new List<int>(studentLogits.Length / _classes);
+        int at = 0;
+        foreach (var i in batch)
+        {
+            var t = _teacherLogits[i];
+            t.CopyTo(teacherLogits, at);
+            at += t.Length;
+            labels.AddRange(_train[i].Labels);
+        }
+        var labelArray = labels.ToArray();
+        // Token tasks: soft targets where the hard labels are (first sub-tokens); sequence tasks: every row.
+        var soft = Kind == DistillationTaskKind.TokenClassification ? Array.ConvertAll(labelArray, l => l != DistillationLoss.IgnoreIndex) : [];
+        var grad = new float[studentLogits.Length];
+        var (loss, softTerm, hardTerm) = TaskDistillationLoss.Compute(studentLogits, teacherLogits, _classes, labelArray, soft, Options.Alpha, Options.Temperature, grad);
+        Student.BackwardFromOutputs(grad, null, lossScale);
+        return new MicroBatchResult(loss, new Dictionary<string, double> { ["soft"] = softTerm, ["hard"] = hardTerm }, input.Tokens);
+    }
+
+    void CacheTeacherLogits(int[] batch)
+    {
+        var missing = batch.Where(i => !_teacherLogits.ContainsKey(i)).ToArray();
+        if (missing.Length == 0) return;
+        _teacher.Eval();
+        var logits = _teacher.Forward(ModelInput.FromSequences(missing.Select(i => _train[i].Ids).ToList()))["logits"].Data;
+        int at = 0;
+        foreach (var i in missing)
+        {
+            int rows = Kind == DistillationTaskKind.Classification ? 1 : _train[i].Ids.Length;
+            _teacherLogits[i] = logits.AsSpan(at, rows * _classes).ToArray();
+            at += rows * _classes;
+        }
+    }
+
+    /// <summary>Runs every epoch, evaluating after each when there is evaluation data; <paramref name="onEvaluation"/> sees
+    /// each result (save the student when IsBest).</summary>
+    public DistillationProgress Run(Action<DistillationProgress>? onStep = null, Action<TaskEvaluation>? onEvaluation = null, CancellationToken cancellation = default)
+    {
+        _teacher.Eval();
+        int step = 0;
+        return DistillationLoop.Run(Student, _train.Select(e => e.Ids.Length).ToArray(), Schedule,
+            (batch, scale, _, _) => ForwardBackward(batch, scale),
+            p => { step = p.Step; onStep?.Invoke(p); },
+            epoch =>
+            {
+                if (_eval is null) return;
+                var metrics = Evaluate(Student, _eval);
+                string main = MainMetric(Kind);
+                bool best = Evaluations.Count == 0 || metrics[main] > Evaluations.Max(e => e.Main);
+                var evaluation = new TaskEvaluation(epoch, step, main, metrics, best);
+                Evaluations.Add(evaluation);
+                onEvaluation?.Invoke(evaluation);
+            }, cancellation);
+    }
+
+    public static string MainMetric(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "accuracy" : "f1";
+
+    /// <summary>Scores <paramref name="model"/> (teacher or student) on labelled examples: accuracy and macro F1, or
+    /// entity precision/recall/F1 from each word's first sub-token.</summary>
+    public Dictionary<string, double> Evaluate(TransformerModel model, IReadOnlyList<TaskExample> examples, int batchSize = 64)
+    {
+        bool wasTraining = model.IsTraining, dropout = model.DropoutActive;
+        model.Eval();
+        var names = model.Config.Id2Label;
+        var classification = new ClassificationMetrics();
+        var entities = new EntityMetrics();
+        foreach (var batch in Training.Batching.Sequential(examples.Count, batchSize))
+        {
+            var logits = model.Forward(ModelInput.FromSequences(batch.Select(i => examples[i].Ids).ToList()))["logits"].Data;
+            int row = 0;
+            foreach (var i in batch)
+            {
+                var e = examples[i];
+                if (Kind == DistillationTaskKind.Classification)
+                {
+                    classification.Add(names[e.Labels[0]], names[ArgMax(logits.AsSpan(row * _classes, _classes))]);
+                    row++;
+                }
+                else
+                {
+                    var predicted = new string[e.GoldTags!.Length];
+                    for (int w = 0; w < predicted.Length; w++)
+                        predicted[w] = e.FirstTokenOfWord![w] < 0 ? "O" : names[ArgMax(logits.AsSpan((row + e.FirstTokenOfWord[w]) * _classes, _classes))];
+                    entities.Add(e.GoldTags, predicted);
+                    row += e.Ids.Length;
+                }
+            }
+        }
+        if (wasTraining) model.Train(dropout);
+        if (Kind == DistillationTaskKind.Classification)
+        {
+            var r = classification.Report();
+            return new() { ["accuracy"] = r.Accuracy, ["macro_f1"] = r.MacroF1, ["examples"] = r.Count };
+        }
+        var er = entities.Report();
+        return new() { ["f1"] = er.F1, ["precision"] = er.Precision, ["recall"] = er.Recall, ["token_accuracy"] = er.TokenAccuracy, ["sentences"] = er.Sentences };
+    }
+
+    static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
+        return best;
+    }
+}
