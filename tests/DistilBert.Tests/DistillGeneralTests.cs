@@ -2,6 +2,7 @@ using DistilBert.Cli;
 using DistilBert.Distillation;
 using DistilBert.Modeling;
 using DistilBert.Tokenization;
+using DistilBert.Training;
 
 namespace DistilBert.Tests;
 
@@ -44,6 +45,13 @@ public class DistillGeneralTests
         return path;
     }
 
+    /// <summary>Collects each step's loss.</summary>
+    sealed class Losses : ITrainingObserver
+    {
+        public List<double> Values { get; } = new();
+        public void OnStep(StepRecord step) => Values.Add(step.Loss);
+    }
+
     static GeneralDistiller Distiller(string teacherDir, string studentDir, string corpus, GeneralDistillationOptions options)
     {
         var tokenizer = DistillationFolders.SharedTokenizer(teacherDir, studentDir);
@@ -58,8 +66,9 @@ public class DistillGeneralTests
     {
         var distiller = Distiller(ModelFolder("teacher_bert_12layer"), ModelFolder("student_distilbert_6layer"), Corpus(160),
             new GeneralDistillationOptions { BatchSize = 8, Epochs = 4, LearningRate = 3e-3, Seed = 3 });
-        var losses = new List<double>();
-        distiller.Run(p => losses.Add(p.Loss));
+        var observer = new Losses();
+        distiller.Run(Temp("run"), observer: observer);
+        var losses = observer.Values;
         Assert.Equal(distiller.Plan().TotalSteps, losses.Count);
         double firstFive = losses.Take(5).Average(), lastFive = losses.TakeLast(5).Average();
         Assert.True(lastFive < 0.8 * firstFive, $"loss went from {firstFive:F3} to {lastFive:F3}");
@@ -70,12 +79,11 @@ public class DistillGeneralTests
     {
         string teacher = ModelFolder("teacher_bert_12layer"), student = ModelFolder("student_distilbert_6layer"), corpus = Corpus(40);
         var options = new GeneralDistillationOptions { BatchSize = 8, MaxSteps = 3, Seed = 9 };
-        var a = new List<double>();
-        var b = new List<double>();
-        var first = Distiller(teacher, student, corpus, options);
-        first.Run(p => a.Add(p.Loss));
-        Distiller(teacher, student, corpus, options).Run(p => b.Add(p.Loss));
-        Assert.Equal(a, b);
+        var a = new Losses();
+        var b = new Losses();
+        Distiller(teacher, student, corpus, options).Run(Temp("a"), observer: a);
+        Distiller(teacher, student, corpus, options).Run(Temp("b"), observer: b);
+        Assert.Equal(a.Values, b.Values);
 
         var tokenizer = DistillationFolders.SharedTokenizer(teacher, student);
         var data = DistillationCorpus.Load(corpus, tokenizer, 32, 8);
@@ -91,6 +99,27 @@ public class DistillGeneralTests
             Assert.Equal(tokenizer.ClsId, ids[0]);
             Assert.Equal(tokenizer.SepId, ids[^1]);
         }
+    }
+
+    [Fact]
+    public void InterruptedDistillationResumesExactly()
+    {
+        string teacher = ModelFolder("teacher_bert_12layer"), student = ModelFolder("student_distilbert_6layer"), corpus = Corpus(64);
+        var options = new GeneralDistillationOptions { BatchSize = 8, Epochs = 2, SaveEvery = 3, Seed = 4 };
+        var whole = new Losses();
+        var wholeDir = Temp("whole");
+        Distiller(teacher, student, corpus, options).Run(wholeDir, observer: whole);
+
+        var runDir = Temp("interrupted");
+        var first = Distiller(teacher, student, corpus, options);
+        var crashing = new Trainer(first.Task, first.TrainingOptions, runDir) { AfterStep = s => { if (s == 7) throw new OperationCanceledException("simulated kill"); } };
+        Assert.Throws<OperationCanceledException>(() => crashing.Run());
+        // The checkpoint is at step 6; a fresh process (fresh models) resumes from it.
+        var resumed = new Losses();
+        var result = Distiller(teacher, student, corpus, options).Run(runDir, resume: true, observer: resumed);
+        Assert.Equal(6, result.StartStep);
+        Assert.Equal(whole.Values.Skip(6), resumed.Values);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(wholeDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(runDir, "model.safetensors")));
     }
 
     [Fact]

@@ -93,13 +93,16 @@ public class DistillTaskTests
             new TaskDistillationOptions { Epochs = 4, BatchSize = 16, LearningRate = 2e-3, Seed = 5 });
         double teacherAccuracy = distiller.Evaluate(teacher, devData)["accuracy"];
         double before = distiller.Evaluate(init.Student, devData)["accuracy"];
-        distiller.Run();
-        double best = distiller.Evaluations.Max(e => e.Main);
+        var result = distiller.Run(Temp("run"));
+        double best = result.Evaluations.Max(e => e.Metrics["accuracy"]);
         Assert.True(teacherAccuracy > 0.85, $"the toy teacher only reached {teacherAccuracy:P1}");
         Assert.True(best >= 0.9 * teacherAccuracy, $"student {best:P1} vs teacher {teacherAccuracy:P1} (before distillation {before:P1})");
         Assert.True(best > before + 0.1, $"student went from {before:P1} to {best:P1}");
-        Assert.Equal(4, distiller.Evaluations.Count);
-        Assert.Single(distiller.Evaluations, e => e.IsBest && e.Main == best && distiller.Evaluations.First(x => x.Main == best) == e);
+        Assert.Equal(4, result.Evaluations.Count);
+        Assert.Equal(best, result.BestMetric);
+        // The run folder holds the best student: evaluating it again gives the best accuracy.
+        var bestStudent = PretrainedModel.Load(result.OutputDirectory).Model;
+        Assert.Equal(best, distiller.Evaluate(bestStudent, devData)["accuracy"], 9);
 
         // The command line: init from the teacher, distil briefly, write the best student, report the teacher too.
         var outDir = Temp("student");
@@ -114,8 +117,8 @@ public class DistillTaskTests
         }
         finally { Console.SetOut(saved); }
         Assert.Equal(0, code);
-        var result = JsonNode.Parse(stdout.ToString().Trim().Split('\n')[^1])!;
-        Assert.Equal(teacherAccuracy, result["teacher_metrics"]!["accuracy"]!.GetValue<double>(), 6);
+        var summary = JsonNode.Parse(stdout.ToString().Trim().Split('\n')[^1])!;
+        Assert.Equal(teacherAccuracy, summary["teacher_metrics"]!["accuracy"]!.GetValue<double>(), 6);
         Assert.Equal("DistilBertForSequenceClassification", PretrainedModel.Load(outDir).Model.ArchitectureName);
     }
 

@@ -16,7 +16,7 @@ public static class DistillCommand
         var teacher = new Option<string>("--teacher") { Description = "teacher model folder (BertForMaskedLM / DistilBertForMaskedLM)", Required = true };
         var student = new Option<string>("--student") { Description = "student model folder (DistilBertForMaskedLM, e.g. from init-student)", Required = true };
         var corpus = new Option<string>("--corpus") { Description = "raw text, one passage per line (.gz accepted)", Required = true };
-        var output = new Option<string>("--out") { Description = "folder the distilled student is written to", Required = true };
+        var output = new Option<string>("--out") { Description = "run folder: checkpoints, metrics.jsonl, and at the end the distilled student", Required = true };
         var temperature = new Option<float>("--temperature") { Description = "softmax temperature of the soft targets", DefaultValueFactory = _ => 2f };
         var alphaCe = new Option<float>("--alpha-ce") { Description = "weight of the KL (soft target) loss", DefaultValueFactory = _ => 5f };
         var alphaMlm = new Option<float>("--alpha-mlm") { Description = "weight of the MLM loss", DefaultValueFactory = _ => 2f };
@@ -36,12 +36,13 @@ public static class DistillCommand
         var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => 5.0 };
         var seed = new Option<int>("--seed") { Description = "seed of batching, masking and dropout", DefaultValueFactory = _ => 56 };
         var logEvery = new Option<int>("--log-every") { Description = "print a progress line every N steps", DefaultValueFactory = _ => 10 };
-        var saveEvery = new Option<int>("--save-every") { Description = "also write the student to --out every N steps (0 = only at the end)", DefaultValueFactory = _ => 0 };
+        var saveEvery = new Option<int>("--save-every") { Description = "write a resumable checkpoint every N steps (0: each epoch end and the end)", DefaultValueFactory = _ => 0 };
+        var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its checkpoint (same settings)" };
         var json = new Option<bool>("--json") { Description = "print the summary as JSON" };
         var cmd = new Command("distill", "General distillation: a masked-LM teacher teaches a DistilBERT student on raw text (triple loss)")
         {
             teacher, student, corpus, output, temperature, alphaCe, alphaMlm, alphaCos, restrict, smoothing, maskProb, batchSize, gradAccum,
-            maxLength, minLength, maxLines, epochs, maxSteps, lr, warmup, maxGradNorm, seed, logEvery, saveEvery, json,
+            maxLength, minLength, maxLines, epochs, maxSteps, lr, warmup, maxGradNorm, seed, logEvery, saveEvery, resume, json,
         };
         CliAction.Set(cmd, (parse, cancellation) =>
         {
@@ -56,7 +57,7 @@ public static class DistillCommand
                 Masking = new MlmMaskingOptions { Smoothing = parse.GetValue(smoothing), MaskProportion = ValidProbability(parse.GetValue(maskProb)) },
                 BatchSize = parse.GetValue(batchSize), GradientAccumulation = parse.GetValue(gradAccum), Epochs = parse.GetValue(epochs),
                 MaxSteps = parse.GetValue(maxSteps), LearningRate = parse.GetValue(lr), WarmupRatio = parse.GetValue(warmup),
-                MaxGradNorm = parse.GetValue(maxGradNorm), Seed = parse.GetValue(seed),
+                MaxGradNorm = parse.GetValue(maxGradNorm), Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery),
             };
             options.Validate();
             bool asJson = parse.GetValue(json);
@@ -66,41 +67,37 @@ public static class DistillCommand
             var teacherModel = PretrainedModel.Load(teacherDir).Model;
             var studentModel = PretrainedModel.Load(studentDir).Model;
             var data = DistillationCorpus.Load(parse.GetValue(corpus)!, tokenizer, parse.GetValue(maxLength), parse.GetValue(minLength), parse.GetValue(maxLines));
-            var task = new GeneralDistillationTask(teacherModel, studentModel, data, DistillationFolders.SpecialTokenIds(tokenizer), tokenizer.MaskId, options.Loss, options.Masking);
+            var files = DistillationFolders.TokenizerFiles(File.Exists(Path.Combine(studentDir, "vocab.txt")) || File.Exists(Path.Combine(studentDir, "tokenizer.json")) ? studentDir : teacherDir);
+            var task = new GeneralDistillationTask(teacherModel, studentModel, data, DistillationFolders.SpecialTokenIds(tokenizer), tokenizer.MaskId,
+                options.Loss, options.Masking, files);
             var distiller = new GeneralDistiller(task, options);
-            var (batches, perEpoch, total) = distiller.Plan();
             log.WriteLine($"teacher {teacherModel.ArchitectureName} {teacherModel.Config.NumLayers} layers, {teacherModel.Parameters.ElementCount:N0} parameters; " +
                           $"student {studentModel.ArchitectureName} {studentModel.Config.NumLayers} layers, {studentModel.Parameters.ElementCount:N0} parameters");
-            log.WriteLine($"corpus: {data.Lines:N0} lines → {data.Sequences.Count:N0} sequences, {data.Tokens:N0} tokens ({data.DroppedShort:N0} short chunks dropped); " +
-                          $"{batches} batches/epoch, {perEpoch} steps/epoch, {total} steps");
-
-            var files = DistillationFolders.TokenizerFiles(File.Exists(Path.Combine(studentDir, "vocab.txt")) || File.Exists(Path.Combine(studentDir, "tokenizer.json")) ? studentDir : teacherDir);
-            int every = Math.Max(1, parse.GetValue(logEvery)), save = parse.GetValue(saveEvery);
-            DistillationProgress? first = null;
-            var last = distiller.Run(p =>
-            {
-                first ??= p;
-                if (p.Step % every == 0 || p.Step == p.TotalSteps || p.Step == 1)
-                    log.WriteLine($"step {p.Step,6}/{p.TotalSteps}  loss {p.Loss,8:F4}  ce {p.Components["loss_ce"]:F4}  mlm {p.Components["loss_mlm"]:F4}  cos {p.Components["loss_cos"]:F4}  " +
-                                  $"lr {p.LearningRate:E2}  |g| {p.GradNorm:F2}  {p.TokensSeen / Math.Max(1e-9, p.Seconds):N0} tok/s");
-                if (save > 0 && p.Step % save == 0 && p.Step < p.TotalSteps) SaveStudent(studentModel, outDir, files);
-            }, cancellation);
-            SaveStudent(studentModel, outDir, files);
+            log.WriteLine($"corpus: {data.Lines:N0} lines → {data.Sequences.Count:N0} sequences, {data.Tokens:N0} tokens ({data.DroppedShort:N0} short chunks dropped)");
+            var console = new DistillationConsole(log, Math.Max(1, parse.GetValue(logEvery)),
+                () => $"ce {task.LastLoss.LossCe:F4}  mlm {task.LastLoss.LossMlm:F4}  cos {task.LastLoss.LossCos:F4}");
+            var result = distiller.Run(outDir, parse.GetValue(resume), console, cancellation);
+            var first = console.First;
+            var last = console.Last;
             if (asJson)
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
                 {
-                    student = Path.GetFullPath(outDir), steps = last.Step, seconds = last.Seconds, tokens = last.TokensSeen,
-                    first_loss = first!.Loss, last_loss = last.Loss, last_components = last.Components,
+                    student = Path.GetFullPath(outDir), steps = result.GlobalStep, start_step = result.StartStep, seconds = last?.ElapsedSeconds,
+                    first_loss = first?.Loss, last_loss = result.LastLoss,
+                    last_components = new { loss_ce = task.LastLoss.LossCe, loss_mlm = task.LastLoss.LossMlm, loss_cos = task.LastLoss.LossCos },
                 }));
             }
             else
             {
-                var table = new Table().AddColumn("").AddColumn("first step").AddColumn("last step");
-                table.AddRow("loss", $"{first!.Loss:F4}", $"{last.Loss:F4}");
-                foreach (var key in last.Components.Keys) table.AddRow(key, $"{first.Components[key]:F4}", $"{last.Components[key]:F4}");
-                AnsiConsole.Write(table);
-                AnsiConsole.MarkupLine($"{last.Step} steps, {last.TokensSeen:N0} tokens in {last.Seconds:F1} s; student written to [green]{Markup.Escape(Path.GetFullPath(outDir))}[/]");
+                if (first is not null && last is not null)
+                {
+                    var table = new Table().AddColumn("").AddColumn($"step {first.Step}").AddColumn($"step {last.Step}");
+                    table.AddRow("loss", $"{first.Loss:F4}", $"{last.Loss:F4}");
+                    table.AddRow("tokens/s", $"{first.TokensPerSecond:N0}", $"{last.TokensPerSecond:N0}");
+                    AnsiConsole.Write(table);
+                }
+                AnsiConsole.MarkupLine($"{result.GlobalStep} steps in {last?.ElapsedSeconds ?? 0:F1} s; student written to [green]{Markup.Escape(result.OutputDirectory)}[/]");
             }
             return Task.FromResult(0);
         });
@@ -109,7 +106,4 @@ public static class DistillCommand
 
     static double ValidProbability(double p) =>
         p is > 0 and <= 1 ? p : throw new InvalidInputException($"--mask-prob must be in (0, 1], got {p}");
-
-    static void SaveStudent(TransformerModel student, string outDir, IReadOnlyList<string> tokenizerFiles) =>
-        PretrainedModel.Save(student, outDir, tokenizerFiles);
 }

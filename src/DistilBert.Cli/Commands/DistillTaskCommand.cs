@@ -21,7 +21,7 @@ public static class DistillTaskCommand
         var layers = new Option<string?>("--layers") { Description = "teacher layers to copy, e.g. 0,2,4,7,9,11" };
         var train = new Option<string>("--train") { Description = "training data (tsv/csv/jsonl for classify, CoNLL for ner)", Required = true };
         var eval = new Option<string?>("--eval") { Description = "evaluation data; evaluated after each epoch, the best epoch is kept" };
-        var output = new Option<string>("--out") { Description = "folder the student is written to (the best epoch when --eval is given)", Required = true };
+        var output = new Option<string>("--out") { Description = "run folder: checkpoints, metrics.jsonl, best/, and at the end the (best) student", Required = true };
         var alpha = new Option<float>("--alpha") { Description = "weight of the soft-target KL term (1 − α on the hard labels)", DefaultValueFactory = _ => 0.5f };
         var temperature = new Option<float>("--temperature") { Description = "softmax temperature of the soft targets", DefaultValueFactory = _ => 2f };
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 32 };
@@ -36,11 +36,13 @@ public static class DistillTaskCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42 };
         var logEvery = new Option<int>("--log-every") { Description = "print a progress line every N steps", DefaultValueFactory = _ => 20 };
         var maxExamples = new Option<int?>("--max-examples") { Description = "use only the first N training examples" };
+        var saveEvery = new Option<int>("--save-every") { Description = "write a resumable checkpoint every N steps (0: each epoch end and the end)", DefaultValueFactory = _ => 0 };
+        var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its checkpoint (same settings)" };
         var json = new Option<bool>("--json") { Description = "print the summary as JSON" };
         var cmd = new Command("distill-task", "Task-specific distillation: a fine-tuned teacher teaches a student (α·T²·KL + (1 − α)·CE)")
         {
             task, teacher, student, initFromTeacher, studentLayers, layers, train, eval, output, alpha, temperature, batchSize, gradAccum,
-            maxLength, epochs, maxSteps, lr, warmup, weightDecay, maxGradNorm, seed, logEvery, maxExamples, json,
+            maxLength, epochs, maxSteps, lr, warmup, weightDecay, maxGradNorm, seed, logEvery, maxExamples, saveEvery, resume, json,
         };
         CliAction.Set(cmd, (parse, cancellation) =>
         {
@@ -60,7 +62,7 @@ public static class DistillTaskCommand
                 Alpha = parse.GetValue(alpha), Temperature = parse.GetValue(temperature), BatchSize = parse.GetValue(batchSize),
                 GradientAccumulation = parse.GetValue(gradAccum), Epochs = parse.GetValue(epochs), MaxSteps = parse.GetValue(maxSteps),
                 LearningRate = parse.GetValue(lr), WarmupRatio = parse.GetValue(warmup), WeightDecay = parse.GetValue(weightDecay),
-                MaxGradNorm = parse.GetValue(maxGradNorm), Seed = parse.GetValue(seed),
+                MaxGradNorm = parse.GetValue(maxGradNorm), Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery),
             };
             options.Validate();
             if (kind == DistillationTaskKind.QuestionAnswering)
@@ -98,52 +100,39 @@ public static class DistillTaskCommand
                 ? TaskDataset.Classification(evalPath, tokenizer, teacherModel.Config, maxLen)
                 : TaskDataset.Tokens(evalPath, tokenizer, teacherModel.Config, maxLen);
 
-            var distiller = new TaskDistiller(kind, teacherModel, studentModel, trainData, evalData, options);
-            var (batches, perEpoch, total) = distiller.Plan();
+            var files = DistillationFolders.TokenizerFiles(studentDir is not null && File.Exists(Path.Combine(studentDir, "vocab.txt")) ? studentDir : teacherDir);
+            var distiller = new TaskDistiller(kind, teacherModel, studentModel, trainData, evalData, options, files);
             log.WriteLine($"teacher {teacherModel.ArchitectureName} {teacherModel.Config.NumLayers} layers, {teacherModel.Parameters.ElementCount:N0} parameters; " +
                           $"student {studentModel.ArchitectureName} {studentModel.Config.NumLayers} layers, {studentModel.Parameters.ElementCount:N0} parameters");
-            log.WriteLine($"{trainData.Count:N0} training examples: {batches} batches/epoch, {perEpoch} steps/epoch, {total} steps");
             Dictionary<string, double>? teacherScores = null;
             if (evalData is not null)
             {
                 teacherScores = distiller.Evaluate(teacherModel, evalData);
                 log.WriteLine($"teacher on {evalPath}: {Format(teacherScores)}");
             }
-
-            var files = DistillationFolders.TokenizerFiles(studentDir is not null && File.Exists(Path.Combine(studentDir, "vocab.txt")) ? studentDir : teacherDir);
-            int every = Math.Max(1, parse.GetValue(logEvery));
-            var last = distiller.Run(p =>
-            {
-                if (p.Step % every == 0 || p.Step == p.TotalSteps || p.Step == 1)
-                    log.WriteLine($"step {p.Step,6}/{p.TotalSteps}  loss {p.Loss,8:F4}  soft {p.Components["soft"]:F4}  hard {p.Components["hard"]:F4}  lr {p.LearningRate:E2}  |g| {p.GradNorm:F2}");
-            }, e =>
-            {
-                log.WriteLine($"epoch {e.Epoch + 1} (step {e.Step}): student {Format(e.Metrics)}{(e.IsBest ? "  ← best, saved" : "")}");
-                if (e.IsBest) PretrainedModel.Save(studentModel, outDir, files);
-            }, cancellation);
-            if (evalData is null) PretrainedModel.Save(studentModel, outDir, files);
-
-            var best = distiller.Evaluations.Count == 0 ? null : distiller.Evaluations.MaxBy(e => e.Main);
+            var console = new DistillationConsole(log, Math.Max(1, parse.GetValue(logEvery)), () => $"soft {distiller.LastTerms.Soft:F4}  hard {distiller.LastTerms.Hard:F4}");
+            var result = distiller.Run(outDir, parse.GetValue(resume), console, cancellation);
+            var best = result.Evaluations.Where(e => e.IsBest).LastOrDefault();
+            double? retained = best is null || teacherScores is null || teacherScores[best.MainMetric] == 0 ? null : best.Metrics[best.MainMetric] / teacherScores[best.MainMetric];
             if (asJson)
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
                 {
-                    student = Path.GetFullPath(outDir), steps = last.Step, seconds = last.Seconds, last_loss = last.Loss,
-                    teacher_metrics = teacherScores, best_epoch = best is null ? (int?)null : best.Epoch + 1, best_metrics = best?.Metrics,
-                    retained = best is null || teacherScores is null || teacherScores[best.MainMetric] == 0 ? (double?)null : best.Main / teacherScores[best.MainMetric],
+                    student = result.OutputDirectory, steps = result.GlobalStep, start_step = result.StartStep, last_loss = result.LastLoss,
+                    teacher_metrics = teacherScores, best_step = best?.Step, best_metrics = best?.Metrics, retained,
                 }));
             }
             else
             {
                 if (best is not null && teacherScores is not null)
                 {
-                    var table = new Table().AddColumn("").AddColumn("teacher").AddColumn($"student (epoch {best.Epoch + 1})");
+                    var table = new Table().AddColumn("").AddColumn("teacher").AddColumn($"student (step {best.Step})");
                     table.AddRow("layers", teacherModel.Config.NumLayers.ToString(), studentModel.Config.NumLayers.ToString());
                     table.AddRow("parameters", $"{teacherModel.Parameters.ElementCount:N0}", $"{studentModel.Parameters.ElementCount:N0}");
-                    table.AddRow(best.MainMetric, $"{teacherScores[best.MainMetric]:F4}", $"{best.Main:F4} ({100 * best.Main / Math.Max(1e-12, teacherScores[best.MainMetric]):F1}% of the teacher)");
+                    table.AddRow(best.MainMetric, $"{teacherScores[best.MainMetric]:F4}", $"{best.Metrics[best.MainMetric]:F4} ({100 * retained:F1}% of the teacher)");
                     AnsiConsole.Write(table);
                 }
-                AnsiConsole.MarkupLine($"{last.Step} steps in {last.Seconds:F1} s; student written to [green]{Markup.Escape(Path.GetFullPath(outDir))}[/]");
+                AnsiConsole.MarkupLine($"{result.GlobalStep} steps; student written to [green]{Markup.Escape(result.OutputDirectory)}[/]");
             }
             return Task.FromResult(0);
         });

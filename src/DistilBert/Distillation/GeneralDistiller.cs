@@ -19,6 +19,8 @@ public sealed record GeneralDistillationOptions
     public double WeightDecay { get; init; }
     public double AdamEps { get; init; } = 1e-6;
     public int Seed { get; init; } = 56;
+    /// <summary>Write a resumable checkpoint every N optimizer steps (0: at each epoch end and at the end).</summary>
+    public int SaveEvery { get; init; }
 
     public void Validate()
     {
@@ -27,7 +29,7 @@ public sealed record GeneralDistillationOptions
         if (Epochs < 1) throw new InvalidInputException($"--epochs must be at least 1, got {Epochs}");
         if (MaxSteps is < 1) throw new InvalidInputException($"--max-steps must be at least 1, got {MaxSteps}");
         if (!(LearningRate > 0)) throw new InvalidInputException($"--lr must be positive, got {LearningRate}");
-        if (WarmupRatio is < 0 or > 1) throw new InvalidInputException($"--warmup must be in [0, 1], got {WarmupRatio}");
+        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"--warmup must be in [0, 1), got {WarmupRatio}");
         if (!(Loss.Temperature > 0)) throw new InvalidInputException($"--temperature must be positive, got {Loss.Temperature}");
         if (Loss.AlphaCe < 0 || Loss.AlphaMlm < 0 || Loss.AlphaCos < 0) throw new InvalidInputException("the loss weights (--alpha-ce, --alpha-mlm, --alpha-cos) must be ≥ 0");
         if (Loss.AlphaCe + Loss.AlphaMlm + Loss.AlphaCos <= 0) throw new InvalidInputException("at least one loss weight must be positive");
@@ -39,7 +41,7 @@ public sealed record GeneralDistillationOptions
 /// the batch's position so a resumed run masks identically), teacher forward in eval mode, student forward/backward on
 /// the triple loss. Ragged batches: padding costs nothing and needs no attention mask.
 /// </summary>
-public sealed class GeneralDistillationTask
+public sealed class GeneralDistillationTask : ITrainingTask
 {
     readonly TransformerModel _teacher;
     readonly DistillationCorpus _corpus;
@@ -49,9 +51,13 @@ public sealed class GeneralDistillationTask
     public TransformerModel Teacher => _teacher;
     public TransformerModel Model { get; }
     public IReadOnlyList<int> ExampleLengths { get; }
+    public IReadOnlyList<string> FilesToCopy { get; }
+    /// <summary>The triple loss's components of the last micro-batch (for displays; the loop logs the total).</summary>
+    public DistillationLossValue LastLoss { get; private set; }
 
     public GeneralDistillationTask(TransformerModel teacher, TransformerModel student, DistillationCorpus corpus,
-        IEnumerable<int> specialTokenIds, int maskTokenId, DistillationLossOptions loss, MlmMaskingOptions masking)
+        IEnumerable<int> specialTokenIds, int maskTokenId, DistillationLossOptions loss, MlmMaskingOptions masking,
+        IReadOnlyList<string>? filesToCopy = null)
     {
         if (teacher.Parameters.Count == 0 || !teacher.Parameters.AllNames.Any(n => n.Contains("predictions", StringComparison.Ordinal) || n.StartsWith("vocab_projector", StringComparison.Ordinal)))
             throw new InvalidInputException($"the teacher ({teacher.ArchitectureName}) has no MLM head: general distillation needs a masked-LM teacher");
@@ -66,6 +72,7 @@ public sealed class GeneralDistillationTask
         _loss = loss;
         _masking = new MlmMasking(corpus.TokenCounts, specialTokenIds, maskTokenId, masking);
         ExampleLengths = corpus.Sequences.Select(s => s.Length).ToArray();
+        FilesToCopy = filesToCopy ?? [];
     }
 
     /// <summary>The masking draw of a batch depends only on (seed, epoch, batch index).</summary>
@@ -82,9 +89,9 @@ public sealed class GeneralDistillationTask
     }
 
     /// <summary>Forward/backward of <paramref name="batch"/> (corpus indices), gradients × <paramref name="lossScale"/>.</summary>
-    public (DistillationLossValue Loss, long Tokens) ForwardBackward(int[] batch, float lossScale, int epoch, int batchIndex, int seed)
+    public BatchResult ForwardBackward(int[] batch, float lossScale, BatchPosition position)
     {
-        var random = BatchRandom(seed, epoch, batchIndex);
+        var random = BatchRandom(position.Seed, position.Epoch, position.BatchIndex);
         var sequences = new List<int[]>(batch.Length);
         int total = 0;
         foreach (var i in batch) { var s = (int[])_corpus.Sequences[i].Clone(); sequences.Add(s); total += s.Length; }
@@ -100,9 +107,12 @@ public sealed class GeneralDistillationTask
 
         var input = ModelInput.FromSequences(sequences);
         var lmLabels = Array.ConvertAll(labels, l => (long)l);
-        var value = TripleLossStep.Run(_teacher, Model, input, [], lmLabels, _loss, lossScale);
-        return (value, total);
+        LastLoss = TripleLossStep.Run(_teacher, Model, input, [], lmLabels, _loss, lossScale);
+        return new BatchResult(LastLoss.Loss, total);
     }
+
+    /// <summary>General distillation has no held-out metric: the run keeps its last student.</summary>
+    public EvaluationResult? Evaluate() => null;
 }
 
 /// <summary>
@@ -122,21 +132,24 @@ public sealed class GeneralDistiller
         Options = options;
     }
 
-    DistillationSchedule Schedule => new(Options.BatchSize, Options.GradientAccumulation, Options.Epochs, Options.MaxSteps, Options.LearningRate,
-        Options.WarmupRatio, Options.MaxGradNorm, Options.WeightDecay, Options.AdamEps, Options.Seed);
+    /// <summary>The training-loop settings: HF distiller's optimizer (AdamW eps 1e-6, no decay), warmup, clipping.</summary>
+    public TrainingOptions TrainingOptions => new()
+    {
+        BatchSize = Options.BatchSize, GradientAccumulation = Options.GradientAccumulation, Epochs = Options.Epochs, MaxSteps = Options.MaxSteps,
+        LearningRate = Options.LearningRate, WarmupRatio = Options.WarmupRatio, MaxGradNorm = Options.MaxGradNorm,
+        WeightDecay = Options.WeightDecay, Eps = Options.AdamEps, Seed = Options.Seed, SaveEvery = Options.SaveEvery,
+    };
 
-    /// <summary>Micro-batches per epoch, optimizer steps per epoch and in total.</summary>
-    public (int BatchesPerEpoch, int StepsPerEpoch, int TotalSteps) Plan() => DistillationLoop.Plan(Task.ExampleLengths.Count, Schedule);
-
-    /// <summary>Runs to the end and returns the last step's progress. The student is left in eval mode.</summary>
-    public DistillationProgress Run(Action<DistillationProgress>? onStep = null, CancellationToken cancellation = default)
+    /// <summary>
+    /// Distils into <paramref name="runDirectory"/> with the shared training loop: metrics.jsonl, atomic resumable
+    /// checkpoints (every <see cref="GeneralDistillationOptions.SaveEvery"/> steps and at each epoch end), and at the end
+    /// the folder itself is the student's HF model folder.
+    /// </summary>
+    public TrainingResult Run(string runDirectory, bool resume = false, ITrainingObserver? observer = null, CancellationToken cancellation = default)
     {
         Task.Teacher.Eval();
-        return DistillationLoop.Run(Task.Model, Task.ExampleLengths, Schedule, (batch, scale, epoch, index) =>
-        {
-            var (value, tokens) = Task.ForwardBackward(batch, scale, epoch, index, Options.Seed);
-            return new MicroBatchResult(value.Loss,
-                new Dictionary<string, double> { ["loss_ce"] = value.LossCe, ["loss_mlm"] = value.LossMlm, ["loss_cos"] = value.LossCos }, tokens);
-        }, onStep, null, cancellation);
+        return new Trainer(Task, TrainingOptions, runDirectory, observer).Run(resume, cancellation);
     }
+
+    public TrainingPlan Plan() => new Trainer(Task, TrainingOptions, Path.GetTempPath()).Plan();
 }

@@ -2,6 +2,7 @@ using DistilBert.Data;
 using DistilBert.Metrics;
 using DistilBert.Modeling;
 using DistilBert.Tokenization;
+using DistilBert.Training;
 
 namespace DistilBert.Distillation;
 
@@ -21,6 +22,8 @@ public sealed record TaskDistillationOptions
     public double WeightDecay { get; init; } = 0.01;
     public double AdamEps { get; init; } = 1e-8;
     public int Seed { get; init; } = 42;
+    /// <summary>Write a resumable checkpoint every N optimizer steps (0: at each epoch end and at the end).</summary>
+    public int SaveEvery { get; init; }
 
     public void Validate()
     {
@@ -31,13 +34,13 @@ public sealed record TaskDistillationOptions
         if (Epochs < 1) throw new InvalidInputException($"--epochs must be at least 1, got {Epochs}");
         if (MaxSteps is < 1) throw new InvalidInputException($"--max-steps must be at least 1, got {MaxSteps}");
         if (!(LearningRate > 0)) throw new InvalidInputException($"--lr must be positive, got {LearningRate}");
-        if (WarmupRatio is < 0 or > 1) throw new InvalidInputException($"--warmup must be in [0, 1], got {WarmupRatio}");
+        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"--warmup must be in [0, 1), got {WarmupRatio}");
     }
 }
 
 /// <summary>One tokenized task example: ids with [CLS]/[SEP], and its hard labels (one per sequence, or one per token
 /// with −100 on sub-tokens and specials). Token tasks also keep the word each labelled token starts and the gold tags.</summary>
-public sealed record TaskExample(int[] Ids, int[] Labels, string[]? GoldTags = null, int[]? FirstTokenOfWord = null);
+public sealed record TaskExample(int[] Ids, int[] Labels, string[]? GoldTags = null, int[]? FirstTokenOfWord = null, int[]? TypeIds = null);
 
 /// <summary>Task data read and tokenized for distillation and evaluation, labels mapped through the teacher's label2id.</summary>
 public static class TaskDataset
@@ -49,7 +52,8 @@ public static class TaskDataset
         foreach (var e in TextClassificationReader.Read(path))
         {
             if (e.Label is null) throw new DataFileException(path, e.Line, "has no label: task distillation needs labelled examples");
-            result.Add(new TaskExample(tokenizer.Encode(e.Text, e.TextPair, options).Ids, [LabelId(labels, e.Label, path, e.Line)]));
+            var encoded = tokenizer.Encode(e.Text, e.TextPair, options);
+            result.Add(new TaskExample(encoded.Ids, [LabelId(labels, e.Label, path, e.Line)], TypeIds: encoded.TypeIds));
         }
         if (result.Count == 0) throw new DataFileException(path, null, "has no examples");
         return result;
@@ -94,19 +98,13 @@ public static class TaskDataset
     }
 }
 
-/// <summary>One evaluation of the student (and, once, the teacher) on the evaluation data.</summary>
-public sealed record TaskEvaluation(int Epoch, int Step, string MainMetric, IReadOnlyDictionary<string, double> Metrics, bool IsBest)
-{
-    public double Main => Metrics[MainMetric];
-}
-
 /// <summary>
 /// Task-specific distillation: a fine-tuned teacher teaches a student on task data with
 /// α·T²·KL(teacher ‖ student at T) + (1 − α)·CE(hard labels) (<see cref="TaskDistillationLoss"/>). The teacher's logits
-/// are computed once per example (eval mode: deterministic) and cached. After each epoch the student is evaluated
-/// (accuracy, or entity F1) and the best epoch is reported.
+/// are computed once per example (eval mode: deterministic) and cached. It is an <see cref="ITrainingTask"/>: the shared
+/// loop evaluates the student after each epoch (accuracy, or entity F1), keeps the best, checkpoints and resumes.
 /// </summary>
-public sealed class TaskDistiller
+public sealed class TaskDistiller : ITrainingTask
 {
     readonly TransformerModel _teacher;
     readonly IReadOnlyList<TaskExample> _train;
@@ -117,10 +115,14 @@ public sealed class TaskDistiller
     public DistillationTaskKind Kind { get; }
     public TransformerModel Student { get; }
     public TaskDistillationOptions Options { get; }
-    public List<TaskEvaluation> Evaluations { get; } = new();
+    public TransformerModel Model => Student;
+    public IReadOnlyList<int> ExampleLengths { get; }
+    public IReadOnlyList<string> FilesToCopy { get; }
+    /// <summary>Soft and hard terms (before their weights) of the last micro-batch, for displays.</summary>
+    public (double Soft, double Hard) LastTerms { get; private set; }
 
     public TaskDistiller(DistillationTaskKind kind, TransformerModel teacher, TransformerModel student,
-        IReadOnlyList<TaskExample> train, IReadOnlyList<TaskExample>? eval, TaskDistillationOptions options)
+        IReadOnlyList<TaskExample> train, IReadOnlyList<TaskExample>? eval, TaskDistillationOptions options, IReadOnlyList<string>? filesToCopy = null)
     {
         options.Validate();
         if (kind == DistillationTaskKind.QuestionAnswering)
@@ -141,17 +143,31 @@ public sealed class TaskDistiller
         _eval = eval;
         _classes = teacher.Config.NumLabels;
         Options = options;
+        ExampleLengths = train.Select(e => e.Ids.Length).ToArray();
+        FilesToCopy = filesToCopy ?? [];
     }
 
     static string Describe(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "classification" : "token-classification";
 
-    DistillationSchedule Schedule => new(Options.BatchSize, Options.GradientAccumulation, Options.Epochs, Options.MaxSteps, Options.LearningRate,
-        Options.WarmupRatio, Options.MaxGradNorm, Options.WeightDecay, Options.AdamEps, Options.Seed);
+    public TrainingOptions TrainingOptions => new()
+    {
+        BatchSize = Options.BatchSize, GradientAccumulation = Options.GradientAccumulation, Epochs = Options.Epochs, MaxSteps = Options.MaxSteps,
+        LearningRate = Options.LearningRate, WarmupRatio = Options.WarmupRatio, MaxGradNorm = Options.MaxGradNorm,
+        WeightDecay = Options.WeightDecay, Eps = Options.AdamEps, Seed = Options.Seed, SaveEvery = Options.SaveEvery,
+    };
 
-    public (int BatchesPerEpoch, int StepsPerEpoch, int TotalSteps) Plan() => DistillationLoop.Plan(_train.Count, Schedule);
+    public TrainingPlan Plan() => new Trainer(this, TrainingOptions, Path.GetTempPath()).Plan();
+
+    /// <summary>Distils into <paramref name="runDirectory"/> (checkpoints, metrics.jsonl, best/; at the end the folder is
+    /// the best student's HF model folder).</summary>
+    public TrainingResult Run(string runDirectory, bool resume = false, ITrainingObserver? observer = null, CancellationToken cancellation = default)
+    {
+        _teacher.Eval();
+        return new Trainer(this, TrainingOptions, runDirectory, observer).Run(resume, cancellation);
+    }
 
     /// <summary>Forward/backward of the training examples <paramref name="batch"/>, gradients × <paramref name="lossScale"/>.</summary>
-    public MicroBatchResult ForwardBackward(int[] batch, float lossScale)
+    public BatchResult ForwardBackward(int[] batch, float lossScale, BatchPosition position)
     {
         CacheTeacherLogits(batch);
         var input = ModelInput.FromSequences(batch.Select(i => _train[i].Ids).ToList());
@@ -172,7 +188,8 @@ public sealed class TaskDistiller
         var grad = new float[studentLogits.Length];
         var (loss, softTerm, hardTerm) = TaskDistillationLoss.Compute(studentLogits, teacherLogits, _classes, labelArray, soft, Options.Alpha, Options.Temperature, grad);
         Student.BackwardFromOutputs(grad, null, lossScale);
-        return new MicroBatchResult(loss, new Dictionary<string, double> { ["soft"] = softTerm, ["hard"] = hardTerm }, input.Tokens);
+        LastTerms = (softTerm, hardTerm);
+        return new BatchResult(loss, input.Tokens);
     }
 
     void CacheTeacherLogits(int[] batch)
@@ -180,7 +197,9 @@ public sealed class TaskDistiller
         var missing = batch.Where(i => !_teacherLogits.ContainsKey(i)).ToArray();
         if (missing.Length == 0) return;
         _teacher.Eval();
-        var logits = _teacher.Forward(ModelInput.FromSequences(missing.Select(i => _train[i].Ids).ToList()))["logits"].Data;
+        // BERT teachers read the token types of pairs; DistilBERT has none.
+        var types = _teacher.Config is BertConfig && missing.All(i => _train[i].TypeIds is not null) ? missing.Select(i => _train[i].TypeIds!).ToList() : null;
+        var logits = _teacher.Forward(ModelInput.FromSequences(missing.Select(i => _train[i].Ids).ToList(), types))["logits"].Data;
         int at = 0;
         foreach (var i in missing)
         {
@@ -190,26 +209,9 @@ public sealed class TaskDistiller
         }
     }
 
-    /// <summary>Runs every epoch, evaluating after each when there is evaluation data; <paramref name="onEvaluation"/> sees
-    /// each result (save the student when IsBest).</summary>
-    public DistillationProgress Run(Action<DistillationProgress>? onStep = null, Action<TaskEvaluation>? onEvaluation = null, CancellationToken cancellation = default)
-    {
-        _teacher.Eval();
-        int step = 0;
-        return DistillationLoop.Run(Student, _train.Select(e => e.Ids.Length).ToArray(), Schedule,
-            (batch, scale, _, _) => ForwardBackward(batch, scale),
-            p => { step = p.Step; onStep?.Invoke(p); },
-            epoch =>
-            {
-                if (_eval is null) return;
-                var metrics = Evaluate(Student, _eval);
-                string main = MainMetric(Kind);
-                bool best = Evaluations.Count == 0 || metrics[main] > Evaluations.Max(e => e.Main);
-                var evaluation = new TaskEvaluation(epoch, step, main, metrics, best);
-                Evaluations.Add(evaluation);
-                onEvaluation?.Invoke(evaluation);
-            }, cancellation);
-    }
+    /// <summary>The student on the evaluation data (null without it); the loop keeps the best.</summary>
+    public EvaluationResult? Evaluate() =>
+        _eval is null ? null : new EvaluationResult(Evaluate(Student, _eval), MainMetric(Kind));
 
     public static string MainMetric(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "accuracy" : "f1";
 
@@ -224,7 +226,8 @@ public sealed class TaskDistiller
         var entities = new EntityMetrics();
         foreach (var batch in Training.Batching.Sequential(examples.Count, batchSize))
         {
-            var logits = model.Forward(ModelInput.FromSequences(batch.Select(i => examples[i].Ids).ToList()))["logits"].Data;
+            var types = model.Config is BertConfig && batch.All(i => examples[i].TypeIds is not null) ? batch.Select(i => examples[i].TypeIds!).ToList() : null;
+            var logits = model.Forward(ModelInput.FromSequences(batch.Select(i => examples[i].Ids).ToList(), types))["logits"].Data;
             int row = 0;
             foreach (var i in batch)
             {
