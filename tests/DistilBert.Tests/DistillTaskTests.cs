@@ -133,3 +133,49 @@ public class DistillTaskTests
         Assert.Contains("between 1 and 12", deep.Message);
     }
 }
+
+/// <summary>Extractive-QA distillation plumbing: SQuAD windows, answer token labels, per-sequence start/end soft targets.</summary>
+public class DistillTaskQuestionAnsweringTests
+{
+    static readonly string[] Vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "who", "wrote", "it", "?", "the", "book", "was", "written", "by", "alice", "bob", "in", "paris", "."];
+
+    [Fact]
+    public void LabelsPointAtTheAnswerAndAnIdenticalStudentHasNoSoftLoss()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "distilbert-distill-qa-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        File.WriteAllLines(Path.Combine(dir, "vocab.txt"), Vocab);
+        var squad = Path.Combine(dir, "squad.json");
+        File.WriteAllText(squad, """
+            {"data": [{"title": "t", "paragraphs": [
+              {"context": "the book was written by alice in paris.", "qas": [
+                {"id": "1", "question": "who wrote it?", "answers": [{"text": "alice", "answer_start": 24}]},
+                {"id": "2", "question": "who wrote the book?", "answers": [{"text": "in paris", "answer_start": 30}]}]}]}]}
+            """);
+        var tokenizer = Tokenization.WordPieceTokenizer.FromFolder(dir);
+        var examples = TaskDataset.Squad(squad, tokenizer, 64);
+        foreach (var e in examples)
+        {
+            var q = e.Question!;
+            Assert.Equal(q.Answers[0], q.Context[q.Offsets[e.Labels[0]].Start..q.Offsets[e.Labels[1]].End]);
+        }
+        // A window too short for the answer points at [CLS].
+        Assert.Equal([0, 0], TaskDataset.Squad(squad, tokenizer, 10)[0].Labels);
+
+        var config = ModelConfig.Parse("""
+            {"architectures": ["DistilBertForQuestionAnswering"], "model_type": "distilbert", "vocab_size": 19, "dim": 16, "n_layers": 2,
+             "n_heads": 2, "hidden_dim": 32, "max_position_embeddings": 64, "dropout": 0.0, "attention_dropout": 0.0, "qa_dropout": 0.0}
+            """);
+        var teacher = PretrainedModel.Create(config, seed: 3);
+        var init = TaskStudent.FromTeacher(dir, teacher, DistillationTaskKind.QuestionAnswering, [0, 1]);
+        Assert.Empty(init.FreshTensors);
+        var distiller = new TaskDistiller(DistillationTaskKind.QuestionAnswering, teacher, init.Student, examples, examples,
+            new TaskDistillationOptions { Alpha = 1f, BatchSize = 2, Epochs = 1 });
+        init.Student.Train(dropout: false);
+        distiller.ForwardBackward([0, 1], 1f, new BatchPosition(0, 0, 0));
+        Assert.True(distiller.LastTerms.Soft < 1e-6, $"soft term {distiller.LastTerms.Soft}");
+        var grads = init.Student.Parameters.Where(p => p.Grad is not null).SelectMany(p => p.Grad!).ToArray();
+        Assert.True(grads.All(g => Math.Abs(g) < 1e-5), "identical student: no gradient from the soft term");
+        Assert.Equal(distiller.Evaluate(teacher, examples)["f1"], distiller.Evaluate(init.Student, examples)["f1"]);
+    }
+}

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace DistilBert.Cli.Commands;
 
 /// <summary>
-/// <c>distilbert distill-task classify|ner --teacher M (--student M | --init-from-teacher [--student-layers N | --layers LIST])
+/// <c>distilbert distill-task classify|ner|qa --teacher M (--student M | --init-from-teacher [--student-layers N | --layers LIST])
 /// --train FILE [--eval FILE] --out DIR</c>: task-specific distillation with α·T²·KL + (1 − α)·CE.
 /// </summary>
 public static class DistillTaskCommand
@@ -14,12 +14,12 @@ public static class DistillTaskCommand
     public static Command Create()
     {
         var task = new Argument<string>("task") { Description = "classify | ner | qa" };
-        var teacher = new Option<string>("--teacher") { Description = "fine-tuned teacher folder (…ForSequenceClassification / …ForTokenClassification)", Required = true };
+        var teacher = new Option<string>("--teacher") { Description = "fine-tuned teacher folder (…ForSequenceClassification / …ForTokenClassification / …ForQuestionAnswering)", Required = true };
         var student = new Option<string?>("--student") { Description = "student model folder with the same task head" };
         var initFromTeacher = new Option<bool>("--init-from-teacher") { Description = "build a DistilBERT student from the teacher's layers" };
         var studentLayers = new Option<int?>("--student-layers") { Description = "student depth with --init-from-teacher (default: half the teacher's)" };
         var layers = new Option<string?>("--layers") { Description = "teacher layers to copy, e.g. 0,2,4,7,9,11" };
-        var train = new Option<string>("--train") { Description = "training data (tsv/csv/jsonl for classify, CoNLL for ner)", Required = true };
+        var train = new Option<string>("--train") { Description = "training data (tsv/csv/jsonl for classify, CoNLL for ner, SQuAD json for qa)", Required = true };
         var eval = new Option<string?>("--eval") { Description = "evaluation data; evaluated after each epoch, the best epoch is kept" };
         var output = new Option<string>("--out") { Description = "run folder: checkpoints, metrics.jsonl, best/, and at the end the (best) student", Required = true };
         var alpha = new Option<float>("--alpha") { Description = "weight of the soft-target KL term (1 − α on the hard labels)", DefaultValueFactory = _ => 0.5f };
@@ -65,8 +65,6 @@ public static class DistillTaskCommand
                 MaxGradNorm = parse.GetValue(maxGradNorm), Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery),
             };
             options.Validate();
-            if (kind == DistillationTaskKind.QuestionAnswering)
-                throw new InvalidInputException("distill-task qa is not implemented yet: classify and ner are");
             bool asJson = parse.GetValue(json);
             var log = asJson ? Console.Error : Console.Out;
 
@@ -91,14 +89,16 @@ public static class DistillTaskCommand
             foreach (var note in notes) log.WriteLine($"note: {note}");
 
             int maxLen = parse.GetValue(maxLength);
-            var trainData = kind == DistillationTaskKind.Classification
-                ? TaskDataset.Classification(parse.GetValue(train)!, tokenizer, teacherModel.Config, maxLen)
-                : TaskDataset.Tokens(parse.GetValue(train)!, tokenizer, teacherModel.Config, maxLen);
+            List<TaskExample> Read(string path) => kind switch
+            {
+                DistillationTaskKind.Classification => TaskDataset.Classification(path, tokenizer, teacherModel.Config, maxLen),
+                DistillationTaskKind.TokenClassification => TaskDataset.Tokens(path, tokenizer, teacherModel.Config, maxLen),
+                _ => TaskDataset.Squad(path, tokenizer, maxLen),
+            };
+            var trainData = Read(parse.GetValue(train)!);
             if (parse.GetValue(maxExamples) is { } cap && cap < trainData.Count) trainData = trainData.Take(cap).ToList();
             var evalPath = parse.GetValue(eval);
-            var evalData = evalPath is null ? null : kind == DistillationTaskKind.Classification
-                ? TaskDataset.Classification(evalPath, tokenizer, teacherModel.Config, maxLen)
-                : TaskDataset.Tokens(evalPath, tokenizer, teacherModel.Config, maxLen);
+            var evalData = evalPath is null ? null : Read(evalPath);
 
             var files = DistillationFolders.TokenizerFiles(studentDir is not null && File.Exists(Path.Combine(studentDir, "vocab.txt")) ? studentDir : teacherDir);
             var distiller = new TaskDistiller(kind, teacherModel, studentModel, trainData, evalData, options, files);
@@ -140,5 +140,5 @@ public static class DistillTaskCommand
     }
 
     static string Format(IReadOnlyDictionary<string, double> metrics) =>
-        string.Join("  ", metrics.Select(kv => kv.Key is "examples" or "sentences" ? $"{kv.Key} {kv.Value:N0}" : $"{kv.Key} {kv.Value:F4}"));
+        string.Join("  ", metrics.Select(kv => kv.Key is "examples" or "sentences" or "questions" ? $"{kv.Key} {kv.Value:N0}" : $"{kv.Key} {kv.Value:F4}"));
 }

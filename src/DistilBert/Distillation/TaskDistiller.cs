@@ -40,7 +40,12 @@ public sealed record TaskDistillationOptions
 
 /// <summary>One tokenized task example: ids with [CLS]/[SEP], and its hard labels (one per sequence, or one per token
 /// with −100 on sub-tokens and specials). Token tasks also keep the word each labelled token starts and the gold tags.</summary>
-public sealed record TaskExample(int[] Ids, int[] Labels, string[]? GoldTags = null, int[]? FirstTokenOfWord = null, int[]? TypeIds = null);
+public sealed record TaskExample(int[] Ids, int[] Labels, string[]? GoldTags = null, int[]? FirstTokenOfWord = null, int[]? TypeIds = null,
+    QuestionWindow? Question = null);
+
+/// <summary>What evaluating an extractive-QA example needs: the context, each token's character span in it, which
+/// tokens are context, and the gold answers.</summary>
+public sealed record QuestionWindow(string Context, (int Start, int End)[] Offsets, bool[] IsContext, string[] Answers);
 
 /// <summary>Task data read and tokenized for distillation and evaluation, labels mapped through the teacher's label2id.</summary>
 public static class TaskDataset
@@ -89,6 +94,39 @@ public static class TaskDataset
         return result;
     }
 
+    /// <summary>
+    /// SQuAD v1.1: one window per question ([CLS] question [SEP] context [SEP], the context truncated to fit); labels are
+    /// the start and end token of the first answer, or [CLS] (0, 0) when the window cut it off — as HF's preprocessing.
+    /// </summary>
+    public static List<TaskExample> Squad(string path, WordPieceTokenizer tokenizer, int maxLength)
+    {
+        var options = new EncodeOptions { MaxLength = maxLength, Truncation = TruncationStrategy.OnlySecond };
+        var result = new List<TaskExample>();
+        foreach (var e in SquadReader.Read(path))
+        {
+            var encoded = tokenizer.Encode(e.Question, e.Context, options);
+            var isContext = encoded.SequenceIds.Select(id => id == 1).ToArray();
+            int start = 0, end = 0;
+            if (e.Answers.Length > 0)
+            {
+                var answer = e.Answers[0];
+                int charStart = answer.Start, charEnd = answer.Start + answer.Text.Length;
+                int first = Array.IndexOf(isContext, true), last = Array.LastIndexOf(isContext, true);
+                if (first >= 0 && encoded.Offsets[first].Start <= charStart && encoded.Offsets[last].End >= charEnd)
+                {
+                    start = first;
+                    while (start + 1 <= last && encoded.Offsets[start + 1].Start <= charStart) start++;
+                    end = last;
+                    while (end - 1 >= start && encoded.Offsets[end - 1].End >= charEnd) end--;
+                }
+            }
+            result.Add(new TaskExample(encoded.Ids, [start, end], TypeIds: encoded.TypeIds,
+                Question: new QuestionWindow(e.Context, encoded.Offsets, isContext, e.Answers.Select(a => a.Text).ToArray())));
+        }
+        if (result.Count == 0) throw new DataFileException(path, null, "has no questions");
+        return result;
+    }
+
     /// <summary>The teacher's id for a label name; a number is taken as the id itself (SST-2's 0/1 with LABEL_0/LABEL_1 configs).</summary>
     static int LabelId(ModelConfig config, string label, string path, long line)
     {
@@ -125,14 +163,17 @@ public sealed class TaskDistiller : ITrainingTask
         IReadOnlyList<TaskExample> train, IReadOnlyList<TaskExample>? eval, TaskDistillationOptions options, IReadOnlyList<string>? filesToCopy = null)
     {
         options.Validate();
-        if (kind == DistillationTaskKind.QuestionAnswering)
-            throw new InvalidInputException("question-answering distillation is not implemented yet (classification and token classification are)");
-        string suffix = kind == DistillationTaskKind.Classification ? "ForSequenceClassification" : "ForTokenClassification";
+        string suffix = kind switch
+        {
+            DistillationTaskKind.Classification => "ForSequenceClassification",
+            DistillationTaskKind.TokenClassification => "ForTokenClassification",
+            _ => "ForQuestionAnswering",
+        };
         if (!teacher.ArchitectureName.EndsWith(suffix, StringComparison.Ordinal))
             throw new InvalidInputException($"the teacher is {teacher.ArchitectureName}: a {Describe(kind)} teacher must be a …{suffix} model");
         if (!student.ArchitectureName.EndsWith(suffix, StringComparison.Ordinal))
             throw new InvalidInputException($"the student is {student.ArchitectureName}: a {Describe(kind)} student must be a …{suffix} model");
-        if (teacher.Config.NumLabels != student.Config.NumLabels)
+        if (kind != DistillationTaskKind.QuestionAnswering && teacher.Config.NumLabels != student.Config.NumLabels)
             throw new InvalidInputException($"the teacher has {teacher.Config.NumLabels} labels, the student {student.Config.NumLabels}");
         if (teacher.Config.VocabSize != student.Config.VocabSize)
             throw new InvalidInputException($"teacher and student vocabularies differ: vocab_size {teacher.Config.VocabSize} vs {student.Config.VocabSize}");
@@ -141,13 +182,18 @@ public sealed class TaskDistiller : ITrainingTask
         Student = student;
         _train = train;
         _eval = eval;
-        _classes = teacher.Config.NumLabels;
+        _classes = kind == DistillationTaskKind.QuestionAnswering ? 2 : teacher.Config.NumLabels;
         Options = options;
         ExampleLengths = train.Select(e => e.Ids.Length).ToArray();
         FilesToCopy = filesToCopy ?? [];
     }
 
-    static string Describe(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "classification" : "token-classification";
+    static string Describe(DistillationTaskKind kind) => kind switch
+    {
+        DistillationTaskKind.Classification => "classification",
+        DistillationTaskKind.TokenClassification => "token-classification",
+        _ => "question-answering",
+    };
 
     public TrainingOptions TrainingOptions => new()
     {
@@ -170,6 +216,7 @@ public sealed class TaskDistiller : ITrainingTask
     public BatchResult ForwardBackward(int[] batch, float lossScale, BatchPosition position)
     {
         CacheTeacherLogits(batch);
+        if (Kind == DistillationTaskKind.QuestionAnswering) return QuestionForwardBackward(batch, lossScale);
         var input = ModelInput.FromSequences(batch.Select(i => _train[i].Ids).ToList());
         var studentLogits = Student.Forward(input)["logits"].Data;
         var teacherLogits = new float[studentLogits.Length];
@@ -192,6 +239,40 @@ public sealed class TaskDistiller : ITrainingTask
         return new BatchResult(loss, input.Tokens);
     }
 
+    /// <summary>
+    /// QA: for start and for end, each sequence's logits over its own tokens form one distribution; the loss is the mean
+    /// over sequences of (start + end)/2, as HF's QA loss averages the two. Gradients go back as qa_outputs' [tokens, 2].
+    /// </summary>
+    BatchResult QuestionForwardBackward(int[] batch, float lossScale)
+    {
+        var input = ModelInput.FromSequences(batch.Select(i => _train[i].Ids).ToList());
+        var output = Student.Forward(input);
+        var start = output["start_logits"].Data;
+        var end = output["end_logits"].Data;
+        var grad = new float[input.Tokens * 2];
+        double loss = 0, soft = 0, hard = 0;
+        int at = 0;
+        float weight = 0.5f / batch.Length;
+        foreach (var i in batch)
+        {
+            int n = _train[i].Ids.Length;
+            var teacher = _teacherLogits[i]; // [n start logits, n end logits]
+            for (int which = 0; which < 2; which++)
+            {
+                var studentRow = (which == 0 ? start : end).AsSpan(at, n);
+                var rowGrad = new float[n];
+                var (l, sTerm, hTerm) = TaskDistillationLoss.Compute(studentRow, teacher.AsSpan(which * n, n), n, [_train[i].Labels[which]], [],
+                    Options.Alpha, Options.Temperature, rowGrad);
+                loss += weight * l; soft += weight * sTerm; hard += weight * hTerm;
+                for (int t = 0; t < n; t++) grad[2 * (at + t) + which] = weight * rowGrad[t];
+            }
+            at += n;
+        }
+        Student.BackwardFromOutputs(grad, null, lossScale);
+        LastTerms = (soft, hard);
+        return new BatchResult(loss, input.Tokens);
+    }
+
     void CacheTeacherLogits(int[] batch)
     {
         var missing = batch.Where(i => !_teacherLogits.ContainsKey(i)).ToArray();
@@ -199,8 +280,21 @@ public sealed class TaskDistiller : ITrainingTask
         _teacher.Eval();
         // BERT teachers read the token types of pairs; DistilBERT has none.
         var types = _teacher.Config is BertConfig && missing.All(i => _train[i].TypeIds is not null) ? missing.Select(i => _train[i].TypeIds!).ToList() : null;
-        var logits = _teacher.Forward(ModelInput.FromSequences(missing.Select(i => _train[i].Ids).ToList(), types))["logits"].Data;
+        var output = _teacher.Forward(ModelInput.FromSequences(missing.Select(i => _train[i].Ids).ToList(), types));
         int at = 0;
+        if (Kind == DistillationTaskKind.QuestionAnswering)
+        {
+            var start = output["start_logits"].Data;
+            var end = output["end_logits"].Data;
+            foreach (var i in missing)
+            {
+                int n = _train[i].Ids.Length;
+                _teacherLogits[i] = [.. start.AsSpan(at, n), .. end.AsSpan(at, n)];
+                at += n;
+            }
+            return;
+        }
+        var logits = output["logits"].Data;
         foreach (var i in missing)
         {
             int rows = Kind == DistillationTaskKind.Classification ? 1 : _train[i].Ids.Length;
@@ -215,6 +309,24 @@ public sealed class TaskDistiller : ITrainingTask
 
     public static string MainMetric(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "accuracy" : "f1";
 
+    /// <summary>The best span (start ≤ end, both context tokens, at most <paramref name="maxAnswerTokens"/> long) as text.</summary>
+    static string BestAnswer(QuestionWindow q, ReadOnlySpan<float> start, ReadOnlySpan<float> end, int maxAnswerTokens = 30)
+    {
+        double best = double.NegativeInfinity;
+        int bestStart = -1, bestEnd = -1;
+        for (int i = 0; i < start.Length; i++)
+        {
+            if (!q.IsContext[i]) continue;
+            for (int j = i; j < Math.Min(end.Length, i + maxAnswerTokens); j++)
+            {
+                if (!q.IsContext[j]) break;
+                double score = start[i] + end[j];
+                if (score > best) { best = score; bestStart = i; bestEnd = j; }
+            }
+        }
+        return bestStart < 0 ? "" : q.Context[q.Offsets[bestStart].Start..q.Offsets[bestEnd].End];
+    }
+
     /// <summary>Scores <paramref name="model"/> (teacher or student) on labelled examples: accuracy and macro F1, or
     /// entity precision/recall/F1 from each word's first sub-token.</summary>
     public Dictionary<string, double> Evaluate(TransformerModel model, IReadOnlyList<TaskExample> examples, int batchSize = 64)
@@ -224,10 +336,26 @@ public sealed class TaskDistiller : ITrainingTask
         var names = model.Config.Id2Label;
         var classification = new ClassificationMetrics();
         var entities = new EntityMetrics();
+        var squad = new SquadMetrics();
         foreach (var batch in Training.Batching.Sequential(examples.Count, batchSize))
         {
             var types = model.Config is BertConfig && batch.All(i => examples[i].TypeIds is not null) ? batch.Select(i => examples[i].TypeIds!).ToList() : null;
-            var logits = model.Forward(ModelInput.FromSequences(batch.Select(i => examples[i].Ids).ToList(), types))["logits"].Data;
+            var output = model.Forward(ModelInput.FromSequences(batch.Select(i => examples[i].Ids).ToList(), types));
+            if (Kind == DistillationTaskKind.QuestionAnswering)
+            {
+                var start = output["start_logits"].Data;
+                var end = output["end_logits"].Data;
+                int at = 0;
+                foreach (var i in batch)
+                {
+                    int n = examples[i].Ids.Length;
+                    var q = examples[i].Question!;
+                    squad.Add(BestAnswer(q, start.AsSpan(at, n), end.AsSpan(at, n)), q.Answers);
+                    at += n;
+                }
+                continue;
+            }
+            var logits = output["logits"].Data;
             int row = 0;
             foreach (var i in batch)
             {
@@ -252,6 +380,11 @@ public sealed class TaskDistiller : ITrainingTask
         {
             var r = classification.Report();
             return new() { ["accuracy"] = r.Accuracy, ["macro_f1"] = r.MacroF1, ["examples"] = r.Count };
+        }
+        if (Kind == DistillationTaskKind.QuestionAnswering)
+        {
+            var sr = squad.Report();
+            return new() { ["f1"] = sr.F1, ["exact_match"] = sr.ExactMatch, ["questions"] = sr.Count };
         }
         var er = entities.Report();
         return new() { ["f1"] = er.F1, ["precision"] = er.Precision, ["recall"] = er.Recall, ["token_accuracy"] = er.TokenAccuracy, ["sentences"] = er.Sentences };
