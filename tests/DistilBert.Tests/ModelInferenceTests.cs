@@ -145,3 +145,58 @@ public class ModelInferenceTests
         Assert.Same(model.Parameters["cls.predictions.bias"], model.Parameters["cls.predictions.decoder.bias"]);
     }
 }
+
+public class ModelPackedWeightTests
+{
+    [Theory]
+    [InlineData("distilbert_mlm_relu_sinusoidal")]
+    [InlineData("bert_seqcls")]
+    public void PackedAndPlainInferenceAgree(string name)
+    {
+        var folder = Fixtures.Golden("models", name);
+        var packed = PretrainedModel.Load(folder).Model;
+        var plain = PretrainedModel.Load(folder).Model;
+        plain.PackWeightsForInference = false;
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var a = packed.Forward(InferCommand.ReadInput(expected))["logits"].Data;
+        var b = plain.Forward(InferCommand.ReadInput(expected))["logits"].Data;
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 1e-4f);
+    }
+
+    [Fact]
+    public void FeedForwardRowBlocksGiveTheSameResultAsOnePass()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_tokcls"); // relu, max_position_embeddings 64
+        var blocked = PretrainedModel.Load(folder).Model;
+        var plain = PretrainedModel.Load(folder).Model;
+        plain.PackWeightsForInference = false;
+        var random = new Random(4);
+        var sequences = Enumerable.Range(0, 13).Select(_ => Enumerable.Range(0, 60).Select(_ => random.Next(1, 1000)).ToArray()).ToList();
+        Assert.True(13 * 60 > DistilBert.Modeling.Layers.FeedForward.InferenceRowBlock);
+        var a = blocked.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        var b = plain.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 1e-4f);
+    }
+
+    [Fact]
+    public void AnOptimizerStepRefreshesThePackedWeights()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_seqcls");
+        var model = PretrainedModel.Load(folder).Model;
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var input = InferCommand.ReadInput(expected);
+        model.Forward(input); // packs
+        model.Train(dropout: false);
+        model.Parameters.ZeroGrad();
+        model.Forward(input);
+        model.Backward();
+        new DistilBert.Training.AdamW(DistilBert.Training.AdamW.SingleGroup(model.Parameters, 0)).Step(1e-2);
+        model.Eval();
+        var afterStep = model.Forward(input)["logits"].Data;
+        var reference = PretrainedModel.Load(folder).Model;
+        foreach (var p in model.Parameters) p.Value.CopyTo(reference.Parameters[p.Name].Value, 0);
+        reference.PackWeightsForInference = false;
+        var expectedLogits = reference.Forward(input)["logits"].Data;
+        for (int i = 0; i < afterStep.Length; i++) Assert.Equal(expectedLogits[i], afterStep[i], 1e-4f);
+    }
+}

@@ -46,12 +46,12 @@ public sealed class MaskedLmHead
         var pre = ctx.Buffer(_cache, "mlm.pre", n);
         var act = ctx.Buffer(_cache, "mlm.act", n);
         var normed = ctx.Buffer(_cache, "mlm.normed", n);
-        Transform.Forward(h, rows, pre);
+        Transform.Forward(h, rows, pre, ctx);
         ActivationFunction.Forward(_activation, pre.AsSpan(0, n), act);
         var mean = ctx.Training ? _cache.Get("mlm.mean", rows).AsSpan(0, rows) : default;
         var rstd = ctx.Training ? _cache.Get("mlm.rstd", rows).AsSpan(0, rows) : default;
         Norm.Forward(act, rows, normed, mean, rstd);
-        Projector.Forward(normed, rows, logits);
+        Projector.Forward(normed, rows, logits, ctx);
         if (ctx.Training) { _h = h; _rows = rows; }
     }
 

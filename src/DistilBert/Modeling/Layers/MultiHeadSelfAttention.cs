@@ -50,9 +50,9 @@ public sealed class MultiHeadSelfAttention
         var k = ctx.Buffer(_cache, "attn.k", n);
         var v = ctx.Buffer(_cache, "attn.v", n);
         var context = ctx.Buffer(_cache, "attn.context", n);
-        Query.Forward(x, tokens, q);
-        Key.Forward(x, tokens, k);
-        Value.Forward(x, tokens, v);
+        Query.Forward(x, tokens, q, ctx);
+        Key.Forward(x, tokens, k, ctx);
+        Value.Forward(x, tokens, v, ctx);
         long probLength = Attention.ProbabilitiesLength(layout.SequenceStarts, _heads);
         bool keepProbabilities = ctx.Training || !probabilitiesOut.IsEmpty;
         var probs = keepProbabilities ? ctx.Buffer(_cache, "attn.probs", probLength) : [];
@@ -69,7 +69,7 @@ public sealed class MultiHeadSelfAttention
             returned = dropped;
         }
         if (!probabilitiesOut.IsEmpty) returned.AsSpan(0, (int)probLength).CopyTo(probabilitiesOut);
-        Output.Forward(context, tokens, y);
+        Output.Forward(context, tokens, y, ctx);
         if (ctx.Training) { _x = x; _layout = layout; }
     }
 

@@ -23,10 +23,10 @@ public sealed class MaskedLmTask(MaskedLmHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
         var dLogits = ctx.Shared.Get("task.grad.logits", _logits.LongLength);
-        _loss.Backward(scale, dLogits);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, _logits.Length);
         var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * Head.Transform.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -54,10 +54,11 @@ public sealed class TokenClassificationTask(ClassifierHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * Head.Classifier.OutFeatures);
-        _loss.Backward(scale, dLogits);
+        int n = _tokens * Head.Classifier.OutFeatures;
+        var dLogits = ctx.Shared.Get("task.grad.logits", n);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, n);
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -86,11 +87,14 @@ public sealed class QuestionAnsweringTask(ClassifierHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
         var dStart = ctx.Shared.Get("qa.grad.start", _tokens);
         var dEnd = ctx.Shared.Get("qa.grad.end", _tokens);
-        _loss.Backward(scale, dStart, dEnd);
+        if (gradients.OwnLossScale != 0) _loss.Backward(gradients.OwnLossScale, dStart, dEnd);
+        else { Array.Clear(dStart, 0, _tokens); Array.Clear(dEnd, 0, _tokens); }
+        TaskGradients.Add(dStart, gradients.StartLogits, _tokens);
+        TaskGradients.Add(dEnd, gradients.EndLogits, _tokens);
         var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * 2);
         for (int t = 0; t < _tokens; t++) { dLogits[2 * t] = dStart[t]; dLogits[2 * t + 1] = dEnd[t]; }
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
@@ -117,12 +121,32 @@ public sealed class SequenceClassificationTask(ClassifierHead head)
     }
 
     /// <summary>Gradient w.r.t. the pooled input, [sequences, dim].</summary>
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _sequences * Head.Classifier.OutFeatures);
-        _loss.Backward(scale, dLogits);
+        int n = _sequences * Head.Classifier.OutFeatures;
+        var dLogits = ctx.Shared.Get("task.grad.logits", n);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, n);
         var dPooled = ctx.Shared.Get("task.grad.pooled", _sequences * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dPooled);
         return dPooled;
+    }
+}
+
+/// <summary>d(output) = ownLossScale · d(own loss)/d(output) + an external gradient, either part optional.</summary>
+static class TaskGradients
+{
+    public delegate void LossBackward(float scale, Span<float> dLogits);
+
+    public static void LossPlusExternal(LossBackward lossBackward, float ownLossScale, float[]? external, float[] dLogits, int n)
+    {
+        if (ownLossScale != 0) lossBackward(ownLossScale, dLogits);
+        else Array.Clear(dLogits, 0, n);
+        Add(dLogits, external, n);
+    }
+
+    public static void Add(float[] into, float[]? external, int n)
+    {
+        if (external is null) return;
+        for (int i = 0; i < n; i++) into[i] += external[i];
     }
 }

@@ -40,6 +40,8 @@ public sealed class LayerContext
     /// <summary>Dropout is applied only when training and this is true (`grad` runs training mode with dropout off).</summary>
     public bool DropoutActive { get; init; }
     public required Workspace Shared { get; init; }
+    /// <summary>Inference multiplies by weights packed once (faster, one extra copy of each linear weight in memory).</summary>
+    public bool PackWeights { get; init; } = true;
     public SeededRandom? Random { get; init; }
 
     /// <summary>Training: the layer's own cache (kept for Backward). Inference: a shared buffer reused by every layer.</summary>
