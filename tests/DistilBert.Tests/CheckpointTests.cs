@@ -337,3 +337,24 @@ public class CheckpointSummaryTests
         Assert.Equal(bert.Tensors.Count, json["tensors"]!.AsArray().Count);
     }
 }
+
+public class CheckpointCliTests
+{
+    static int Run(params string[] args) => DistilBert.Cli.Program.BuildRoot().Parse(args).Invoke();
+
+    [Fact]
+    public void InfoCommandDescribesEveryFormatAndRefusesBadFiles()
+    {
+        var folder = Fixtures.Golden("models", "bert_mlm");
+        Assert.Equal(0, Run("info", folder));
+        Assert.Equal(0, Run("info", Path.Combine(folder, "pytorch_model.bin"), "--json"));
+        var bad = CheckpointTests.TempPath(".safetensors");
+        try
+        {
+            File.WriteAllBytes(bad, [1, 2, 3]);
+            Assert.Equal(1, Run("info", bad));
+            Assert.Equal(1, Run("info", "./no/such/folder"));
+        }
+        finally { File.Delete(bad); }
+    }
+}
