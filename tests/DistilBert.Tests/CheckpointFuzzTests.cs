@@ -152,6 +152,15 @@ public sealed class CheckpointFuzzTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void MutatedShardIndexesOnlyRaiseModelFileException()
+    {
+        SafeTensors.Write(Path.Combine(_dir, "s1.safetensors"), [TensorToWrite.Float32("a", [2], [1, 2])]);
+        SafeTensors.Write(Path.Combine(_dir, "s2.safetensors"), [TensorToWrite.Float32("b", [1], [3])]);
+        var index = """{"metadata":{"total_size":12},"weight_map":{"a":"s1.safetensors","b":"s2.safetensors"}}"""u8.ToArray();
+        Fuzz(index, index.Length, "model.safetensors.index.json", 1_000, seed: 14);
+    }
+
+    [Fact]
     public void MutatedTorchZipsOnlyRaiseModelFileException()
     {
         var (pickle, storages) = SmallTorchStateDict();

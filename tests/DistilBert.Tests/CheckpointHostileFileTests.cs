@@ -192,6 +192,14 @@ public sealed class CheckpointHostileFileTests : IDisposable
     }
 
     [Fact]
+    public void ByteOrderEntryIsHonoured()
+    {
+        using (var s = CheckpointFile.Open(Write(TorchZip(StateDictPickle([Tensor("a", 2)]), OneStorage, byteOrder: "little"), "pytorch_model.bin")))
+            Assert.Equal([1f, 2f], s.ReadFloat32("a"));
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2)]), OneStorage, byteOrder: "big"), "'big' byte order");
+    }
+
+    [Fact]
     public void MissingStorageEntry() =>
         RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2, key: "7")]), OneStorage), "storage data/7 is missing");
 

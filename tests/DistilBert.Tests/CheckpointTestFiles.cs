@@ -124,12 +124,13 @@ internal static class CheckpointTestFiles
     }
 
     /// <summary>A torch.save-style zip: archive/data.pkl, archive/data/&lt;key&gt; for each storage, archive/version.</summary>
-    public static byte[] TorchZip(byte[] pickle, IReadOnlyDictionary<string, byte[]> storages, CompressionLevel level = CompressionLevel.NoCompression)
+    public static byte[] TorchZip(byte[] pickle, IReadOnlyDictionary<string, byte[]> storages, CompressionLevel level = CompressionLevel.NoCompression, string? byteOrder = null)
     {
         var ms = new MemoryStream();
         using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
         {
             Add(zip, "archive/data.pkl", pickle, level);
+            if (byteOrder is not null) Add(zip, "archive/byteorder", Encoding.ASCII.GetBytes(byteOrder), level);
             foreach (var (key, bytes) in storages) Add(zip, "archive/data/" + key, bytes, level);
             Add(zip, "archive/version", "3\n"u8.ToArray(), level);
         }

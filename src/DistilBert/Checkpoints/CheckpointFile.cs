@@ -93,8 +93,11 @@ public sealed class ShardedTensorSource : ITensorSource
     {
         var length = new FileInfo(indexPath).Length;
         if (length > MaxIndexBytes) throw new ModelFileException(indexPath, $"shard index is {length} bytes, over the {MaxIndexBytes}-byte limit");
+        var bytes = File.ReadAllBytes(indexPath);
+        // JsonDocument does not validate UTF-8 until a string is read; check it up front.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelFileException(indexPath, "shard index is not valid UTF-8");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
+        try { doc = JsonDocument.Parse(bytes); }
         catch (JsonException e) { throw new ModelFileException(indexPath, $"shard index is not valid JSON: {e.Message}", e); }
         using var _ = doc;
         if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)

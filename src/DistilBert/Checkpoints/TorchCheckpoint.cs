@@ -81,6 +81,10 @@ public sealed class TorchCheckpointFile : ITensorSource
             var pickleEntry = pickles[0];
             var root = pickleEntry.FullName[..^"data.pkl".Length];
             if (pickleEntry.Length > MaxPickleBytes) throw new ModelFileException(path, $"data.pkl is {pickleEntry.Length} bytes, over the {MaxPickleBytes}-byte limit");
+            // torch ≥ 2.1 records the byte order of the storages; older archives are little-endian.
+            if (zip.GetEntry(root + "byteorder") is { Length: <= 16 } byteOrder
+                && System.Text.Encoding.ASCII.GetString(ZipStorages.ReadEntry(path, byteOrder, 0, (int)byteOrder.Length)).Trim() is var order && order != "little")
+                throw new ModelFileException(path, $"storages are stored in '{order}' byte order; only little-endian checkpoints are supported");
             var pickle = ZipStorages.ReadEntry(path, pickleEntry, 0, (int)pickleEntry.Length);
             var tensors = RestrictedUnpickler.LoadStateDict(path, pickle);
 

@@ -160,10 +160,18 @@ public sealed class HubClient : IDisposable
         }
         var (commit, etag, size, downloadUrl) = meta.Value;
         var blob = cache.BlobPath(etag);
-        if (File.Exists(blob))
-            progress?.Report(new HubProgress(fileName, new FileInfo(blob).Length, size, FromCache: true));
-        else
-            await DownloadBlobAsync(cache, fileName, downloadUrl, blob, etag, size, progress, ct);
+        bool fetched = false;
+        if (!File.Exists(blob))
+        {
+            // Another process (or python's huggingface_hub) may be fetching the same blob: take its lock, then look again.
+            await using var blobLock = await LockAsync(cache.LockPath(etag), ct);
+            if (!File.Exists(blob))
+            {
+                await DownloadBlobAsync(cache, fileName, downloadUrl, blob, etag, size, progress, ct);
+                fetched = true;
+            }
+        }
+        if (!fetched) progress?.Report(new HubProgress(fileName, new FileInfo(blob).Length, size, FromCache: true));
         var path = cache.LinkSnapshot(commit, fileName, etag);
         return new FileResult(path, commit, etag);
     }
@@ -208,6 +216,9 @@ public sealed class HubClient : IDisposable
                 url = new Uri(url, location);
                 continue;
             }
+            // A failing server is treated like an unreachable one (the cache may answer), as huggingface_hub does.
+            if (status >= 500)
+                throw new HubUnreachableException($"HTTP {status}", new HttpRequestException($"{url.Host} answered HTTP {status} {response.ReasonPhrase}"));
             var errorCode = Header(response, "X-Error-Code");
             if (status == 404 && errorCode is null or "EntryNotFound") return null;
             if (errorCode == "RevisionNotFound")
@@ -230,6 +241,20 @@ public sealed class HubClient : IDisposable
             long? size = long.TryParse(Header(response, "X-Linked-Size"), out var linked) ? linked : response.Content.Headers.ContentLength;
             var downloadUrl = status is >= 300 and < 400 && response.Headers.Location is { } cdn ? cdn : url;
             return (commit, etag, size, downloadUrl);
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock file (FileShare.None: an OS lock on Windows, flock on Unix), waited for while another process
+    /// holds it. Left in place afterwards, as huggingface_hub leaves its .lock files.
+    /// </summary>
+    static async Task<FileStream> LockAsync(string path, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) { await Task.Delay(200, ct); }
         }
     }
 

@@ -92,6 +92,14 @@ public sealed partial class WordPieceTokenizer
     [ThreadStatic] static Scratch? threadScratch;
     internal static Scratch ThreadScratch => threadScratch ??= new Scratch();
 
+    /// <summary>After a huge input, let the thread's buffers go rather than hold them for the thread's lifetime.</summary>
+    static void ReleaseHugeScratch()
+    {
+        const int Limit = 1 << 20; // tokens
+        if (threadScratch is { } s && (s.First.Ids.Length > Limit || s.Second.Ids.Length > Limit || s.Output.Ids.Length > Limit))
+            threadScratch = null;
+    }
+
     // ---------------------------------------------------------------- text → raw tokens
 
     /// <summary>The WordPiece tokens of <paramref name="text"/>, without special tokens (HF's <c>tokenize</c>).</summary>
@@ -102,6 +110,7 @@ public sealed partial class WordPieceTokenizer
         TokenizeInto(text, raw, ThreadScratch);
         var tokens = new string[raw.Count];
         for (int i = 0; i < tokens.Length; i++) tokens[i] = Vocab.IdToToken(raw.Ids[i]);
+        ReleaseHugeScratch();
         return tokens;
     }
 
@@ -471,6 +480,7 @@ public sealed partial class WordPieceTokenizer
             WriteWindow(s.First, pair is null ? null : s.Second, s.Windows[k], options.AddSpecialTokens, s.Output);
             encodings[k] = ToEncoding(s.Output, padTo, options.PaddingSide);
         }
+        ReleaseHugeScratch();
         if (encodings.Length == 1) return encodings[0];
         var main = encodings[0];
         return new EncodedText
@@ -486,10 +496,22 @@ public sealed partial class WordPieceTokenizer
     {
         if (options.Padding == PaddingStrategy.None) return 0;
         RequirePad();
-        if (options.Padding == PaddingStrategy.MaxLength) return options.ResolveMaxLength(ModelMaxLength);
+        // As HF: padding to max_length with neither a max_length nor a model limit pads nothing.
+        if (options.Padding == PaddingStrategy.MaxLength) return MaxLengthFor(options) ?? 0;
         int longest = 0;
         foreach (var w in s.Windows) longest = Math.Max(longest, w.ToA - w.FromA + w.ToB - w.FromB);
         return longest + (options.AddSpecialTokens ? (isPair ? Template.AddedPair : Template.AddedSingle) : 0);
+    }
+
+    /// <summary>
+    /// The max_length that <paramref name="options"/> mean for this tokenizer: theirs, else <see cref="ModelMaxLength"/>;
+    /// null when neither sets a limit (HF's model_max_length of 1e30 loads as int.MaxValue).
+    /// </summary>
+    public int? MaxLengthFor(EncodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MaxLength is int explicitLength) return explicitLength;
+        return ModelMaxLength == int.MaxValue ? null : ModelMaxLength;
     }
 
     void RequirePad()
