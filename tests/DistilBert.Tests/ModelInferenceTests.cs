@@ -183,6 +183,23 @@ public class ModelPackedWeightTests
     }
 
     [Fact]
+    public void ReloadingWeightsAfterAForwardNeedsMarkWeightsChanged()
+    {
+        var folder = Fixtures.Golden("models", "bert_mlm");
+        var model = PretrainedModel.Load(folder).Model;
+        var input = ModelInput.FromSequences([[2, 7, 9, 3]]);
+        var before = model.Forward(input)["logits"].Data;
+        foreach (var p in model.Parameters) for (int i = 0; i < p.Length; i++) p.Value[i] *= 0.5f;
+        model.MarkWeightsChanged();
+        var after = model.Forward(input)["logits"].Data;
+        var fresh = PretrainedModel.Load(folder).Model;
+        foreach (var p in fresh.Parameters) for (int i = 0; i < p.Length; i++) p.Value[i] *= 0.5f;
+        var expected = fresh.Forward(input)["logits"].Data;
+        Assert.NotEqual(before, after);
+        for (int i = 0; i < after.Length; i++) Assert.Equal(expected[i], after[i], 1e-4f);
+    }
+
+    [Fact]
     public void AnOptimizerStepRefreshesThePackedWeights()
     {
         var folder = Fixtures.Golden("models", "distilbert_seqcls");
