@@ -221,3 +221,24 @@ public class ModelPackedWeightTests
         for (int i = 0; i < afterStep.Length; i++) Assert.Equal(expectedLogits[i], afterStep[i], 1e-4f);
     }
 }
+
+public class ModelTrainingMemoryTests
+{
+    [Fact]
+    public void ReleaseTrainingMemoryFreesCachesAndGradientsAndInferenceStillMatches()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_seqcls");
+        var model = PretrainedModel.Load(folder).Model;
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var input = InferCommand.ReadInput(expected);
+        model.Train(dropout: false);
+        model.Forward(input);
+        model.Backward();
+        Assert.True(model.TrainingCacheFloats > 0);
+        model.ReleaseTrainingMemory();
+        Assert.Equal(0, model.TrainingCacheFloats);
+        Assert.All(model.Parameters, p => Assert.Null(p.Grad));
+        Assert.False(model.IsTraining);
+        ModelGoldenTests.AssertClose("distilbert_seqcls", "logits", expected.ReadFloat32("logits"), model.Forward(input)["logits"].Data, (1e-4, 1e-4));
+    }
+}

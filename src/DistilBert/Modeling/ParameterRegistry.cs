@@ -42,6 +42,9 @@ public sealed class Parameter
 
     public float[] EnsureGrad() => Grad ??= new float[Value.Length];
 
+    /// <summary>Drops the gradient buffer (memory); the next backward allocates a zeroed one.</summary>
+    public void ReleaseGrad() => Grad = null;
+
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 

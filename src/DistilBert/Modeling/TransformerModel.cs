@@ -24,6 +24,7 @@ public abstract class TransformerModel
     public bool PackWeightsForInference { get; set; } = true;
 
     readonly Workspace _shared = new();
+    readonly HashSet<Workspace> _trainingCaches = new(ReferenceEqualityComparer.Instance);
     /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
     protected Workspace HeadCache { get; } = new();
     LayerContext? _trainingContext;
@@ -46,13 +47,29 @@ public abstract class TransformerModel
         foreach (var p in Parameters) p.MarkChanged();
     }
 
+    /// <summary>
+    /// Eval mode, and frees every layer's training cache (activations kept for Backward) and the parameters' gradients.
+    /// <see cref="Eval"/> alone keeps them, so alternating training and evaluation does not reallocate.
+    /// </summary>
+    public void ReleaseTrainingMemory()
+    {
+        Eval();
+        foreach (var cache in _trainingCaches) cache.Clear();
+        _trainingCaches.Clear();
+        _shared.Clear();
+        foreach (var p in Parameters) p.ReleaseGrad();
+    }
+
+    /// <summary>Floats held by every training cache (0 after <see cref="ReleaseTrainingMemory"/>).</summary>
+    public long TrainingCacheFloats => _trainingCaches.Sum(c => c.FloatCount);
+
     /// <summary>Floats held by the shared inference workspace (for memory checks).</summary>
     public long WorkspaceFloats => _shared.FloatCount;
 
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         Validate(input);
-        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random, PackWeights = PackWeightsForInference };
+        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random, PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);

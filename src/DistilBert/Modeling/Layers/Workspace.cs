@@ -44,9 +44,16 @@ public sealed class LayerContext
     public bool PackWeights { get; init; } = true;
     public SeededRandom? Random { get; init; }
 
+    /// <summary>Every layer cache a training forward used, so the model can free them all (ReleaseTrainingMemory).</summary>
+    public HashSet<Workspace>? TrainingCaches { get; init; }
+
     /// <summary>Training: the layer's own cache (kept for Backward). Inference: a shared buffer reused by every layer.</summary>
-    public float[] Buffer(Workspace layerCache, string key, long length) =>
-        Training ? layerCache.Get(key, length) : Shared.Get(key, length);
+    public float[] Buffer(Workspace layerCache, string key, long length)
+    {
+        if (!Training) return Shared.Get(key, length);
+        TrainingCaches?.Add(layerCache);
+        return layerCache.Get(key, length);
+    }
 
     public bool Drops(double p) => Training && DropoutActive && p > 0;
 }
