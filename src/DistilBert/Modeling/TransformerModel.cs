@@ -34,6 +34,12 @@ public abstract class TransformerModel
 
     protected TransformerModel(ModelConfig config) => Config = config;
 
+    /// <summary>
+    /// Training with MLM labels: compute vocabulary logits only at labelled positions (same loss and gradients, no
+    /// "logits" output). Pre-training turns it on; off by default so training-mode outputs match HF's.
+    /// </summary>
+    public bool MaskedLmLogitsOnlyAtLabels { get; set; }
+
     /// <summary>Training mode: layers keep what Backward needs; dropout on unless <paramref name="dropout"/> is false.</summary>
     public void Train(bool dropout = true) { IsTraining = true; DropoutActive = dropout; }
 
@@ -69,7 +75,8 @@ public abstract class TransformerModel
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         Validate(input);
-        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random, PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches };
+        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random,
+            PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches, LogitsOnlyAtLabels = MaskedLmLogitsOnlyAtLabels };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);

@@ -43,6 +43,8 @@ public sealed class LayerContext
     /// <summary>Inference multiplies by weights packed once (faster, one extra copy of each linear weight in memory).</summary>
     public bool PackWeights { get; init; } = true;
     public SeededRandom? Random { get; init; }
+    /// <summary>Training only: MLM heads compute logits only where labels are set (see MaskedLmTask).</summary>
+    public bool LogitsOnlyAtLabels { get; init; }
 
     /// <summary>Every layer cache a training forward used, so the model can free them all (ReleaseTrainingMemory).</summary>
     public HashSet<Workspace>? TrainingCaches { get; init; }
