@@ -63,7 +63,7 @@ public sealed class EncoderHarness
         _embBeta = new float[d];
         _layers = new Layer[shape.Layers];
         // one scratch buffer for every unpacked weight: only the packed copies stay (peak memory = steady state)
-        var scratch = new float[shape.Hidden * d];
+        var scratch = new float[Math.Max(shape.Hidden, 3 * d) * d];
         PackedMatrix Packed(int n, int k)
         {
             var w = scratch.AsSpan(0, n * k);

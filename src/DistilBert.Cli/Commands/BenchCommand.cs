@@ -30,10 +30,16 @@ public static class BenchCommand
             Description = "model: DistilBertModel/BertModel with random HF-style init; harness: the kernels wired as an encoder (packed weights, fused epilogues)",
             DefaultValueFactory = _ => "model",
         };
+        var texts = new Option<string?>("--texts")
+        {
+            Description = "mixed-length mode: real texts (one per line, SST-2 TSV, or JSON lines with \"text\", .gz ok), tokenized, " +
+                "truncated to --seq, batched --batch at a time in file order; each sequence runs at its own length",
+        };
+        var limit = new Option<int?>("--limit") { Description = "use only the first N texts of --texts" };
         var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
         var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
         {
-            shape, batch, seq, threads, warmup, iterations, json, engine, kernels,
+            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, kernels,
         };
         CliAction.Set(cmd, parseResult =>
         {
@@ -49,6 +55,8 @@ public static class BenchCommand
                 throw new InvalidInputException($"--seq must be between 1 and {encoder.MaxPositions} (max_position_embeddings), got {s}");
             string engineName = parseResult.GetValue(engine) ?? "model";
             if (engineName is not ("model" or "harness")) throw new InvalidInputException($"--engine must be model or harness, got '{engineName}'");
+            if (parseResult.GetValue(texts) is { } textFile)
+                return RunTexts(encoder, engineName, TextBatches.Load(textFile, b, s, parseResult.GetValue(limit)), n, w, it, parseResult.GetValue(json));
             return RunEncoder(encoder, engineName, b, s, n, w, it, parseResult.GetValue(json));
         });
         return cmd;
@@ -63,22 +71,9 @@ public static class BenchCommand
         var starts = new int[batch + 1];
         for (int i = 0; i <= batch; i++) starts[i] = i * seq;
         var lengths = Enumerable.Repeat(seq, batch).ToArray();
-        Action forward;
-        if (engine == "harness")
-        {
-            var harness = new EncoderHarness(shape);
-            forward = () => harness.Forward(ids, starts);
-        }
-        else
-        {
-            TransformerModel model = shape.TokenTypes
-                ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
-                : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
-            ModelInitializer.Initialize(model, seed: 1234);
-            model.Eval();
-            var input = ModelInput.FromPadded(ids.Select(i => (long)i).ToArray(), batch, seq);
-            forward = () => model.Forward(input);
-        }
+        var run = CreateEngine(shape, engine);
+        var sequences = Enumerable.Range(0, batch).Select(b => ids.AsSpan(b * seq, seq).ToArray()).ToArray();
+        Action forward = () => run(sequences);
         for (int i = 0; i < warmup; i++) forward();
         var times = new double[iterations];
         for (int i = 0; i < iterations; i++)
@@ -117,6 +112,71 @@ public static class BenchCommand
             table.AddColumn(new TableColumn(column).RightAligned());
         table.AddRow($"{batch} × {seq}", threads.ToString(), $"{median * 1e3:F1} ms", $"{best * 1e3:F1} ms",
             $"{batch / median:F1}", $"{batch * seq / median:F0}", $"{flops / median / 1e9:F1}", $"{peakRss / 1048576.0:F0} MiB");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    /// <summary>Builds the engine: the real model (random HF init, eval mode) or the kernel harness; returns a forward
+    /// over one ragged batch of token-id sequences.</summary>
+    static Action<int[][]> CreateEngine(EncoderShape shape, string engine)
+    {
+        if (engine == "harness")
+        {
+            var harness = new EncoderHarness(shape);
+            return sequences =>
+            {
+                var starts = new int[sequences.Length + 1];
+                for (int i = 0; i < sequences.Length; i++) starts[i + 1] = starts[i] + sequences[i].Length;
+                harness.Forward(sequences.SelectMany(x => x).ToArray(), starts);
+            };
+        }
+        TransformerModel model = shape.TokenTypes
+            ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
+            : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
+        ModelInitializer.Initialize(model, seed: 1234);
+        model.Eval();
+        return sequences => model.Forward(ModelInput.FromSequences(sequences));
+    }
+
+    static int RunTexts(EncoderShape shape, string engine, TextBatches data, int threads, int warmup, int iterations, bool json)
+    {
+        ComputeThreads.Count = threads;
+        var forward = CreateEngine(shape, engine);
+        void Pass() { foreach (var batch in data.Batches) forward(batch); }
+        for (int i = 0; i < warmup; i++) Pass();
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Pass();
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        double median = KernelBench.Median(times);
+        double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
+        double padding = 1 - (double)data.Tokens / data.PaddedTokens;
+        if (json)
+        {
+            WriteJson(writer =>
+            {
+                writer.WriteString("engine", engine);
+                writer.WriteString("shape", shape.Name);
+                writer.WriteNumber("texts", data.Texts);
+                writer.WriteNumber("batches", data.Batches.Count);
+                writer.WriteNumber("tokens", data.Tokens);
+                writer.WriteNumber("padded_tokens", data.PaddedTokens);
+                writer.WriteNumber("threads", threads);
+                writer.WriteNumber("median_pass_ms", median * 1e3);
+                writer.WriteNumber("texts_per_s", data.Texts / median);
+                writer.WriteNumber("tokens_per_s", data.Tokens / median);
+                writer.WriteNumber("gflops", flops / median / 1e9);
+            });
+            return 0;
+        }
+        var table = new Table().Title($"[bold]{shape.Name}[/] {engine}, mixed-length texts (ragged batches, no padding computed)");
+        foreach (var column in new[] { "texts", "batches", "tokens", "padding a padded engine computes", "median pass", "texts/s", "tokens/s", "GFLOP/s" })
+            table.AddColumn(new TableColumn(column).RightAligned());
+        table.AddRow(data.Texts.ToString(), data.Batches.Count.ToString(), data.Tokens.ToString(), $"{100 * padding:F1}%",
+            $"{median * 1e3:F1} ms", $"{data.Texts / median:F1}", $"{data.Tokens / median:F0}", $"{flops / median / 1e9:F1}");
         AnsiConsole.Write(table);
         return 0;
     }
