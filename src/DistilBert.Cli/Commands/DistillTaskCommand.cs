@@ -26,7 +26,7 @@ public static class DistillTaskCommand
         var temperature = new Option<float>("--temperature") { Description = "softmax temperature of the soft targets", DefaultValueFactory = _ => 2f };
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 32 };
         var gradAccum = new Option<int>("--grad-accum") { DefaultValueFactory = _ => 1 };
-        var maxLength = new Option<int>("--max-length") { Description = "tokens per example (longer ones are truncated)", DefaultValueFactory = _ => 128 };
+        var maxLength = new Option<int?>("--max-length") { Description = "tokens per example, longer ones truncated (default 128; qa 384)" };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
         var maxSteps = new Option<int?>("--max-steps") { Description = "stop after this many optimizer steps" };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
@@ -89,7 +89,8 @@ public static class DistillTaskCommand
             else studentModel = PretrainedModel.Load(studentDir!).Model;
             foreach (var note in notes) log.WriteLine($"note: {note}");
 
-            int maxLen = parse.GetValue(maxLength);
+            int maxLen = parse.GetValue(maxLength) ?? (kind == DistillationTaskKind.QuestionAnswering ? 384 : 128);
+            if (maxLen < 4) throw new InvalidInputException($"--max-length must be at least 4, got {maxLen}");
             List<TaskExample> Read(string path) => kind switch
             {
                 DistillationTaskKind.Classification => TaskDataset.Classification(path, tokenizer, teacherModel.Config, maxLen),
