@@ -132,6 +132,23 @@ public sealed class ModelOutput
     public float? Loss => _byName.TryGetValue("loss", out var t) ? t.Data[0] : null;
 }
 
+/// <summary>
+/// Gradients of a loss computed outside the model (distillation, custom objectives) with respect to its outputs, in the
+/// outputs' own layouts; any may be null. <see cref="OwnLossScale"/> adds that multiple of the model's own loss.
+/// </summary>
+public sealed class OutputGradients
+{
+    /// <summary>d/d logits: [tokens, vocab] (MLM), [tokens, labels] (token classification), [sequences, labels].</summary>
+    public float[]? Logits { get; init; }
+    public float[]? StartLogits { get; init; }
+    public float[]? EndLogits { get; init; }
+    /// <summary>[tokens, dim]</summary>
+    public float[]? LastHiddenState { get; init; }
+    /// <summary>[sequences, dim] (BertModel)</summary>
+    public float[]? PoolerOutput { get; init; }
+    public float OwnLossScale { get; init; }
+}
+
 public sealed record ForwardOptions(bool OutputHiddenStates = false, bool OutputAttentions = false)
 {
     public static readonly ForwardOptions None = new();

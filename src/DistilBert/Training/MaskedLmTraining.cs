@@ -29,6 +29,7 @@ public sealed class MaskedLmTraining : ITrainingTask
             throw new InvalidInputException($"MLM training needs a …ForMaskedLM model, got {model.ArchitectureName}");
         if (maxLength < 3) throw new InvalidInputException($"max length must be at least 3 for MLM blocks, got {maxLength}");
         Model = model;
+        model.MaskedLmLogitsOnlyAtLabels = true; // only masked positions enter the loss: skip the vocabulary projection elsewhere
         FilesToCopy = filesToCopy ?? [];
         _evalBatchSize = evalBatchSize;
         _blocks = Pack(tokenizer, trainLines, maxLength);
