@@ -119,3 +119,46 @@ public sealed class TrainerTaskTests : IDisposable
         Assert.False(evals[0].Metrics["accuracy"] > evals[^1].Metrics["accuracy"]);
     }
 }
+
+public sealed class TrainerMlmSparseLogitsTests
+{
+    [Theory]
+    [InlineData("DistilBertForMaskedLM")]
+    [InlineData("BertForMaskedLM")]
+    public void LogitsAtLabelsOnlyGiveTheFullComputationsLossAndGradients(string architecture)
+    {
+        ModelConfig config = architecture.StartsWith("Bert", StringComparison.Ordinal)
+            ? ModelConfig.Parse("""{"model_type":"bert","hidden_size":16,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":32,"vocab_size":97,"max_position_embeddings":32}""")
+            : new DistilBertConfig { Dim = 16, NLayers = 1, NHeads = 2, HiddenDim = 32, MaxPositionEmbeddings = 32, VocabSize = 97 };
+        var model = PretrainedModel.Create(config, architecture, 5);
+        var random = new Random(3);
+        var sequences = new List<int[]> { Enumerable.Range(0, 11).Select(_ => random.Next(97)).ToArray(), Enumerable.Range(0, 7).Select(_ => random.Next(97)).ToArray() };
+        var labels = new long[18];
+        for (int t = 0; t < labels.Length; t++) labels[t] = t % 5 == 1 ? random.Next(97) : -100;
+
+        (float Loss, Dictionary<string, float[]> Grads, float[] Logits) Run(bool sparse)
+        {
+            model.Train(dropout: false);
+            model.Parameters.ZeroGrad();
+            var input = ModelInput.FromSequences(sequences);
+            input.Labels = labels;
+            input.LogitsAtLabelsOnly = sparse;
+            var output = model.Forward(input);
+            model.Backward();
+            return (output.Loss!.Value, model.Parameters.Where(p => p.Grad is not null).ToDictionary(p => p.Name, p => (float[])p.Grad!.Clone()), output["logits"].Data);
+        }
+        var full = Run(sparse: false);
+        var sparseRun = Run(sparse: true);
+        Assert.Equal(full.Loss, sparseRun.Loss, 5);
+        var labelled = Enumerable.Range(0, 18).Where(t => labels[t] != -100).ToArray();
+        Assert.Equal(labelled.Length * 97, sparseRun.Logits.Length);
+        for (int r = 0; r < labelled.Length; r++)
+            for (int v = 0; v < 97; v++) Assert.Equal(full.Logits[labelled[r] * 97 + v], sparseRun.Logits[r * 97 + v], 5);
+        Assert.Equal(full.Grads.Keys.Order(), sparseRun.Grads.Keys.Order());
+        foreach (var (name, g) in full.Grads)
+        {
+            double scale = Math.Max(1e-3, g.Max(Math.Abs));
+            for (int i = 0; i < g.Length; i++) Assert.True(Math.Abs(g[i] - sparseRun.Grads[name][i]) <= 1e-5 * scale + 1e-7, $"{name}[{i}]: {g[i]} vs {sparseRun.Grads[name][i]}");
+        }
+    }
+}

@@ -82,6 +82,7 @@ public sealed class MaskedLmTraining : ITrainingTask
     {
         var random = new Random(HashCode(position.Seed, position.Epoch, position.BatchIndex));
         var input = Masked(_blocks, batch, random);
+        input.LogitsAtLabelsOnly = true; // the same loss, vocabulary logits only where there are targets
         var loss = Model.Forward(input).Loss!.Value;
         Model.Backward(lossScale);
         return new BatchResult(loss, input.Tokens);
@@ -99,15 +100,15 @@ public sealed class MaskedLmTraining : ITrainingTask
         foreach (var batch in Batching.Sequential(_evalBlocks.Length, _evalBatchSize))
         {
             var input = Masked(_evalBlocks, batch, new Random(HashCode(12345, -1, batchIndex++)));
+            input.LogitsAtLabelsOnly = true;
             var output = Model.Forward(input);
-            var logits = output["logits"].Data; // [tokens, vocab]
+            var logits = output["logits"].Data; // [targets, vocab], in token order
             int vocab = Model.Config.VocabSize;
             int count = 0;
             for (int t = 0; t < input.Labels!.Length; t++)
             {
                 if (input.Labels[t] == -100) continue;
-                count++;
-                var row = logits.AsSpan(t * vocab, vocab);
+                var row = logits.AsSpan(count++ * vocab, vocab);
                 int best = 0;
                 for (int v = 1; v < vocab; v++) if (row[v] > row[best]) best = v;
                 if (best == input.Labels[t]) correct++;

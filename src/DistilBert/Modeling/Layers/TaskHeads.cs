@@ -1,16 +1,25 @@
 namespace DistilBert.Modeling.Layers;
 
-/// <summary>MLM: logits [tokens, vocab] under "logits"; with labels ([tokens], −100 ignored) a cross-entropy "loss".</summary>
+/// <summary>MLM: logits [tokens, vocab] under "logits"; with labels ([tokens], −100 ignored) a cross-entropy "loss".
+/// With <see cref="ModelInput.LogitsAtLabelsOnly"/> the head runs only on the labelled rows (the same loss, a fraction of
+/// the vocabulary projection) and "logits" is [labelled rows, vocab] in token order.</summary>
 public sealed class MaskedLmTask(MaskedLmHead head)
 {
     public MaskedLmHead Head { get; } = head;
     readonly CrossEntropyLoss _loss = new();
     float[] _logits = [];
     int _tokens;
+    int[]? _labelledRows; // null: every row went through the head
 
     public void Forward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output)
     {
         int tokens = input.Tokens, vocab = Head.VocabSize;
+        _labelledRows = null;
+        if (input.LogitsAtLabelsOnly && input.Labels is { } sparse && sparse.Length == tokens && Array.Exists(sparse, l => l != -100))
+        {
+            ForwardAtLabels(hidden, sparse, tokens, ctx, output);
+            return;
+        }
         var logits = new float[(long)tokens * vocab];
         Head.Forward(hidden, tokens, ctx, logits);
         if (input.Labels is { } labels)
@@ -23,11 +32,38 @@ public sealed class MaskedLmTask(MaskedLmHead head)
         _tokens = tokens;
     }
 
+    // hidden: [tokens, dim] → rows: [labelled, dim] → logits: [labelled, vocab]
+    void ForwardAtLabels(float[] hidden, long[] labels, int tokens, LayerContext ctx, ModelOutput output)
+    {
+        int dim = Head.Transform.InFeatures, vocab = Head.VocabSize;
+        var rows = Enumerable.Range(0, tokens).Where(t => labels[t] != -100).ToArray();
+        var gathered = new float[rows.Length * dim];
+        for (int r = 0; r < rows.Length; r++) hidden.AsSpan(rows[r] * dim, dim).CopyTo(gathered.AsSpan(r * dim, dim));
+        var logits = new float[(long)rows.Length * vocab];
+        Head.Forward(gathered, rows.Length, ctx, logits);
+        var rowLabels = Array.ConvertAll(rows, t => labels[t]);
+        output.Add("loss", [_loss.Forward(logits, rows.Length, vocab, rowLabels)], []);
+        output.Add("logits", logits, [rows.Length, vocab]);
+        _logits = logits;
+        _tokens = tokens;
+        _labelledRows = rows;
+    }
+
     public float[] Backward(float scale, LayerContext ctx)
     {
         var dLogits = ctx.Shared.Get("task.grad.logits", _logits.LongLength);
         _loss.Backward(scale, dLogits);
-        var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * Head.Transform.InFeatures);
+        int dim = Head.Transform.InFeatures;
+        if (_labelledRows is { } rows)
+        {
+            var dRows = ctx.Shared.Get("task.grad.rows", (long)rows.Length * dim);
+            Head.Backward(dLogits, ctx, dRows);
+            // Unlabelled rows got no logits, so their gradient is zero.
+            var dScattered = ctx.Shared.GetCleared("task.grad.hidden", (long)_tokens * dim);
+            for (int r = 0; r < rows.Length; r++) dRows.AsSpan(r * dim, dim).CopyTo(dScattered.AsSpan(rows[r] * dim, dim));
+            return dScattered;
+        }
+        var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * dim);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
     }
