@@ -192,6 +192,14 @@ public sealed class CheckpointHostileFileTests : IDisposable
     }
 
     [Fact]
+    public void ByteOrderEntryIsHonoured()
+    {
+        using (var s = CheckpointFile.Open(Write(TorchZip(StateDictPickle([Tensor("a", 2)]), OneStorage, byteOrder: "little"), "pytorch_model.bin")))
+            Assert.Equal([1f, 2f], s.ReadFloat32("a"));
+        RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2)]), OneStorage, byteOrder: "big"), "'big' byte order");
+    }
+
+    [Fact]
     public void MissingStorageEntry() =>
         RefusedBin(TorchZip(StateDictPickle([Tensor("a", 2, key: "7")]), OneStorage), "storage data/7 is missing");
 
@@ -223,10 +231,117 @@ public sealed class CheckpointHostileFileTests : IDisposable
     }
 
     [Fact]
-    public void NotAZipAndLegacyTorchFormat()
+    public void NotAZipAndTruncatedLegacyTorchFile()
     {
         RefusedBin([(byte)'P', (byte)'K', 3, 4, 0, 0, 0], "zip");
-        RefusedBin([0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'], "legacy");
+        RefusedBin([0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'], "truncated pickle"); // legacy magic, then nothing
         RefusedBin(Encoding.ASCII.GetBytes("hello world"), "not a checkpoint");
+    }
+}
+
+/// <summary>torch's legacy (pre-zip) torch.save format, built from the golden zip checkpoints' own pickles and storages.</summary>
+public sealed class CheckpointLegacyTorchTests : IDisposable
+{
+    readonly string _dir = CheckpointTests.TempDir();
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    static readonly Dictionary<TensorDType, string> StorageTypes = new()
+    {
+        [TensorDType.F32] = "FloatStorage", [TensorDType.I64] = "LongStorage", [TensorDType.F16] = "HalfStorage",
+    };
+
+    /// <summary>Re-encodes a golden zip checkpoint in the legacy layout (same tensors, same shared storages).</summary>
+    internal static byte[] LegacyFromZip(string zipPath)
+    {
+        using var zip = ZipFile.OpenRead(zipPath);
+        var pickleEntry = zip.Entries.Single(e => e.FullName.EndsWith("/data.pkl"));
+        var root = pickleEntry.FullName[..^"data.pkl".Length];
+        byte[] Read(ZipArchiveEntry e) { using var s = e.Open(); var ms = new MemoryStream(); s.CopyTo(ms); return ms.ToArray(); }
+        var refs = RestrictedUnpickler.LoadStateDict(zipPath, Read(pickleEntry));
+        var tensors = refs.Select(r => new TorchTensor(r.Key, StorageTypes[r.Value.Storage.DType], r.Value.Storage.Key, r.Value.Storage.ElementCount,
+            r.Value.StorageOffset, r.Value.Shape, r.Value.Stride)).ToList();
+        var storages = tensors.Select(t => t.Key).Distinct().ToDictionary(k => k, k => Read(zip.GetEntry(root + "data/" + k)!));
+        return LegacyTorchFile(tensors, storages);
+    }
+
+    [Theory]
+    [MemberData(nameof(CheckpointTests.GoldenCheckpointFolders), MemberType = typeof(CheckpointTests))]
+    public void LegacyEncodingOfEveryGoldenCheckpointMatchesSafeTensors(string relativeFolder)
+    {
+        var folder = Fixtures.Golden(relativeFolder);
+        var path = Path.Combine(_dir, "pytorch_model.bin");
+        File.WriteAllBytes(path, LegacyFromZip(Path.Combine(folder, "pytorch_model.bin")));
+        using var legacy = CheckpointFile.Open(_dir);
+        Assert.True(Assert.IsType<TorchCheckpointFile>(legacy).IsLegacyFormat);
+        using var st = CheckpointFile.Open(Path.Combine(folder, "model.safetensors"));
+        using var zip = CheckpointFile.Open(Path.Combine(folder, "pytorch_model.bin"));
+        Assert.Equal(zip.Tensors.Select(t => t.Name), legacy.Tensors.Select(t => t.Name));
+        foreach (var t in st.Tensors)
+        {
+            if (t.DType == TensorDType.I64) Assert.Equal(st.ReadInt64(t.Name), legacy.ReadInt64(t.Name));
+            else CheckpointTests.AssertBitIdentical(st.ReadFloat32(t.Name), legacy.ReadFloat32(t.Name), t.Name);
+        }
+    }
+
+    string Write(byte[] bytes)
+    {
+        var path = Path.Combine(_dir, "pytorch_model.bin");
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    static TorchTensor Tensor(string name, long elements) => new(name, "FloatStorage", "94000000001", elements, 0, [elements], [1]);
+
+    [Fact]
+    public void StridedViewsAndTiedTensorsInLegacyFiles()
+    {
+        var tensors = new List<TorchTensor>
+        {
+            new("all", "FloatStorage", "5", 6, 0, [2, 3], [3, 1]),
+            new("t", "FloatStorage", "5", 6, 0, [3, 2], [1, 3]),
+            new("ids", "LongStorage", "12", 2, 0, [2], [1]),
+        };
+        var ids = new byte[16];
+        BitConverter.TryWriteBytes(ids.AsSpan(0, 8), 3L);
+        BitConverter.TryWriteBytes(ids.AsSpan(8, 8), 9L);
+        using var s = CheckpointFile.Open(Write(LegacyTorchFile(tensors, new Dictionary<string, byte[]> { ["5"] = Floats(1, 2, 3, 4, 5, 6), ["12"] = ids })));
+        Assert.Equal([1f, 2, 3, 4, 5, 6], s.ReadFloat32("all"));
+        Assert.Equal([1f, 4, 2, 5, 3, 6], s.ReadFloat32("t"));
+        Assert.Equal([3L, 9L], s.ReadInt64("ids"));
+    }
+
+    [Fact]
+    public void LegacyPicklesLargerThanTheFirstMegabyteAreRead()
+    {
+        // 1,500 tensors with 1,000-character names: a 1.5 MB state-dict pickle, past the reader's first 1 MB window.
+        var tensors = Enumerable.Range(0, 1500).Select(i => new TorchTensor($"{i:D4}" + new string('x', 996), "FloatStorage", "7", 2, 0, [2], [1])).ToList();
+        var bytes = LegacyTorchFile(tensors, new Dictionary<string, byte[]> { ["7"] = Floats(5, 6) });
+        Assert.True(bytes.Length > 1 << 20);
+        using var s = CheckpointFile.Open(Write(bytes));
+        Assert.Equal(1500, s.Tensors.Count);
+        Assert.Equal([5f, 6f], s.ReadFloat32(tensors[^1].Name));
+    }
+
+    [Fact]
+    public void HostileLegacyFilesAreRefused()
+    {
+        var storages = new Dictionary<string, byte[]> { ["94000000001"] = Floats(1, 2) };
+        var good = LegacyTorchFile([Tensor("a", 2)], storages);
+        using (var ok = CheckpointFile.Open(Write(good))) Assert.Equal([1f, 2f], ok.ReadFloat32("a"));
+
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(Write(LegacyTorchFile([Tensor("a", 2)], storages, "os\nsystem\n"))));
+        Assert.Contains("refuses global os.system", e.Message);
+        e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(Write(good[..^3])));
+        Assert.Contains("storage '94000000001'", e.Message);
+        e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(Write(LegacyTorchFile([Tensor("a", 1L << 40)], storages))));
+        Assert.Contains("storage '94000000001'", e.Message);
+        // The element count written before the data disagrees with the pickle.
+        var lying = (byte[])good.Clone();
+        BitConverter.TryWriteBytes(lying.AsSpan(lying.Length - 16, 8), 1_000_000L);
+        e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(Write(lying)));
+        Assert.Contains("1000000", e.Message);
+        e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(Write([0x80, 2, (byte)'N', (byte)'.'])));
+        Assert.Contains("not torch.save output", e.Message);
     }
 }

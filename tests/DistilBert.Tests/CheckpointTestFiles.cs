@@ -26,7 +26,7 @@ internal static class CheckpointTestFiles
     /// The protocol-2 pickle torch.save writes for a state dict: a dict filled by SETITEMS of
     /// <c>_rebuild_tensor_v2(persistent storage, offset, size, stride, False, OrderedDict())</c>.
     /// </summary>
-    public static byte[] StateDictPickle(IEnumerable<TorchTensor> tensors, string rebuildGlobal = "torch._utils\n_rebuild_tensor_v2\n")
+    public static byte[] StateDictPickle(IEnumerable<TorchTensor> tensors, string rebuildGlobal = "torch._utils\n_rebuild_tensor_v2\n", bool legacy = false)
     {
         var p = new MemoryStream();
         p.Write([0x80, 2, (byte)'}', (byte)'(']);
@@ -41,6 +41,7 @@ internal static class CheckpointTestFiles
             Unicode(p, t.Key);
             Unicode(p, "cpu");
             Int(p, t.StorageElements);
+            if (legacy) p.WriteByte((byte)'N'); // view metadata
             p.WriteByte((byte)'t');
             p.WriteByte((byte)'Q');
             Int(p, t.Offset);
@@ -55,6 +56,37 @@ internal static class CheckpointTestFiles
         }
         p.Write([(byte)'u', (byte)'.']);
         return p.ToArray();
+    }
+
+    /// <summary>
+    /// What torch's legacy (non-zip) torch.save writes: magic-number, protocol-version and sys-info pickles, the state
+    /// dict (6-element persistent ids), the sorted storage keys, then each storage as int64 element count + bytes.
+    /// </summary>
+    public static byte[] LegacyTorchFile(IReadOnlyList<TorchTensor> tensors, IReadOnlyDictionary<string, byte[]> storages, string rebuildGlobal = "torch._utils\n_rebuild_tensor_v2\n")
+    {
+        var f = new MemoryStream();
+        f.Write([0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.']);
+        f.Write([0x80, 2, (byte)'M', 0xe9, 0x03, (byte)'.']);
+        f.Write([0x80, 2, (byte)'}', (byte)'(']);
+        Unicode(f, "protocol_version"); f.Write([(byte)'M', 0xe9, 0x03]);
+        Unicode(f, "little_endian"); f.WriteByte(0x88);
+        Unicode(f, "type_sizes"); f.Write([(byte)'}', (byte)'(']);
+        Unicode(f, "short"); f.Write([(byte)'K', 2]);
+        Unicode(f, "int"); f.Write([(byte)'K', 4]);
+        Unicode(f, "long"); f.Write([(byte)'K', 8]);
+        f.Write([(byte)'u', (byte)'u', (byte)'.']);
+        f.Write(StateDictPickle(tensors, rebuildGlobal, legacy: true));
+        var keys = tensors.Select(t => t.Key).Distinct().Order(StringComparer.Ordinal).ToList();
+        f.Write([0x80, 2, (byte)']', (byte)'(']);
+        foreach (var k in keys) Unicode(f, k);
+        f.Write([(byte)'e', (byte)'.']);
+        foreach (var k in keys)
+        {
+            var elements = tensors.First(t => t.Key == k).StorageElements;
+            f.Write(BitConverter.GetBytes(elements));
+            f.Write(storages[k]);
+        }
+        return f.ToArray();
     }
 
     static void Unicode(Stream s, string text)
@@ -92,12 +124,13 @@ internal static class CheckpointTestFiles
     }
 
     /// <summary>A torch.save-style zip: archive/data.pkl, archive/data/&lt;key&gt; for each storage, archive/version.</summary>
-    public static byte[] TorchZip(byte[] pickle, IReadOnlyDictionary<string, byte[]> storages, CompressionLevel level = CompressionLevel.NoCompression)
+    public static byte[] TorchZip(byte[] pickle, IReadOnlyDictionary<string, byte[]> storages, CompressionLevel level = CompressionLevel.NoCompression, string? byteOrder = null)
     {
         var ms = new MemoryStream();
         using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
         {
             Add(zip, "archive/data.pkl", pickle, level);
+            if (byteOrder is not null) Add(zip, "archive/byteorder", Encoding.ASCII.GetBytes(byteOrder), level);
             foreach (var (key, bytes) in storages) Add(zip, "archive/data/" + key, bytes, level);
             Add(zip, "archive/version", "3\n"u8.ToArray(), level);
         }

@@ -96,6 +96,46 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void HalfBFloatAndDoubleConvertToFloat32AndIntegersToInt64()
+    {
+        var path = TempPath(".safetensors");
+        try
+        {
+            Half[] half = [(Half)1.5f, (Half)(-0.25f), Half.MaxValue];
+            double[] doubles = [1e-3, -7.5];
+            SafeTensors.Write(path, [
+                new TensorToWrite("h", TensorDType.F16, [3], System.Runtime.InteropServices.MemoryMarshal.AsBytes(half.AsSpan()).ToArray()),
+                new TensorToWrite("b", TensorDType.BF16, [2], new byte[] { 0xc0, 0x3f, 0x00, 0xc1 }), // 1.5, -8
+                new TensorToWrite("d", TensorDType.F64, [2], System.Runtime.InteropServices.MemoryMarshal.AsBytes(doubles.AsSpan()).ToArray()),
+                new TensorToWrite("i", TensorDType.I32, [2], new byte[] { 0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0 }),
+                new TensorToWrite("u", TensorDType.U8, [2], new byte[] { 200, 1 }),
+            ]);
+            using var s = CheckpointFile.Open(path);
+            Assert.Equal([1.5f, -0.25f, 65504f], s.ReadFloat32("h"));
+            Assert.Equal([1.5f, -8f], s.ReadFloat32("b"));
+            Assert.Equal([1e-3f, -7.5f], s.ReadFloat32("d"));
+            Assert.Equal([-1L, 5L], s.ReadInt64("i"));
+            Assert.Equal([200L, 1L], s.ReadInt64("u"));
+            var e = Assert.Throws<ModelFileException>(() => s.ReadFloat32("i"));
+            Assert.Contains("expected a floating-point tensor", e.Message);
+            e = Assert.Throws<ModelFileException>(() => ((SafeTensorsFile)s).GetFloat32Span("h"));
+            Assert.Contains("not F32", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public unsafe void Float32ViewReadsTheArrayAtWriteTimeWithoutCopying()
+    {
+        var values = new float[] { 1, 2, 3 };
+        var view = TensorToWrite.Float32View("x", [3], values);
+        values[1] = 42;
+        Assert.Equal(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), view.Data.ToArray());
+        using var pin = view.Data.Pin();
+        Assert.Equal(42f, ((float*)pin.Pointer)[1]);
+    }
+
+    [Fact]
     public void FolderPrefersSafeTensorsAndFallsBackToTorchBin()
     {
         using (var s = CheckpointFile.Open(Fixtures.Golden("models", "bert_mlm"))) Assert.IsType<SafeTensorsFile>(s);
@@ -188,7 +228,7 @@ public class CheckpointTests
             Assert.Equal(config, File.ReadAllText(Path.Combine(dir, "config.json")));
             // Saving over an existing folder replaces files and leaves no temporary folder behind.
             registry.First().Value[0] += 1;
-            ModelFolder.Save(dir, config, registry, [Path.Combine(dir, "vocab.txt")]);
+            ModelFolder.Save(dir + Path.DirectorySeparatorChar, config, registry, [Path.Combine(dir, "vocab.txt")]);
             Assert.NotEqual(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
             Assert.Equal(["saved"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
             Assert.Throws<InvalidInputException>(() => ModelFolder.Save(dir, "{not json", registry));
@@ -295,5 +335,26 @@ public class CheckpointSummaryTests
         Assert.Equal("BertForMaskedLM", (string)json["architecture"]!);
         Assert.Equal(bert.ParameterCount, (long)json["parameters"]!);
         Assert.Equal(bert.Tensors.Count, json["tensors"]!.AsArray().Count);
+    }
+}
+
+public class CheckpointCliTests
+{
+    static int Run(params string[] args) => DistilBert.Cli.Program.BuildRoot().Parse(args).Invoke();
+
+    [Fact]
+    public void InfoCommandDescribesEveryFormatAndRefusesBadFiles()
+    {
+        var folder = Fixtures.Golden("models", "bert_mlm");
+        Assert.Equal(0, Run("info", folder));
+        Assert.Equal(0, Run("info", Path.Combine(folder, "pytorch_model.bin"), "--json"));
+        var bad = CheckpointTests.TempPath(".safetensors");
+        try
+        {
+            File.WriteAllBytes(bad, [1, 2, 3]);
+            Assert.Equal(1, Run("info", bad));
+            Assert.Equal(1, Run("info", "./no/such/folder"));
+        }
+        finally { File.Delete(bad); }
     }
 }

@@ -488,6 +488,59 @@ public class ComputeThreadsTests
     }
 
     [Fact]
+    public void SteadyStateKernelsAllocateNothing()
+    {
+        var rng = new Random(11);
+        int tokens = 70, dim = 96, heads = 4;
+        var x = KernelPathScope.Random(rng, tokens * dim);
+        var qkvWeight = PackedMatrix.FromLinearWeight(KernelPathScope.Random(rng, 3 * dim * dim, 0.1f), 3 * dim, dim);
+        var ffnWeight = PackedMatrix.FromLinearWeight(KernelPathScope.Random(rng, 4 * dim * dim, 0.1f), 4 * dim, dim);
+        var rawWeight = KernelPathScope.Random(rng, dim * dim);
+        var qkv = new float[tokens * 3 * dim];
+        var ffn = new float[tokens * 4 * dim];
+        var context = new float[tokens * dim];
+        var gamma = Enumerable.Repeat(1f, dim).ToArray();
+        var beta = new float[dim];
+        int[] starts = [0, 30, 31, 70];
+        void Step()
+        {
+            Linear.Forward(x, tokens, qkvWeight, [], qkv);
+            Attention.Forward(qkv, 3 * dim, qkv.AsSpan(dim), 3 * dim, qkv.AsSpan(2 * dim), 3 * dim, starts, heads, dim / heads,
+                0.2f, [], context, dim, []);
+            Linear.Forward(context, tokens, dim, rawWeight, dim, [], x);
+            LayerNorm.ForwardResidual(context, x, gamma, beta, x, tokens, dim, 1e-12f);
+            Linear.Forward(x, tokens, ffnWeight, [], ffn, Epilogue.Gelu);
+            Softmax.Rows(ffn, tokens, 4 * dim);
+        }
+        Step(); // first call sizes the per-thread workspaces
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void ManyTinyDispatchesWithLateWorkersRunEveryIndexOnce()
+    {
+        // more workers than cores: workers often wake after the caller has finished the job alone, and must neither
+        // run an index of a finished job nor make the caller wait for them
+        int saved = ComputeThreads.Count;
+        try
+        {
+            ComputeThreads.Count = 4;
+            var works = Enumerable.Range(0, 3).Select(_ => new CountingWork(5)).ToArray();
+            for (int r = 0; r < 3000; r++) ComputeThreads.For(2 + r % 4, works[r % 3]);
+            for (int w = 0; w < 3; w++)
+                for (int j = 0; j < 5; j++)
+                {
+                    int expected = Enumerable.Range(0, 3000).Count(r => r % 3 == w && 2 + r % 4 > j);
+                    Assert.Equal(expected, works[w].Hits[j]);
+                }
+        }
+        finally { ComputeThreads.Count = saved; }
+    }
+
+    [Fact]
     public void ExceptionsReachTheCaller()
     {
         var e = Assert.Throws<InvalidOperationException>(() => ComputeThreads.For(10, new ThrowingWork()));

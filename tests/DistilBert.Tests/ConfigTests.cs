@@ -82,3 +82,18 @@ public class ConfigTests
         Assert.StartsWith("x/config.json: ", e.Message);
     }
 }
+
+public class ConfigTieWordEmbeddingsTests
+{
+    [Fact]
+    public void UntiedConfigGivesTheProjectorItsOwnParameter()
+    {
+        var tied = PretrainedModel.Create(ModelConfig.Parse("""{"model_type": "distilbert", "architectures": ["DistilBertForMaskedLM"], "vocab_size": 50, "dim": 8, "n_heads": 2, "n_layers": 1, "hidden_dim": 16}"""));
+        Assert.Same(tied.Parameters["vocab_projector.weight"], tied.Parameters["distilbert.embeddings.word_embeddings.weight"]);
+        var config = ModelConfig.Parse("""{"model_type": "bert", "architectures": ["BertForMaskedLM"], "vocab_size": 50, "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 16, "tie_word_embeddings": false}""");
+        Assert.False(config.TieWordEmbeddings);
+        Assert.Contains("\"tie_word_embeddings\": false", config.ToJson());
+        var untied = PretrainedModel.Create(config);
+        Assert.NotSame(untied.Parameters["cls.predictions.decoder.weight"], untied.Parameters["bert.embeddings.word_embeddings.weight"]);
+    }
+}

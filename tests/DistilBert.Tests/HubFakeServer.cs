@@ -27,10 +27,16 @@ internal sealed class HubFakeServer : IDisposable
     readonly HttpListener _listener = new();
     readonly Thread _thread;
     public string Endpoint { get; }
+    /// <summary>Where LFS downloads are redirected; another server (another port) plays a CDN on another host.</summary>
+    public string CdnBase { get; set; }
     public Dictionary<string, Repo> Repos { get; } = new(StringComparer.Ordinal);
     public ConcurrentQueue<LoggedRequest> Log { get; } = new();
     /// <summary>Next CDN transfer of a blob with this sha256 stops after this many bytes (connection aborted).</summary>
     public ConcurrentDictionary<string, long> CutAfter { get; } = new();
+    /// <summary>Next CDN transfer of a blob with this sha256 sends this many bytes, then goes silent for 3 s.</summary>
+    public ConcurrentDictionary<string, long> StallAfter { get; } = new();
+    /// <summary>Answer every request with HTTP 503 (an outage).</summary>
+    public bool Down { get; set; }
     /// <summary>CDN bodies of these sha256 blobs get one byte flipped (etag unchanged).</summary>
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new();
 
@@ -42,6 +48,7 @@ internal sealed class HubFakeServer : IDisposable
         int port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
         Endpoint = $"http://127.0.0.1:{port}";
+        CdnBase = Endpoint;
         _listener.Prefixes.Add(Endpoint + "/");
         _listener.Start();
         _thread = new Thread(Serve) { IsBackground = true, Name = "fake-hub" };
@@ -78,6 +85,7 @@ internal sealed class HubFakeServer : IDisposable
         var path = Uri.UnescapeDataString(request.Url!.AbsolutePath);
         Log.Enqueue(new LoggedRequest(request.HttpMethod, path, request.Headers["Range"], request.Headers["Authorization"]));
         bool head = request.HttpMethod == "HEAD";
+        if (Down) { End(response, 503); return; }
 
         if (path.StartsWith("/cdn/", StringComparison.Ordinal))
         {
@@ -120,7 +128,7 @@ internal sealed class HubFakeServer : IDisposable
             response.Headers["X-Linked-Etag"] = $"\"{sha}\"";
             response.Headers["X-Linked-Size"] = content.Length.ToString();
             response.Headers["ETag"] = $"\"{GitSha1(Encoding.ASCII.GetBytes("lfs pointer " + sha))}\"";
-            response.RedirectLocation = $"{Endpoint}/cdn/{sha}";
+            response.RedirectLocation = $"{CdnBase}/cdn/{sha}";
             End(response, 302);
             return;
         }
@@ -147,6 +155,14 @@ internal sealed class HubFakeServer : IDisposable
             response.OutputStream.Write(body, 0, (int)cut);
             response.OutputStream.Flush();
             Thread.Sleep(200); // let the bytes reach the client before the connection dies
+            response.Abort();
+            return;
+        }
+        if (StallAfter.TryRemove(key, out var stall) && stall < body.Length)
+        {
+            response.OutputStream.Write(body, 0, (int)stall);
+            response.OutputStream.Flush();
+            Thread.Sleep(3000);
             response.Abort();
             return;
         }

@@ -85,9 +85,29 @@ public sealed class HubTests : IDisposable
         Assert.Equal(snapshot, await Download(Options(offline: true)));
         Assert.Equal(requests, _hub.Log.Count); // offline: no request at all
 
+        _hub.Down = true; // a Hub outage (HTTP 503): the cache answers
+        Assert.Equal(snapshot, await Download());
         _hub.Dispose(); // network off
         Assert.Equal(snapshot, await Download());
         Assert.Equal(snapshot, ModelPath.Resolve(RepoId, options: Options()));
+    }
+
+    [Fact]
+    public async Task ConcurrentDownloadsOfOneBlobTakeTurnsOnItsLock()
+    {
+        // Another process holds huggingface_hub's lock for the weights blob: we wait, then find the blob it fetched.
+        var lockPath = Path.Combine(_cache, ".locks", "models--test-org--tiny-distilbert", Sha + ".lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
+        var held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        var download = Download();
+        await Task.Delay(600);
+        Assert.False(download.IsCompleted);
+        var blob = Path.Combine(RepoDir, "blobs", Sha);
+        File.WriteAllBytes(blob, _weights); // what the other process leaves behind
+        held.Dispose();
+        var snapshot = await download;
+        Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+        Assert.DoesNotContain(_hub.Log, r => r.Method == "GET" && r.Path == "/cdn/" + Sha);
     }
 
     [Fact]
@@ -106,6 +126,27 @@ public sealed class HubTests : IDisposable
         Assert.Contains(_hub.Log, r => r.Method == "GET" && r.Path == "/cdn/" + Sha && r.Range == $"bytes={partial}-");
         Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
         Assert.False(File.Exists(incomplete));
+    }
+
+    [Fact]
+    public async Task StalledTransferTimesOutAndResumes()
+    {
+        _hub.StallAfter[Sha] = 3000;
+        var options = Options() with { Timeout = TimeSpan.FromSeconds(1) };
+        var e = await Assert.ThrowsAsync<HubException>(() => Download(options));
+        Assert.Contains("no data for 1 s", e.Message);
+        long partial = new FileInfo(Path.Combine(RepoDir, "blobs", Sha + ".incomplete")).Length;
+        Assert.InRange(partial, 1, 3000);
+        var snapshot = await Download();
+        Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task UnknownRevisionIsNamed()
+    {
+        using var client = new HubClient(Options());
+        var e = await Assert.ThrowsAsync<HubException>(() => client.DownloadModelAsync(RepoId, "v9.9"));
+        Assert.Contains("revision 'v9.9' not found", e.Message);
     }
 
     [Fact]
@@ -130,9 +171,15 @@ public sealed class HubTests : IDisposable
         var wrong = await Assert.ThrowsAsync<HubException>(() => Download(Options(token: "hf_wrong"), "test-org/private"));
         Assert.Contains("token", wrong.Message);
 
+        // LFS files redirect to a CDN on another host: the token goes to the Hub only.
+        using var cdn = new HubFakeServer();
+        cdn.Repos["test-org/private"] = _hub.Repos["test-org/private"];
+        _hub.CdnBase = cdn.Endpoint;
         var snapshot = await Download(Options(token: "hf_secret"), "test-org/private");
-        Assert.True(File.Exists(Path.Combine(snapshot, "model.safetensors")));
+        Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
         Assert.Contains(_hub.Log, r => r.Path.StartsWith("/test-org/private/") && r.Authorization == "Bearer hf_secret");
+        Assert.Contains(cdn.Log, r => r.Method == "GET" && r.Path == "/cdn/" + Sha);
+        Assert.All(cdn.Log, r => Assert.Null(r.Authorization));
     }
 
     [Fact]
@@ -142,6 +189,13 @@ public sealed class HubTests : IDisposable
         Assert.Contains("HF_HUB_OFFLINE", e.Message);
         Assert.Contains("'config.json'", e.Message);
         Assert.Empty(_hub.Log);
+
+        // An outage with an empty cache: same answer, naming the HTTP error.
+        _hub.Down = true;
+        var outage = await Assert.ThrowsAsync<HubException>(() => Download());
+        Assert.Contains("HTTP 503", outage.Message);
+        Assert.Contains("'config.json' is not in the cache", outage.Message);
+        _hub.Down = false;
 
         // config.json cached, weights not: the weights file is named.
         using (var client = new HubClient(Options()))

@@ -102,3 +102,20 @@ public class ModelGradientCheckTests
                 Assert.Equal(once[t][i], twice[t][i], 1e-5f + 1e-4f * Math.Abs(once[t][i]));
     }
 }
+
+public class ModelActivationDerivativeTests
+{
+    [Fact]
+    public void FastGeluDerivativeMatchesTheExactOne()
+    {
+        var x = Enumerable.Range(-4000, 8001).Select(i => i / 500f).Concat([0f, 1e-30f, -1e-30f, 40f, -40f, 0.5f, -0.5f, 0.4999f]).ToArray();
+        var y = new float[x.Length];
+        DistilBert.Compute.Activations.Gelu(x, y);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double exact = DistilBert.Compute.Activations.GeluDerivative(x[i]);
+            float fast = DistilBert.Modeling.Layers.ActivationFunction.GeluDerivative(x[i], y[i]);
+            Assert.True(Math.Abs(fast - exact) <= 5e-6, $"x = {x[i]}: {fast} vs {exact}");
+        }
+    }
+}

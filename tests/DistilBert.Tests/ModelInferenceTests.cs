@@ -145,3 +145,100 @@ public class ModelInferenceTests
         Assert.Same(model.Parameters["cls.predictions.bias"], model.Parameters["cls.predictions.decoder.bias"]);
     }
 }
+
+public class ModelPackedWeightTests
+{
+    [Theory]
+    [InlineData("distilbert_mlm_relu_sinusoidal")]
+    [InlineData("bert_seqcls")]
+    public void PackedAndPlainInferenceAgree(string name)
+    {
+        var folder = Fixtures.Golden("models", name);
+        var packed = PretrainedModel.Load(folder).Model;
+        var plain = PretrainedModel.Load(folder).Model;
+        plain.PackWeightsForInference = false;
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var a = packed.Forward(InferCommand.ReadInput(expected))["logits"].Data;
+        var b = plain.Forward(InferCommand.ReadInput(expected))["logits"].Data;
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 1e-4f);
+    }
+
+    [Fact]
+    public void FeedForwardRowBlocksGiveTheSameResultAsOnePass()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_tokcls"); // relu, max_position_embeddings 64
+        var blocked = PretrainedModel.Load(folder).Model;
+        var unpackedBlocked = PretrainedModel.Load(folder).Model;
+        unpackedBlocked.PackWeightsForInference = false;
+        var plain = PretrainedModel.Load(folder).Model;
+        plain.Train(dropout: false); // the training path runs the FFN in one pass
+        var random = new Random(4);
+        var sequences = Enumerable.Range(0, 13).Select(_ => Enumerable.Range(0, 60).Select(_ => random.Next(1, 1000)).ToArray()).ToList();
+        Assert.True(13 * 60 > DistilBert.Modeling.Layers.FeedForward.InferenceRowBlock);
+        var a = blocked.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        var b = plain.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        var c = unpackedBlocked.Forward(ModelInput.FromSequences(sequences))["logits"].Data;
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 1e-4f);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], c[i], 1e-4f);
+    }
+
+    [Fact]
+    public void ReloadingWeightsAfterAForwardNeedsMarkWeightsChanged()
+    {
+        var folder = Fixtures.Golden("models", "bert_mlm");
+        var model = PretrainedModel.Load(folder).Model;
+        var input = ModelInput.FromSequences([[2, 7, 9, 3]]);
+        var before = model.Forward(input)["logits"].Data;
+        foreach (var p in model.Parameters) for (int i = 0; i < p.Length; i++) p.Value[i] *= 0.5f;
+        model.MarkWeightsChanged();
+        var after = model.Forward(input)["logits"].Data;
+        var fresh = PretrainedModel.Load(folder).Model;
+        foreach (var p in fresh.Parameters) for (int i = 0; i < p.Length; i++) p.Value[i] *= 0.5f;
+        var expected = fresh.Forward(input)["logits"].Data;
+        Assert.NotEqual(before, after);
+        for (int i = 0; i < after.Length; i++) Assert.Equal(expected[i], after[i], 1e-4f);
+    }
+
+    [Fact]
+    public void AnOptimizerStepRefreshesThePackedWeights()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_seqcls");
+        var model = PretrainedModel.Load(folder).Model;
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var input = InferCommand.ReadInput(expected);
+        model.Forward(input); // packs
+        model.Train(dropout: false);
+        model.Parameters.ZeroGrad();
+        model.Forward(input);
+        model.Backward();
+        new DistilBert.Training.AdamW(DistilBert.Training.AdamW.SingleGroup(model.Parameters, 0)).Step(1e-2);
+        model.Eval();
+        var afterStep = model.Forward(input)["logits"].Data;
+        var reference = PretrainedModel.Load(folder).Model;
+        foreach (var p in model.Parameters) p.Value.CopyTo(reference.Parameters[p.Name].Value, 0);
+        reference.PackWeightsForInference = false;
+        var expectedLogits = reference.Forward(input)["logits"].Data;
+        for (int i = 0; i < afterStep.Length; i++) Assert.Equal(expectedLogits[i], afterStep[i], 1e-4f);
+    }
+}
+
+public class ModelTrainingMemoryTests
+{
+    [Fact]
+    public void ReleaseTrainingMemoryFreesCachesAndGradientsAndInferenceStillMatches()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_seqcls");
+        var model = PretrainedModel.Load(folder).Model;
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        var input = InferCommand.ReadInput(expected);
+        model.Train(dropout: false);
+        model.Forward(input);
+        model.Backward();
+        Assert.True(model.TrainingCacheFloats > 0);
+        model.ReleaseTrainingMemory();
+        Assert.Equal(0, model.TrainingCacheFloats);
+        Assert.All(model.Parameters, p => Assert.Null(p.Grad));
+        Assert.False(model.IsTraining);
+        ModelGoldenTests.AssertClose("distilbert_seqcls", "logits", expected.ReadFloat32("logits"), model.Forward(input)["logits"].Data, (1e-4, 1e-4));
+    }
+}

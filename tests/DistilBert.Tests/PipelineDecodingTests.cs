@@ -244,6 +244,21 @@ public sealed class PipelineDecodingTests
         Assert.Throws<InvalidInputException>(() => FillMaskDecoder.TopK(logits, 1, targetIds: [4]));
     }
 
+    [Fact]
+    public void Fill_mask_top_k_selection_matches_a_full_sort()
+    {
+        var random = new Random(5);
+        // Few distinct values, so ties occur and must break by the lower id.
+        var logits = Enumerable.Range(0, 2000).Select(_ => (float)random.Next(0, 50) / 7).ToArray();
+        var probabilities = (float[])logits.Clone();
+        DistilBert.Compute.Softmax.Rows(probabilities, 1, probabilities.Length);
+        foreach (int k in new[] { 1, 5, 37 })
+        {
+            var reference = Enumerable.Range(0, logits.Length).OrderByDescending(i => probabilities[i]).ThenBy(i => i).Take(k).ToArray();
+            Assert.Equal(reference, FillMaskDecoder.TopK(logits, k).Select(c => c.Token));
+        }
+    }
+
     // --- embeddings -------------------------------------------------------------------------------------------
 
     [Fact]

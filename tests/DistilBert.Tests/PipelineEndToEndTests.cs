@@ -71,6 +71,27 @@ public sealed class PipelineEndToEndTests(PipelineTestModels models) : IClassFix
     }
 
     [Fact]
+    public async Task Async_streams_give_the_same_results_as_sync_ones()
+    {
+        var pipeline = TextClassificationPipeline.Load(models.Classifier, new PipelineSettings { BatchSize = 2 });
+        string[] texts = ["one", "two words", "three words here", "four"];
+        async IAsyncEnumerable<DistilBert.Data.TextExample> Source()
+        {
+            for (int i = 0; i < texts.Length; i++) { await Task.Yield(); yield return new DistilBert.Data.TextExample(i + 1, texts[i]); }
+        }
+        var results = new List<ClassificationOutput>();
+        await foreach (var output in pipeline.PredictAsync(Source())) results.Add(output);
+        var sync = pipeline.Predict(texts).ToList();
+        Assert.Equal(sync.Select(o => (o.Input, o.Labels[0].Label)), results.Select(o => (o.Input, o.Labels[0].Label)));
+
+        var embedder = EmbeddingPipeline.Load(models.MaskedLm);
+        async IAsyncEnumerable<string> Texts() { foreach (var t in texts) { await Task.Yield(); yield return t; } }
+        var vectors = new List<float[]>();
+        await foreach (var output in embedder.EmbedAsync(Texts())) vectors.Add(output.Vector);
+        Assert.Equal(embedder.Embed(texts).Select(o => o.Vector), vectors);
+    }
+
+    [Fact]
     public void Classification_truncates_long_input_with_a_warning()
     {
         var warnings = new List<string>();
@@ -133,7 +154,7 @@ public sealed class PipelineEndToEndTests(PipelineTestModels models) : IClassFix
         Assert.Contains("DistilBertForSequenceClassification", wrong.Message);
         Assert.Contains("ForQuestionAnswering", wrong.Message);
         var missing = Assert.Throws<ModelFileException>(() => TextClassificationPipeline.Load(Path.Combine(models.Root, "nope")));
-        Assert.Contains("not found", missing.Message);
+        Assert.Contains("no such folder", missing.Message);
     }
 
     [Fact]

@@ -79,6 +79,7 @@ public class TokenizerCliTests
     [InlineData("tokenize", "x", "--max-length", "8", "--stride", "6")]
     [InlineData("tokenize", "x", "--truncation", "sideways")]
     [InlineData("tokenize", "x", "--model", "/no/such/folder")]
+    [InlineData("tokenize", "x", "--model", "a", "--vocab", "b")]
     public void BadArgumentsExitWithOne(params string[] args) => Assert.Equal(1, Run(args));
 
     [Fact]

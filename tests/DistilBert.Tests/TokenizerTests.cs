@@ -85,6 +85,19 @@ public class TokenizerTests
         Assert.True(n > 1700);
     }
 
+    [Fact]
+    public void FolderConfigOverridesTheTokenizerJsonNormalizerAsTransformersDoes()
+    {
+        var dir = TempDir();
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), BertConverterJson().ToJsonString());
+        Assert.True(WordPieceTokenizer.FromFolder(dir).Normalizer.Lowercase);
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case": false, "model_max_length": 128}""");
+        var cased = WordPieceTokenizer.FromFolder(dir);
+        Assert.False(cased.Normalizer.Lowercase);
+        Assert.Equal(128, cased.ModelMaxLength);
+        Assert.Equal(["[UNK]", "world"], cased.Tokenize("Hello world"));
+    }
+
     [Theory]
     [InlineData("model.type", "\"BPE\"", "$.model.type")]
     [InlineData("normalizer.type", "\"NFKC\"", "$.normalizer.type")]
@@ -93,6 +106,8 @@ public class TokenizerTests
     [InlineData("model.vocab.hello", "-4", "$.model.vocab[\"hello\"]")]
     [InlineData("model.unk_token", "7", "$.model.unk_token")]
     [InlineData("post_processor.single", "[{\"Other\": {}}]", "$.post_processor.single[0]")]
+    [InlineData("added_tokens", "[{\"id\": 103, \"content\": \"[MASK]\", \"lstrip\": true}]", "$.added_tokens[0].lstrip")]
+    [InlineData("added_tokens", "[{\"id\": 40000, \"content\": \"[NEW]\"}]", "$.added_tokens[0]: id 40000")]
     public void MalformedTokenizerJsonNamesThePathAtFault(string field, string json, string expectedPath)
     {
         var root = BertConverterJson();
@@ -217,15 +232,16 @@ public class TokenizerTests
         int large = Tok.Tokenize(tenMb).Length;
         var largeTime = watch.Elapsed;
         Assert.Equal(small * 10, large);
-        // Linear: 10× the text must not cost 100×; generous because the machine is shared.
-        Assert.True(largeTime < smallTime * 40 + TimeSpan.FromSeconds(1), $"1 MB {smallTime}, 10 MB {largeTime}");
+        // Linear: 10× the text must not cost 100×. The margins are wide because CI machines are shared and noisy; a
+        // quadratic pass over 10 MB would take hours, far beyond them. Speed itself is measured in bench/, not here.
+        Assert.True(largeTime < smallTime * 40 + TimeSpan.FromSeconds(20), $"1 MB {smallTime}, 10 MB {largeTime}");
 
         // One 10 MB word (no spaces) and one of unmatchable characters: a single [UNK] each, quickly.
         var oneWord = new string('a', 10_000_000);
         watch.Restart();
         Assert.Equal(["[UNK]"], Tok.Tokenize(oneWord));
         Assert.Equal(["[UNK]"], Tok.Tokenize(new string('\u0378', 10_000_000)));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"{watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"{watch.Elapsed}");
         var e = Tok.Encode(oneWord);
         Assert.Equal((0, 10_000_000), e.Offsets[1]);
     }
@@ -311,6 +327,34 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void LeftTruncationKeepsTheEnd()
+    {
+        var e = Tok.Encode("one two three four five", options: new EncodeOptions
+        {
+            Truncation = TruncationStrategy.LongestFirst, MaxLength = 5, TruncationSide = Side.Left, ReturnOverflowing = true,
+            Stride = 1,
+        });
+        Assert.Equal(["[CLS]", "three", "four", "five", "[SEP]"], e.Tokens);
+        Assert.Equal(["[CLS]", "one", "two", "three", "[SEP]"], e.Overflowing.Single().Tokens);
+    }
+
+    [Theory]
+    [InlineData(0xE9, "e\u0301")]               // é
+    [InlineData(0x212B, "A\u030A")]             // ANGSTROM SIGN → A + ring (via Å)
+    [InlineData(0x1E69, "s\u0323\u0307")]       // ṩ: two marks, canonical order
+    [InlineData(0xD55C, "\u1112\u1161\u11AB")]  // 한: Hangul by formula
+    [InlineData(0xAC00, "\u1100\u1161")]        // 가: no trailing consonant
+    [InlineData(0xF902, "\u8ECA")]              // CJK compatibility ideograph → 車
+    [InlineData(0x1D15E, "\U0001D157\U0001D165")] // musical half note, astral
+    [InlineData('a', "a")]
+    public void CanonicalDecompositionTable(int codePoint, string expected)
+    {
+        var sb = new StringBuilder();
+        CanonicalDecomposition.Decompose(codePoint, sb);
+        Assert.Equal(expected, sb.ToString());
+    }
+
+    [Fact]
     public void PaddingRightAndLeft()
     {
         var right = Tok.Encode("hello world", options: new EncodeOptions { Padding = PaddingStrategy.MaxLength, MaxLength = 6 });
@@ -373,6 +417,8 @@ public class TokenizerTests
         var cased = WordPieceTokenizer.FromFolder(dir);
         Assert.False(cased.Normalizer.Lowercase);
         Assert.Equal(int.MaxValue, cased.ModelMaxLength);
+        Assert.Null(cased.MaxLengthFor(EncodeOptions.Default));
+        Assert.Equal(3, cased.Encode("world", options: new EncodeOptions { Padding = PaddingStrategy.MaxLength }).Length); // no limit: no padding
         Assert.Equal(["[UNK]", "world"], cased.Tokenize("Hello world")); // "Hello" is not in an uncased vocab
         Assert.Equal(["[UNK]"], cased.Tokenize("你好")); // CJK not split: one unknown word
         using var stream = File.OpenRead(Fixtures.Golden("tokenizer", "vocab.txt"));
@@ -408,6 +454,40 @@ public class TokenizerTests
         Assert.Equal([1L, 1, 1, 1, 1, 1, 1, 0], padded.AttentionMask);
         var left = Tok.EncodeBatch(["hello world", "hi"]).ToPadded(5, Side.Left);
         Assert.Equal([0L, 101, 7592, 2088, 102, 0, 0, 101, 7632, 102], left.InputIds);
+    }
+
+    [Fact]
+    public void SpanLookupAgreesWithTheDictionary()
+    {
+        var vocab = Tok.Vocab;
+        for (int id = 0; id < vocab.Count; id++)
+        {
+            var token = vocab.IdToToken(id);
+            Assert.True(vocab.TryGetId(token.AsSpan(), out var found) && found == id, token);
+            if (token.StartsWith("##") && token.Length > 2)
+                Assert.True(vocab.TryGetContinuationId(token.AsSpan(2), out found) && found == id, token);
+            // Near misses: a char more, a char less, shifted by one.
+            foreach (var other in new[] { token + "x", token[..^1], "x" + token })
+                Assert.Equal(vocab.TokenToId(other) ?? -1, vocab.TryGetId(other.AsSpan(), out found) ? found : -1);
+        }
+        var random = new Random(7);
+        for (int k = 0; k < 20000; k++)
+        {
+            var text = new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray());
+            Assert.Equal(vocab.TokenToId(text) ?? -1, vocab.TryGetId(text.AsSpan(), out var found) ? found : -1);
+        }
+    }
+
+    [Fact]
+    public void PaddedBatchReproducesTheRealVocabModelInputs()
+    {
+        // The e2e golden model case was fed DistilBertTokenizer(texts, padding=True): same ids and mask from our batch.
+        var folder = Fixtures.Golden("models", "distilbert_realvocab_e2e");
+        var texts = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "case.json")))!["texts"]!.AsArray().Select(t => (string)t!).ToList();
+        var padded = Tok.EncodeBatch(texts).ToPadded();
+        using var expected = DistilBert.Checkpoints.SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        Assert.Equal(expected.ReadInt64("input_ids"), padded.InputIds);
+        Assert.Equal(expected.ReadInt64("attention_mask"), padded.AttentionMask);
     }
 
     [Fact]

@@ -112,3 +112,37 @@ public class TrainingOptimizerTests
         Assert.All(x.Where(v => v != 0), v => Assert.Equal(1f / 0.75f, v, 6));
     }
 }
+
+public class TrainingOptimizerStateTests
+{
+    [Fact]
+    public void SavedAndRestoredStateContinuesExactlyLikeAnUninterruptedRun()
+    {
+        static (ParameterRegistry, Parameter) Make()
+        {
+            var reg = new ParameterRegistry();
+            var p = reg.Add("layer.weight", [2, 2]);
+            new float[] { 0.5f, -1f, 2f, 0.25f }.CopyTo(p.Value, 0);
+            return (reg, p);
+        }
+        float[][] grads = [[0.1f, -0.2f, 0.3f, 0.4f], [0.4f, 0f, -0.5f, 0.1f], [-0.3f, 0.2f, 0.1f, 0.2f]];
+        var (regA, a) = Make();
+        var optA = new AdamW(AdamW.SingleGroup(regA, 0.01));
+        foreach (var g in grads) { g.CopyTo(a.EnsureGrad(), 0); optA.Step(1e-2); }
+
+        var (regB, b) = Make();
+        var optB = new AdamW(AdamW.SingleGroup(regB, 0.01));
+        grads[0].CopyTo(b.EnsureGrad(), 0); optB.Step(1e-2);
+        var path = Path.Combine(Path.GetTempPath(), $"adamw-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            DistilBert.Checkpoints.SafeTensors.Write(path, optB.StateTensors());
+            var optC = new AdamW(AdamW.SingleGroup(regB, 0.01));
+            using (var source = DistilBert.Checkpoints.SafeTensors.Open(path)) optC.LoadState(source);
+            foreach (var g in grads.Skip(1)) { g.CopyTo(b.Grad!, 0); optC.Step(1e-2); }
+            Assert.Equal(a.Value, b.Value);
+            Assert.Equal(3, optC.State["layer.weight"].Step);
+        }
+        finally { File.Delete(path); }
+    }
+}

@@ -46,6 +46,7 @@ public sealed class EncoderHarness
     readonly Layer[] _layers;
     readonly PackedMatrix? _pooler;
     readonly float[] _poolerBias;
+    const int FfnBlockTokens = 1024;
     int _capacity = -1;
     float[] _hidden = [], _qkv = [], _context = [], _projected = [], _intermediate = [], _pooled = [], _cls = [];
     int[] _positions = [];
@@ -61,16 +62,24 @@ public sealed class EncoderHarness
         _embGamma = Ones(d);
         _embBeta = new float[d];
         _layers = new Layer[shape.Layers];
+        // one scratch buffer for every unpacked weight: only the packed copies stay (peak memory = steady state)
+        var scratch = new float[shape.Hidden * d];
+        PackedMatrix Packed(int n, int k)
+        {
+            var w = scratch.AsSpan(0, n * k);
+            rng.FillNormal(w, 0.02f);
+            return PackedMatrix.FromLinearWeight(w, n, k);
+        }
         for (int l = 0; l < shape.Layers; l++)
         {
             _layers[l] = new Layer(
-                PackedMatrix.FromLinearWeight(rng.Normal(3 * d * d, 0.02f), 3 * d, d), rng.Normal(3 * d, 0.02f),
-                PackedMatrix.FromLinearWeight(rng.Normal(d * d, 0.02f), d, d), rng.Normal(d, 0.02f), Ones(d), new float[d],
-                PackedMatrix.FromLinearWeight(rng.Normal(shape.Hidden * d, 0.02f), shape.Hidden, d), rng.Normal(shape.Hidden, 0.02f),
-                PackedMatrix.FromLinearWeight(rng.Normal(d * shape.Hidden, 0.02f), d, shape.Hidden), rng.Normal(d, 0.02f),
+                Packed(3 * d, d), rng.Normal(3 * d, 0.02f),
+                Packed(d, d), rng.Normal(d, 0.02f), Ones(d), new float[d],
+                Packed(shape.Hidden, d), rng.Normal(shape.Hidden, 0.02f),
+                Packed(d, shape.Hidden), rng.Normal(d, 0.02f),
                 Ones(d), new float[d]);
         }
-        _pooler = shape.Pooler ? PackedMatrix.FromLinearWeight(rng.Normal(d * d, 0.02f), d, d) : null;
+        _pooler = shape.Pooler ? Packed(d, d) : null;
         _poolerBias = shape.Pooler ? rng.Normal(d, 0.02f) : [];
     }
 
@@ -86,7 +95,7 @@ public sealed class EncoderHarness
         var qkv = _qkv.AsSpan(0, tokens * 3 * d);
         var context = _context.AsSpan(0, tokens * d);
         var projected = _projected.AsSpan(0, tokens * d);
-        var intermediate = _intermediate.AsSpan(0, tokens * _shape.Hidden);
+        var intermediate = _intermediate.AsSpan(0, Math.Min(tokens, FfnBlockTokens) * _shape.Hidden);
 
         // embeddings: word + position (+ token type 0) → LayerNorm (eps 1e-12)
         var positions = _positions.AsSpan(0, tokens);
@@ -106,8 +115,14 @@ public sealed class EncoderHarness
                 scale, [], context, d, []);
             Linear.Forward(context, tokens, layer.Output, layer.OutputBias, projected);
             LayerNorm.ForwardResidual(projected, hidden, layer.Ln1Gamma, layer.Ln1Beta, hidden, tokens, d, 1e-12f);
-            Linear.Forward(hidden, tokens, layer.Ffn1, layer.Ffn1Bias, intermediate, Epilogue.Gelu);
-            Linear.Forward(intermediate, tokens, layer.Ffn2, layer.Ffn2Bias, projected);
+            // FFN in blocks of tokens: the [block, hidden] intermediate stays small (and warm in cache) at any batch size
+            for (int t0 = 0; t0 < tokens; t0 += FfnBlockTokens)
+            {
+                int rows = Math.Min(FfnBlockTokens, tokens - t0);
+                var block = intermediate[..(rows * _shape.Hidden)];
+                Linear.Forward(hidden.Slice(t0 * d, rows * d), rows, layer.Ffn1, layer.Ffn1Bias, block, Epilogue.Gelu);
+                Linear.Forward(block, rows, layer.Ffn2, layer.Ffn2Bias, projected.Slice(t0 * d, rows * d));
+            }
             LayerNorm.ForwardResidual(projected, hidden, layer.Ln2Gamma, layer.Ln2Beta, hidden, tokens, d, 1e-12f);
         }
 
@@ -132,7 +147,7 @@ public sealed class EncoderHarness
         _qkv = new float[tokens * 3 * d];
         _context = new float[tokens * d];
         _projected = new float[tokens * d];
-        _intermediate = new float[tokens * _shape.Hidden];
+        _intermediate = new float[Math.Min(tokens, FfnBlockTokens) * _shape.Hidden];
         _positions = new int[tokens];
         _cls = new float[Math.Max(1, sequences) * d];
         _pooled = new float[Math.Max(1, sequences) * d];
@@ -149,14 +164,19 @@ public sealed class EncoderHarness
             return (_state >> 8) * (1f / (1 << 24));
         }
 
-        /// <summary>Approximately N(0, std²): sum of four uniforms, rescaled (Irwin–Hall).</summary>
         public float[] Normal(int n, float std)
         {
             var x = new float[n];
-            const float unitStd = 0.57735026f; // sqrt(4/12)
-            for (int i = 0; i < n; i++)
-                x[i] = (NextUniform() + NextUniform() + NextUniform() + NextUniform() - 2f) / unitStd * std;
+            FillNormal(x, std);
             return x;
+        }
+
+        /// <summary>Approximately N(0, std²): sum of four uniforms, rescaled (Irwin–Hall).</summary>
+        public void FillNormal(Span<float> x, float std)
+        {
+            const float unitStd = 0.57735026f; // sqrt(4/12)
+            for (int i = 0; i < x.Length; i++)
+                x[i] = (NextUniform() + NextUniform() + NextUniform() + NextUniform() - 2f) / unitStd * std;
         }
     }
 }

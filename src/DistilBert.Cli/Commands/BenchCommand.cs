@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using DistilBert.Cli.Benchmarking;
 using DistilBert.Compute;
+using DistilBert.Modeling;
 using Spectre.Console;
 
 namespace DistilBert.Cli.Commands;
@@ -24,10 +25,15 @@ public static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "untimed passes first", DefaultValueFactory = _ => 2 };
         var iterations = new Option<int>("--iterations") { Description = "timed passes (the median is reported)", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
+        var engine = new Option<string>("--engine")
+        {
+            Description = "model: DistilBertModel/BertModel with random HF-style init; harness: the kernels wired as an encoder (packed weights, fused epilogues)",
+            DefaultValueFactory = _ => "model",
+        };
         var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
         var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
         {
-            shape, batch, seq, threads, warmup, iterations, json, kernels,
+            shape, batch, seq, threads, warmup, iterations, json, engine, kernels,
         };
         CliAction.Set(cmd, parseResult =>
         {
@@ -41,27 +47,44 @@ public static class BenchCommand
             var encoder = EncoderShape.Parse(parseResult.GetValue(shape) ?? "distilbert-base");
             if (s < 1 || s > encoder.MaxPositions)
                 throw new InvalidInputException($"--seq must be between 1 and {encoder.MaxPositions} (max_position_embeddings), got {s}");
-            return RunEncoder(encoder, b, s, n, w, it, parseResult.GetValue(json));
+            string engineName = parseResult.GetValue(engine) ?? "model";
+            if (engineName is not ("model" or "harness")) throw new InvalidInputException($"--engine must be model or harness, got '{engineName}'");
+            return RunEncoder(encoder, engineName, b, s, n, w, it, parseResult.GetValue(json));
         });
         return cmd;
     }
 
-    static int RunEncoder(EncoderShape shape, int batch, int seq, int threads, int warmup, int iterations, bool json)
+    static int RunEncoder(EncoderShape shape, string engine, int batch, int seq, int threads, int warmup, int iterations, bool json)
     {
         ComputeThreads.Count = threads;
-        var harness = new EncoderHarness(shape);
         var rng = new Random(1234);
         var ids = new int[batch * seq];
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(shape.Vocab);
         var starts = new int[batch + 1];
         for (int i = 0; i <= batch; i++) starts[i] = i * seq;
         var lengths = Enumerable.Repeat(seq, batch).ToArray();
-        for (int i = 0; i < warmup; i++) harness.Forward(ids, starts);
+        Action forward;
+        if (engine == "harness")
+        {
+            var harness = new EncoderHarness(shape);
+            forward = () => harness.Forward(ids, starts);
+        }
+        else
+        {
+            TransformerModel model = shape.TokenTypes
+                ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
+                : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
+            ModelInitializer.Initialize(model, seed: 1234);
+            model.Eval();
+            var input = ModelInput.FromPadded(ids.Select(i => (long)i).ToArray(), batch, seq);
+            forward = () => model.Forward(input);
+        }
+        for (int i = 0; i < warmup; i++) forward();
         var times = new double[iterations];
         for (int i = 0; i < iterations; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            harness.Forward(ids, starts);
+            forward();
             times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         double median = KernelBench.Median(times), best = times.Min();
@@ -71,7 +94,7 @@ public static class BenchCommand
         {
             WriteJson(writer =>
             {
-                writer.WriteString("engine", "DistilBert.NET kernels (encoder harness, random weights)");
+                writer.WriteString("engine", engine == "harness" ? "DistilBert.NET encoder harness (kernels, random weights)" : "DistilBert.NET model (random HF init)");
                 writer.WriteString("shape", shape.Name);
                 writer.WriteNumber("batch", batch);
                 writer.WriteNumber("seq", seq);
@@ -89,7 +112,7 @@ public static class BenchCommand
             });
             return 0;
         }
-        var table = new Table().Title($"[bold]{shape.Name}[/] encoder harness (random weights), fp32");
+        var table = new Table().Title($"[bold]{shape.Name}[/] {(engine == "harness" ? "encoder harness" : "model")} (random weights), fp32");
         foreach (var column in new[] { "batch × seq", "threads", "median", "best", "sequences/s", "tokens/s", "GFLOP/s", "peak RSS" })
             table.AddColumn(new TableColumn(column).RightAligned());
         table.AddRow($"{batch} × {seq}", threads.ToString(), $"{median * 1e3:F1} ms", $"{best * 1e3:F1} ms",

@@ -31,9 +31,9 @@ public static class EvalCommand
         foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad }) cmd.Options.Add(option);
         CliAction.Set(cmd, parse =>
         {
-            var folder = parse.GetValue(model)!;
+            var folder = Hub.ModelPath.Resolve(parse.GetValue(model)!);
             var path = parse.GetValue(data)!;
-            if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
+            if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
             if (!File.Exists(path)) throw new DataFileException(path, null, "data file not found");
             int take = parse.GetValue(limit) ?? int.MaxValue;
             if (take < 1) throw new InvalidInputException($"--limit must be at least 1, got {take}");

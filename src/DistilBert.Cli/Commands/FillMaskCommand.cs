@@ -12,7 +12,7 @@ public static class FillMaskCommand
     {
         var options = new PipelineOptions();
         var topK = new Option<int>("--top-k") { Description = "Proposals per [MASK]", DefaultValueFactory = _ => 5 };
-        var targets = new Option<string[]>("--targets") { Description = "Only score these words (comma or space separated)", AllowMultipleArgumentsPerToken = true };
+        var targets = new Option<string[]>("--targets") { Description = "Only score these words (comma separated or repeated)" };
         var cmd = new Command("fill-mask", "Predict the tokens hidden by [MASK] (needs a *ForMaskedLM model)");
         options.AddTo(cmd);
         cmd.Options.Add(topK);

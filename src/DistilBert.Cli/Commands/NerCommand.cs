@@ -12,7 +12,7 @@ public static class NerCommand
     {
         var options = new PipelineOptions();
         var aggregation = new Option<string>("--aggregation") { Description = "none | simple | first | average | max (as HF's aggregation_strategy)", DefaultValueFactory = _ => "simple" };
-        var ignore = new Option<string[]>("--ignore-labels") { Description = "Labels left out of the output (default: O)", AllowMultipleArgumentsPerToken = true };
+        var ignore = new Option<string[]>("--ignore-labels") { Description = "Labels left out of the output, comma separated or repeated (default: O; an empty value keeps all)" };
         var stride = new Option<int?>("--stride") { Description = "Tokens shared by the windows of a long text (default: a quarter of the window, at most 128)" };
         var cmd = new Command("ner", "Find named entities (needs a *ForTokenClassification model)");
         options.AddTo(cmd);

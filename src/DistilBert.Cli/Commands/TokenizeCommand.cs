@@ -38,6 +38,8 @@ public static class TokenizeCommand
         };
         CliAction.Set(command, parse =>
         {
+            if (parse.GetValue(model) is not null && parse.GetValue(vocab) is not null)
+                throw new InvalidInputException("give either --model or --vocab, not both");
             var tokenizer = LoadTokenizer(parse.GetValue(model) ?? parse.GetValue(vocab));
             var options = BuildOptions(parse.GetValue(maxLength), parse.GetValue(truncation), parse.GetValue(stride),
                 parse.GetValue(padding), !parse.GetValue(noSpecial));
@@ -214,7 +216,7 @@ public static class TokenizeCommand
     {
         int padTo = options.Padding switch
         {
-            PaddingStrategy.MaxLength => options.MaxLength ?? tokenizer.ModelMaxLength,
+            PaddingStrategy.MaxLength => tokenizer.MaxLengthFor(options) ?? 0,
             PaddingStrategy.Longest => batch.MaxSequenceLength,
             _ => 0,
         };

@@ -6,7 +6,7 @@ namespace DistilBert.Cli.Input;
 /// <summary>The options every task command shares (model, inputs, output format, batching), declared once.</summary>
 public sealed class PipelineOptions
 {
-    public readonly Option<string> Model = new("--model", "-m") { Description = "Model folder (config.json, weights, vocab.txt or tokenizer.json)", Required = true };
+    public readonly Option<string> Model = new("--model", "-m") { Description = "Model folder (config.json, weights, vocab.txt or tokenizer.json) or Hub repo id", Required = true };
     public readonly Argument<string[]> Texts = new("text") { Description = "Texts to process (else --input or stdin)", Arity = ArgumentArity.ZeroOrMore };
     public readonly Option<string?> Input = new("--input", "-i") { Description = "Read inputs from a file: .txt (one per line), .jsonl, .tsv, .csv (optionally .gz); '-' for stdin" };
     public readonly Option<string?> Column = new("--column") { Description = "Column (tsv/csv header name or 0-based index) or jsonl key holding the text" };

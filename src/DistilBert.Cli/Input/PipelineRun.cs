@@ -19,9 +19,9 @@ public sealed class PipelineRun : IDisposable
 
     public PipelineRun(PipelineOptions options, ParseResult parse, Data.TextColumns? columns = null, string unit = "texts")
     {
-        ModelPath = parse.GetValue(options.Model)!;
-        // Check the model folder before reading stdin or a large file.
-        if (!Directory.Exists(ModelPath)) throw new ModelFileException(ModelPath, "model folder not found");
+        // A folder, or a Hub repo id resolved through the HF cache; checked before reading stdin or a large file.
+        ModelPath = Hub.ModelPath.Resolve(parse.GetValue(options.Model)!);
+        if (!Directory.Exists(ModelPath)) throw new ModelFileException(ModelPath, "expected a model folder");
         Json = parse.GetValue(options.Json);
         Inputs = options.OpenInputs(parse, columns);
         Progress = new ProgressReporter(Inputs.EstimatedCount, unit, enabled: Inputs.FromFile);

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace DistilBert.Checkpoints;
 
 /// <summary>The checkpoint formats we read.</summary>
-public enum CheckpointFormat { SafeTensors, SafeTensorsSharded, TorchZip, TorchZipSharded }
+public enum CheckpointFormat { SafeTensors, SafeTensorsSharded, TorchZip, TorchZipSharded, TorchLegacy }
 
 /// <summary>Opens a model's weights from a folder or a file, whatever HF format they are in.</summary>
 public static class CheckpointFile
@@ -37,7 +37,7 @@ public static class CheckpointFile
     /// <summary>Tells the format of a weights file from its first bytes (and, for indexes, its name).</summary>
     public static CheckpointFormat DetectFormat(string path)
     {
-        Span<byte> head = stackalloc byte[9];
+        Span<byte> head = stackalloc byte[16];
         int n;
         using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
             n = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
@@ -49,8 +49,9 @@ public static class CheckpointFile
                 return CheckpointFormat.TorchZipSharded;
             return CheckpointFormat.SafeTensorsSharded;
         }
+        if (head.StartsWith(TorchCheckpointFile.LegacyMagic)) return CheckpointFormat.TorchLegacy;
         if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
-            throw new ModelFileException(path, "a legacy (pre-1.6, non-zip) torch checkpoint: re-save it with a recent torch or convert it to safetensors");
+            throw new ModelFileException(path, "a pickle that is not torch.save output (no torch magic number): only torch checkpoints are read");
         // safetensors has no magic: a JSON header after its length, or the name says so (then its reader explains what is wrong).
         if (n >= 9 && head[8] == (byte)'{' || path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return CheckpointFormat.SafeTensors;
         throw new ModelFileException(path, "not a checkpoint: neither safetensors (u64 length + JSON header), a torch zip (PK) nor a shard index (JSON)");
@@ -58,7 +59,7 @@ public static class CheckpointFile
 
     static ITensorSource OpenFile(string path) => DetectFormat(path) switch
     {
-        CheckpointFormat.TorchZip => TorchCheckpointFile.Open(path),
+        CheckpointFormat.TorchZip or CheckpointFormat.TorchLegacy => TorchCheckpointFile.Open(path),
         CheckpointFormat.SafeTensors => SafeTensorsFile.Open(path),
         _ => ShardedTensorSource.Open(path),
     };
@@ -92,8 +93,11 @@ public sealed class ShardedTensorSource : ITensorSource
     {
         var length = new FileInfo(indexPath).Length;
         if (length > MaxIndexBytes) throw new ModelFileException(indexPath, $"shard index is {length} bytes, over the {MaxIndexBytes}-byte limit");
+        var bytes = File.ReadAllBytes(indexPath);
+        // JsonDocument does not validate UTF-8 until a string is read; check it up front.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelFileException(indexPath, "shard index is not valid UTF-8");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
+        try { doc = JsonDocument.Parse(bytes); }
         catch (JsonException e) { throw new ModelFileException(indexPath, $"shard index is not valid JSON: {e.Message}", e); }
         using var _ = doc;
         if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
@@ -138,7 +142,7 @@ public sealed class ShardedTensorSource : ITensorSource
 
     static ITensorSource DetectShard(string path) => CheckpointFile.DetectFormat(path) switch
     {
-        CheckpointFormat.TorchZip => TorchCheckpointFile.Open(path),
+        CheckpointFormat.TorchZip or CheckpointFormat.TorchLegacy => TorchCheckpointFile.Open(path),
         CheckpointFormat.SafeTensors => SafeTensorsFile.Open(path),
         _ => throw new ModelFileException(path, "a shard must be a safetensors or torch zip file, not another index"),
     };

@@ -19,10 +19,10 @@ public static class ModelFolder
         try { using var _ = JsonDocument.Parse(configJson); }
         catch (JsonException e) { throw new InvalidInputException($"the config to save is not valid JSON: {e.Message}", e); }
 
-        var target = Path.GetFullPath(dir);
-        var parent = Path.GetDirectoryName(target.TrimEnd(Path.DirectorySeparatorChar)) ?? throw new InvalidInputException($"cannot save a model to '{dir}'");
+        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
+        var parent = Path.GetDirectoryName(target) ?? throw new InvalidInputException($"cannot save a model to '{dir}'");
         Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(target.TrimEnd(Path.DirectorySeparatorChar))}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(temp);
         try
         {

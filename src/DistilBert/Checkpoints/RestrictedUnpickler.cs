@@ -68,12 +68,19 @@ internal sealed class RestrictedUnpickler
     readonly Dictionary<int, object?> _memo = new();
     readonly Dictionary<string, TorchStorageRef> _storages = new(StringComparer.Ordinal);
 
-    RestrictedUnpickler(string path, byte[] data) { _path = path; _data = data; }
+    RestrictedUnpickler(string path, byte[] data, int start) { _path = path; _data = data; _pos = start; }
 
     /// <summary>Parses a torch state-dict pickle into (name, tensor) pairs in the file's order.</summary>
     public static List<KeyValuePair<string, TorchTensorRef>> LoadStateDict(string path, byte[] pickle)
     {
-        var result = new RestrictedUnpickler(path, pickle).Run();
+        int position = 0;
+        return LoadStateDict(path, pickle, ref position);
+    }
+
+    /// <summary>Parses the state-dict pickle starting at <paramref name="position"/>, which is moved past its STOP.</summary>
+    public static List<KeyValuePair<string, TorchTensorRef>> LoadStateDict(string path, byte[] data, ref int position)
+    {
+        var result = Load(path, data, ref position);
         if (result is not PyDict dict) throw new ModelFileException(path, $"the pickle holds a {Describe(result)}, not a state dict");
         var tensors = new List<KeyValuePair<string, TorchTensorRef>>(dict.Items.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -85,6 +92,23 @@ internal sealed class RestrictedUnpickler
             tensors.Add(new(name, tensor));
         }
         return tensors;
+    }
+
+    /// <summary>Parses one pickle (plain data or a state dict) starting at <paramref name="position"/>; moves it past STOP.</summary>
+    public static object? Load(string path, byte[] data, ref int position)
+    {
+        var unpickler = new RestrictedUnpickler(path, data, position);
+        var result = unpickler.Run();
+        position = unpickler._pos;
+        return result;
+    }
+
+    /// <summary>A pickled list of strings (the legacy format's storage-key list).</summary>
+    public static List<string> LoadStringList(string path, byte[] data, ref int position)
+    {
+        var result = Load(path, data, ref position);
+        if (result is not List<object?> list || list.Any(o => o is not string)) throw new ModelFileException(path, $"expected a list of storage keys, found a {Describe(result)}");
+        return list.Cast<string>().ToList();
     }
 
     ModelFileException Error(string message) => new(_path, $"pickle offset {_pos}: {message}");
@@ -105,11 +129,15 @@ internal sealed class RestrictedUnpickler
         _ => o.GetType().Name,
     };
 
-    byte ReadByte() => _pos < _data.Length ? _data[_pos++] : throw Error("truncated pickle");
+    /// <summary>Running out of bytes: marked by an EndOfStreamException inside, so a caller holding only a prefix of a file can read more.</summary>
+    ModelFileException Truncated(string message) => new(_path, $"pickle offset {_pos}: {message}", new EndOfStreamException());
+
+    byte ReadByte() => _pos < _data.Length ? _data[_pos++] : throw Truncated("truncated pickle");
 
     ReadOnlySpan<byte> ReadBytes(long count)
     {
-        if (count < 0 || count > _data.Length - _pos) throw Error($"length {count} runs past the end of the pickle");
+        if (count < 0) throw Error($"negative length {count}");
+        if (count > _data.Length - _pos) throw Truncated($"length {count} runs past the end of the pickle");
         var span = _data.AsSpan(_pos, (int)count);
         _pos += (int)count;
         return span;
@@ -119,7 +147,7 @@ internal sealed class RestrictedUnpickler
     {
         int start = _pos;
         int end = Array.IndexOf(_data, (byte)'\n', _pos, Math.Min(_data.Length - _pos, 1024));
-        if (end < 0) throw Error("unterminated text line");
+        if (end < 0) throw _data.Length - _pos < 1024 ? Truncated("unterminated text line") : Error("unterminated text line");
         _pos = end + 1;
         return DecodeUtf8(_data.AsSpan(start, end - start));
     }
@@ -268,8 +296,8 @@ internal sealed class RestrictedUnpickler
 
     TorchStorageRef PersistentLoad(object? pid)
     {
-        // ('storage', <storage type>, key, location, numel)
-        if (pid is not object?[] { Length: 5 } t || t[0] is not "storage" || t[1] is not PyGlobal type || type.Module != "torch"
+        // ('storage', <storage type>, key, location, numel), plus view metadata (always None since torch 1.0) in the legacy format
+        if (pid is not object?[] { Length: 5 or 6 } t || (t.Length == 6 && t[5] is not null) || t[0] is not "storage" || t[1] is not PyGlobal type || type.Module != "torch"
             || !StorageTypes.TryGetValue(type.Name, out var dtype) || t[2] is not string key || t[3] is not string || t[4] is not long numel || numel < 0)
             throw Error($"unsupported persistent id {Describe(pid)}");
         if (key.Length == 0 || key.Length > 64 || key.Any(ch => !char.IsAsciiLetterOrDigit(ch) && ch != '_'))

@@ -14,6 +14,27 @@ public sealed record TensorToWrite(string Name, TensorDType DType, long[] Shape,
 
     public static TensorToWrite Int64(string name, long[] shape, ReadOnlySpan<long> values) =>
         new(name, TensorDType.I64, shape, MemoryMarshal.AsBytes(values).ToArray());
+
+    /// <summary>
+    /// Like <see cref="Float32"/> without the copy: the bytes are read from <paramref name="values"/> when the file is
+    /// written, so saving a model does not hold a second copy of its weights. Do not change the array until then.
+    /// </summary>
+    public static TensorToWrite Float32View(string name, long[] shape, float[] values) =>
+        new(name, TensorDType.F32, shape, new FloatBytes(values).Memory);
+
+    /// <summary>A float[] seen as little-endian bytes (every platform .NET runs on is little-endian).</summary>
+    sealed class FloatBytes(float[] values) : System.Buffers.MemoryManager<byte>
+    {
+        public override Span<byte> GetSpan() => MemoryMarshal.AsBytes(values.AsSpan());
+        public override unsafe System.Buffers.MemoryHandle Pin(int elementIndex = 0)
+        {
+            var handle = GCHandle.Alloc(values, GCHandleType.Pinned);
+            return new System.Buffers.MemoryHandle((byte*)handle.AddrOfPinnedObject() + elementIndex, handle, this);
+        }
+
+        public override void Unpin() { }
+        protected override void Dispose(bool disposing) { }
+    }
 }
 
 /// <summary>

@@ -133,7 +133,7 @@ public static class StateDict
                 for (int i = 0; i < ints.Length; i++) ints[i] = (long)p.Value[i];
                 yield return TensorToWrite.Int64(p.Name, shape, ints);
             }
-            else yield return TensorToWrite.Float32(p.Name, shape, p.Value);
+            else yield return TensorToWrite.Float32View(p.Name, shape, p.Value);
         }
     }
 

@@ -5,30 +5,38 @@ using System.Runtime.InteropServices;
 namespace DistilBert.Checkpoints;
 
 /// <summary>
-/// A <c>pytorch_model.bin</c> in torch.save's zip format (torch ≥ 1.6): <c>&lt;root&gt;/data.pkl</c> is a pickled
-/// state dict whose tensors point at raw little-endian storages <c>&lt;root&gt;/data/&lt;key&gt;</c>. The pickle goes
-/// through <see cref="RestrictedUnpickler"/>; every size it declares is checked against the zip entries before
-/// anything is allocated, and entries are never read beyond the bytes a tensor needs (zip bombs stay bounded).
+/// A <c>pytorch_model.bin</c> written by torch.save, in either format:
+/// <list type="bullet">
+/// <item>zip (torch ≥ 1.6): <c>&lt;root&gt;/data.pkl</c> is a pickled state dict whose tensors point at raw little-endian
+/// storages <c>&lt;root&gt;/data/&lt;key&gt;</c>;</item>
+/// <item>legacy (older torch, or <c>_use_new_zipfile_serialization=False</c>): five pickles in a row (magic number,
+/// protocol version 1001, system info, the state dict, the sorted storage keys), then each storage as an int64 element
+/// count followed by its bytes.</item>
+/// </list>
+/// Pickles go through <see cref="RestrictedUnpickler"/>; every size they declare is checked against the zip entries or
+/// the file before anything is allocated, and nothing is read beyond the bytes a tensor needs (zip bombs stay bounded).
 /// </summary>
 public sealed class TorchCheckpointFile : ITensorSource
 {
     /// <summary>data.pkl beyond this is refused; a state-dict pickle is a few hundred bytes per tensor.</summary>
     public const long MaxPickleBytes = 64L * 1024 * 1024;
 
-    readonly FileStream _stream;
-    readonly ZipArchive _zip;
+    /// <summary>The legacy format's first pickle: PROTO 2, LONG1 0x1950a86a20f9469cfc6c (torch's magic number), STOP.</summary>
+    internal static ReadOnlySpan<byte> LegacyMagic => [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+
+    readonly IStorageReader _storages;
     readonly Dictionary<string, TensorInfo> _byName;
     readonly Dictionary<string, TorchTensorRef> _refs;
-    readonly Dictionary<string, ZipArchiveEntry> _storageEntries;
 
     public string FilePath { get; }
     public IReadOnlyList<TensorInfo> Tensors { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string> { ["format"] = "pt" };
+    /// <summary>True for the pre-zip torch.save format.</summary>
+    public bool IsLegacyFormat => _storages is LegacyStorages;
 
-    TorchCheckpointFile(string path, FileStream stream, ZipArchive zip, List<KeyValuePair<string, TorchTensorRef>> tensors,
-        Dictionary<string, ZipArchiveEntry> storageEntries)
+    TorchCheckpointFile(string path, IStorageReader storages, List<KeyValuePair<string, TorchTensorRef>> tensors)
     {
-        FilePath = path; _stream = stream; _zip = zip; _storageEntries = storageEntries;
+        FilePath = path; _storages = storages;
         _refs = tensors.ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
         var infos = tensors.Select(t =>
         {
@@ -46,6 +54,22 @@ public sealed class TorchCheckpointFile : ITensorSource
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+        try
+        {
+            Span<byte> head = stackalloc byte[LegacyMagic.Length];
+            int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            stream.Position = 0;
+            return head[..n].SequenceEqual(LegacyMagic) ? OpenLegacy(path, stream) : OpenZip(path, stream);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    static TorchCheckpointFile OpenZip(string path, FileStream stream)
+    {
         ZipArchive? zip = null;
         try
         {
@@ -57,77 +81,185 @@ public sealed class TorchCheckpointFile : ITensorSource
             var pickleEntry = pickles[0];
             var root = pickleEntry.FullName[..^"data.pkl".Length];
             if (pickleEntry.Length > MaxPickleBytes) throw new ModelFileException(path, $"data.pkl is {pickleEntry.Length} bytes, over the {MaxPickleBytes}-byte limit");
-            var pickle = ReadEntry(path, pickleEntry, 0, (int)pickleEntry.Length);
+            // torch ≥ 2.1 records the byte order of the storages; older archives are little-endian.
+            if (zip.GetEntry(root + "byteorder") is { Length: <= 16 } byteOrder
+                && System.Text.Encoding.ASCII.GetString(ZipStorages.ReadEntry(path, byteOrder, 0, (int)byteOrder.Length)).Trim() is var order && order != "little")
+                throw new ModelFileException(path, $"storages are stored in '{order}' byte order; only little-endian checkpoints are supported");
+            var pickle = ZipStorages.ReadEntry(path, pickleEntry, 0, (int)pickleEntry.Length);
             var tensors = RestrictedUnpickler.LoadStateDict(path, pickle);
 
             var storageEntries = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
             foreach (var e in zip.Entries)
                 if (e.FullName.StartsWith(root + "data/", StringComparison.Ordinal)) storageEntries[e.FullName[(root.Length + 5)..]] = e;
 
-            foreach (var (name, t) in tensors) Validate(path, name, t, storageEntries);
-            return new TorchCheckpointFile(path, stream, zip, tensors, storageEntries);
+            var storages = new ZipStorages(path, stream, zip, storageEntries);
+            foreach (var (name, t) in tensors) Validate(path, name, t, storages);
+            return new TorchCheckpointFile(path, storages, tensors);
         }
         catch (InvalidDataException e)
         {
-            zip?.Dispose(); stream.Dispose();
+            zip?.Dispose();
             throw new ModelFileException(path, $"corrupt zip archive: {e.Message}", e);
         }
         catch
         {
-            zip?.Dispose(); stream.Dispose();
+            zip?.Dispose();
             throw;
         }
     }
 
-    /// <summary>Checks a tensor's view against its storage, and the storage against its zip entry, before any read.</summary>
-    static void Validate(string path, string name, TorchTensorRef t, Dictionary<string, ZipArchiveEntry> entries)
+    static TorchCheckpointFile OpenLegacy(string path, FileStream stream)
+    {
+        // The pickles come first and are small: parse from a prefix of the file, growing it only if they run past it.
+        long cap = Math.Min(stream.Length, MaxPickleBytes);
+        for (long size = Math.Min(cap, 1 << 20); ; size = Math.Min(cap, size * 4))
+        {
+            var prefix = new byte[size];
+            stream.Position = 0;
+            stream.ReadExactly(prefix);
+            try { return ParseLegacy(path, stream, prefix); }
+            catch (ModelFileException e) when (e.InnerException is EndOfStreamException && size < cap) { }
+        }
+    }
+
+    static TorchCheckpointFile ParseLegacy(string path, FileStream stream, byte[] prefix)
+    {
+        int position = LegacyMagic.Length;
+        if (RestrictedUnpickler.Load(path, prefix, ref position) is not 1001L)
+            throw new ModelFileException(path, "legacy torch checkpoint with an unknown protocol version (expected 1001)");
+        if (RestrictedUnpickler.Load(path, prefix, ref position) is not RestrictedUnpickler.PyDict sysInfo)
+            throw new ModelFileException(path, "legacy torch checkpoint without its system-info dict");
+        foreach (var (key, value) in sysInfo.Items)
+            if (key is "little_endian" && value is false) throw new ModelFileException(path, "big-endian legacy torch checkpoints are not supported");
+        var tensors = RestrictedUnpickler.LoadStateDict(path, prefix, ref position);
+        var keys = RestrictedUnpickler.LoadStringList(path, prefix, ref position);
+
+        // Each storage, in key order: int64 element count, then the elements.
+        var declared = tensors.Select(t => t.Value.Storage).DistinctBy(s => s.Key).ToDictionary(s => s.Key, StringComparer.Ordinal);
+        var layout = new Dictionary<string, (long Offset, long Bytes)>(StringComparer.Ordinal);
+        long offset = position;
+        Span<byte> count = stackalloc byte[8];
+        foreach (var key in keys)
+        {
+            if (!declared.TryGetValue(key, out var storage)) throw new ModelFileException(path, $"storage '{key}' is listed but no tensor uses it");
+            if (layout.ContainsKey(key)) throw new ModelFileException(path, $"storage '{key}' is listed twice");
+            if (offset > stream.Length - 8) throw new ModelFileException(path, $"storage '{key}' starts beyond the end of the file (truncated?)");
+            stream.Position = offset;
+            stream.ReadExactly(count);
+            long elements = BinaryPrimitives.ReadInt64LittleEndian(count);
+            int size = TensorDTypes.SizeOf(storage.DType);
+            if (elements != storage.ElementCount || elements > (stream.Length - offset - 8) / size)
+                throw new ModelFileException(path, $"storage '{key}' holds {elements} {storage.DType} elements where the pickle declares {storage.ElementCount} and the file has {stream.Length - offset - 8} bytes left");
+            layout[key] = (offset + 8, elements * size);
+            offset += 8 + elements * size;
+        }
+        var storages = new LegacyStorages(path, stream, layout);
+        foreach (var (name, t) in tensors) Validate(path, name, t, storages);
+        return new TorchCheckpointFile(path, storages, tensors);
+    }
+
+    /// <summary>Checks a tensor's view against its storage, and the storage against the bytes the file holds for it, before any read.</summary>
+    static void Validate(string path, string name, TorchTensorRef t, IStorageReader storages)
     {
         var s = t.Storage;
         int size = TensorDTypes.SizeOf(s.DType);
-        if (!entries.TryGetValue(s.Key, out var entry)) throw new ModelFileException(path, $"tensor '{name}': storage data/{s.Key} is missing from the archive");
-        if (s.ElementCount > long.MaxValue / size || entry.Length != s.ElementCount * size)
-            throw new ModelFileException(path, $"tensor '{name}': storage data/{s.Key} declares {s.ElementCount} {s.DType} elements but the entry holds {entry.Length} bytes");
+        if (!storages.TryGetLength(s.Key, out var available)) throw new ModelFileException(path, $"tensor '{name}': storage data/{s.Key} is missing from the archive");
+        if (s.ElementCount > long.MaxValue / size || available != s.ElementCount * size)
+            throw new ModelFileException(path, $"tensor '{name}': storage data/{s.Key} declares {s.ElementCount} {s.DType} elements but the entry holds {available} bytes");
         if (t.Shape.Length > 16) throw new ModelFileException(path, $"tensor '{name}': {t.Shape.Length} dimensions is too many");
-        long count = 1, lastIndex = t.StorageOffset;
+        long elements = 1, lastIndex = t.StorageOffset;
         try
         {
             checked
             {
-                foreach (var d in t.Shape) count *= d;
-                if (count > 0)
+                foreach (var d in t.Shape) elements *= d;
+                if (elements > 0)
                     for (int i = 0; i < t.Shape.Length; i++) lastIndex += (t.Shape[i] - 1) * t.Stride[i];
             }
         }
         catch (OverflowException) { throw new ModelFileException(path, $"tensor '{name}': shape [{string.Join(", ", t.Shape)}] overflows"); }
-        if (count > int.MaxValue) throw new ModelFileException(path, $"tensor '{name}': {count} elements is too many");
-        if (count > 0 && (t.StorageOffset > s.ElementCount || lastIndex >= s.ElementCount))
+        if (elements > int.MaxValue) throw new ModelFileException(path, $"tensor '{name}': {elements} elements is too many");
+        if (elements > 0 && (t.StorageOffset > s.ElementCount || lastIndex >= s.ElementCount))
             throw new ModelFileException(path, $"tensor '{name}': view (offset {t.StorageOffset}, shape [{string.Join(", ", t.Shape)}], stride [{string.Join(", ", t.Stride)}]) reaches outside its {s.ElementCount}-element storage");
     }
 
-    /// <summary>Reads <paramref name="count"/> bytes at <paramref name="offset"/> of an entry, never more than that.</summary>
-    static byte[] ReadEntry(string path, ZipArchiveEntry entry, long offset, int count)
+    /// <summary>Where storages' bytes come from: zip entries or ranges of a legacy file.</summary>
+    interface IStorageReader : IDisposable
     {
-        if (offset < 0 || offset + count > entry.Length) throw new ModelFileException(path, $"{entry.FullName}: read of {count} bytes at {offset} beyond its {entry.Length} bytes");
-        var buffer = new byte[count];
-        try
+        bool TryGetLength(string key, out long bytes);
+        /// <summary>Exactly <paramref name="count"/> bytes at <paramref name="offset"/> of the storage.</summary>
+        byte[] Read(string key, long offset, int count);
+    }
+
+    sealed class ZipStorages(string path, FileStream stream, ZipArchive zip, Dictionary<string, ZipArchiveEntry> entries) : IStorageReader
+    {
+        public bool TryGetLength(string key, out long bytes)
         {
-            using var s = entry.Open();
-            if (s.CanSeek) s.Position = offset;
-            else
-            {
-                var skip = new byte[Math.Min(offset, 1 << 16)];
-                for (long left = offset; left > 0;)
-                {
-                    int n = s.Read(skip, 0, (int)Math.Min(left, skip.Length));
-                    if (n == 0) throw new ModelFileException(path, $"{entry.FullName} is truncated");
-                    left -= n;
-                }
-            }
-            int read = s.ReadAtLeast(buffer, count, throwOnEndOfStream: false);
-            if (read < count) throw new ModelFileException(path, $"{entry.FullName} is truncated: {read} of {count} bytes");
+            bytes = entries.TryGetValue(key, out var e) ? e.Length : 0;
+            return e is not null;
         }
-        catch (InvalidDataException e) { throw new ModelFileException(path, $"{entry.FullName}: corrupt zip data: {e.Message}", e); }
-        return buffer;
+
+        public byte[] Read(string key, long offset, int count)
+        {
+            lock (zip) return ReadEntry(path, entries[key], offset, count);
+        }
+
+        /// <summary>Reads <paramref name="count"/> bytes at <paramref name="offset"/> of an entry, never more than that.</summary>
+        public static byte[] ReadEntry(string path, ZipArchiveEntry entry, long offset, int count)
+        {
+            if (offset < 0 || offset + count > entry.Length) throw new ModelFileException(path, $"{entry.FullName}: read of {count} bytes at {offset} beyond its {entry.Length} bytes");
+            var buffer = new byte[count];
+            try
+            {
+                using var s = entry.Open();
+                if (s.CanSeek) s.Position = offset;
+                else
+                {
+                    var skip = new byte[Math.Min(offset, 1 << 16)];
+                    for (long left = offset; left > 0;)
+                    {
+                        int n = s.Read(skip, 0, (int)Math.Min(left, skip.Length));
+                        if (n == 0) throw new ModelFileException(path, $"{entry.FullName} is truncated");
+                        left -= n;
+                    }
+                }
+                int read = s.ReadAtLeast(buffer, count, throwOnEndOfStream: false);
+                if (read < count) throw new ModelFileException(path, $"{entry.FullName} is truncated: {read} of {count} bytes");
+            }
+            catch (InvalidDataException e) { throw new ModelFileException(path, $"{entry.FullName}: corrupt zip data: {e.Message}", e); }
+            return buffer;
+        }
+
+        public void Dispose()
+        {
+            zip.Dispose();
+            stream.Dispose();
+        }
+    }
+
+    sealed class LegacyStorages(string path, FileStream stream, Dictionary<string, (long Offset, long Bytes)> layout) : IStorageReader
+    {
+        public bool TryGetLength(string key, out long bytes)
+        {
+            bool found = layout.TryGetValue(key, out var range);
+            bytes = range.Bytes;
+            return found;
+        }
+
+        public byte[] Read(string key, long offset, int count)
+        {
+            var (start, bytes) = layout[key];
+            if (offset < 0 || offset + count > bytes) throw new ModelFileException(path, $"storage '{key}': read of {count} bytes at {offset} beyond its {bytes} bytes");
+            var buffer = new byte[count];
+            lock (stream)
+            {
+                stream.Position = start + offset;
+                stream.ReadExactly(buffer);
+            }
+            return buffer;
+        }
+
+        public void Dispose() => stream.Dispose();
     }
 
     public bool Contains(string name) => _byName.ContainsKey(name);
@@ -149,7 +281,7 @@ public sealed class TorchCheckpointFile : ITensorSource
         long spanElements = last - t.StorageOffset + 1;
         if (spanElements * size > Array.MaxLength) throw new ModelFileException(FilePath, $"tensor '{name}' is too large to read");
         byte[] raw;
-        lock (_zip) raw = ReadEntry(FilePath, _storageEntries[t.Storage.Key], t.StorageOffset * size, (int)(spanElements * size));
+        raw = _storages.Read(t.Storage.Key, t.StorageOffset * size, (int)(spanElements * size));
         if (IsContiguous(t.Shape, t.Stride) && spanElements == count) return raw;
 
         var result = new byte[count * size];
@@ -189,11 +321,7 @@ public sealed class TorchCheckpointFile : ITensorSource
 
     public long[] ReadInt64(string name) => TensorConversion.ToInt64(FilePath, Info(name), ReadElements(name));
 
-    public void Dispose()
-    {
-        _zip.Dispose();
-        _stream.Dispose();
-    }
+    public void Dispose() => _storages.Dispose();
 }
 
 /// <summary>Little-endian element conversion shared by the readers: floats to float32, integers to int64.</summary>

@@ -74,13 +74,21 @@ public static class ComputeThreads
         finally { _insideLoop = wasInside; }
     }
 
+    /// <summary>
+    /// The caller never waits for a worker that has not started: indices are claimed from one 64-bit state
+    /// (generation | next index) by compare-and-swap, and the caller waits only for claimed indices to finish. Under
+    /// load a parked worker can take a whole scheduler slice to wake; by then the caller may have done every index
+    /// itself and moved on, and the late worker's claim fails against the new generation instead of waiting.
+    /// </summary>
     sealed class Pool
     {
+        const int Closed = int.MaxValue;
         readonly Thread[] _workers;
         readonly SemaphoreSlim _wake = new(0);
         readonly ManualResetEventSlim _done = new(false, spinCount: 50);
+        long _state = Closed;
+        int _generation, _total, _completed;
         ParallelWork? _work;
-        int _next, _total, _activeHelpers;
         volatile bool _stopping;
         Exception? _error;
 
@@ -96,28 +104,39 @@ public static class ComputeThreads
 
         public void Run(int count, ParallelWork work)
         {
-            int helpers = Math.Min(_workers.Length, count - 1);
+            // close the previous job before touching its fields, so a late claimer can only fail
+            Volatile.Write(ref _state, ((long)_generation << 32) | Closed);
+            _generation++;
             _work = work;
-            _error = null;
             _total = count;
-            Volatile.Write(ref _next, 0);
-            _activeHelpers = helpers;
+            _error = null;
+            Volatile.Write(ref _completed, 0);
             _done.Reset();
-            _wake.Release(helpers);
-            Drain(work);
-            _done.Wait();
+            Volatile.Write(ref _state, (long)_generation << 32);
+            _wake.Release(Math.Min(_workers.Length, count - 1));
+            while (TryClaim(out int index, out var claimed)) Execute(claimed, index);
+            _done.Wait(); // set by whoever finishes the last index, exactly once per job
             _work = null;
             if (_error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
         }
 
-        void Drain(ParallelWork work)
+        bool TryClaim(out int index, out ParallelWork work)
         {
-            int i;
-            while ((i = Interlocked.Increment(ref _next) - 1) < _total)
+            while (true)
             {
-                try { work.Execute(i); }
-                catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+                long state = Volatile.Read(ref _state);
+                index = (int)(state & 0xFFFFFFFF);
+                work = _work!;
+                if (index == Closed || index >= _total) return false;
+                if (Interlocked.CompareExchange(ref _state, state + 1, state) == state) return true;
             }
+        }
+
+        void Execute(ParallelWork work, int index)
+        {
+            try { work.Execute(index); }
+            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            if (Interlocked.Increment(ref _completed) == _total) _done.Set();
         }
 
         void WorkerLoop()
@@ -127,8 +146,7 @@ public static class ComputeThreads
             {
                 _wake.Wait();
                 if (_stopping) return;
-                Drain(_work!);
-                if (Interlocked.Decrement(ref _activeHelpers) == 0) _done.Set();
+                while (TryClaim(out int index, out var work)) Execute(work, index);
             }
         }
 

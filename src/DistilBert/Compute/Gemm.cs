@@ -320,6 +320,18 @@ internal static unsafe class GemmDriver
             for (int r = 0; r < 8; r++) dst[p * 8 + r] = alpha * src[r * lda + p];
     }
 
+    /// <summary>dst[j·ldd + i] = src[i·lds + j] for an 8×8 block.</summary>
+    internal static void Transpose8x8Block(float* src, nint lds, float* dst, nint ldd)
+    {
+        var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + lds);
+        var r2 = Vector256.Load(src + 2 * lds); var r3 = Vector256.Load(src + 3 * lds);
+        var r4 = Vector256.Load(src + 4 * lds); var r5 = Vector256.Load(src + 5 * lds);
+        var r6 = Vector256.Load(src + 6 * lds); var r7 = Vector256.Load(src + 7 * lds);
+        Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        r0.Store(dst); r1.Store(dst + ldd); r2.Store(dst + 2 * ldd); r3.Store(dst + 3 * ldd);
+        r4.Store(dst + 4 * ldd); r5.Store(dst + 5 * ldd); r6.Store(dst + 6 * ldd); r7.Store(dst + 7 * ldd);
+    }
+
     /// <summary>In-register 8×8 transpose: row i of the result holds element i of every input row.</summary>
     static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
         ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)

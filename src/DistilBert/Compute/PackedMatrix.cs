@@ -111,8 +111,19 @@ public sealed unsafe class PackedMatrix
             float* d = _dst + (nint)panel * _k * nr;
             if (_transposed)
             {
-                // stored [n, k]: read each source row sequentially, write one column of the panel
-                for (int c = 0; c < cn; c++)
+                // stored [n, k]: 8 source rows × 8 k at a time through an in-register transpose (a weight is re-packed
+                // on every unpacked Linear call, so this runs per call there), the ragged rest element by element
+                int c = 0;
+                if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+                    for (; c + 8 <= cn; c += 8)
+                    {
+                        float* src = _b + (c0 + c) * _ldb;
+                        int p = 0;
+                        for (; p + 8 <= _k; p += 8) GemmDriver.Transpose8x8Block(src + p, _ldb, d + p * nr + c, nr);
+                        for (; p < _k; p++)
+                            for (int i = 0; i < 8; i++) d[p * nr + c + i] = src[i * _ldb + p];
+                    }
+                for (; c < cn; c++)
                 {
                     float* src = _b + (c0 + c) * _ldb;
                     for (int p = 0; p < _k; p++) d[p * nr + c] = src[p];

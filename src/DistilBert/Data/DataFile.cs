@@ -7,14 +7,18 @@ namespace DistilBert.Data;
 public static class DataFile
 {
     /// <summary>Opens <paramref name="path"/> for streaming reads; "-" reads stdin.</summary>
-    public static TextReader OpenText(string path)
+    public static TextReader OpenText(string path) =>
+        new StreamReader(OpenBytes(path), new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+
+    /// <summary>The file's (un-gzipped) bytes as a forward-only stream; "-" is stdin.</summary>
+    public static Stream OpenBytes(string path)
     {
-        if (path == "-") return new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
+        if (path == "-") return Console.OpenStandardInput();
         if (Directory.Exists(path)) throw new DataFileException(path, null, "is a folder, expected a data file");
         if (!File.Exists(path)) throw new DataFileException(path, null, "file not found");
         Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) stream = new GZipStream(stream, CompressionMode.Decompress);
-        return new StreamReader(stream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        return stream;
     }
 
     /// <summary>The extension that names the format, ignoring a trailing <c>.gz</c> (".tsv", ".jsonl", ...), lower-case.</summary>

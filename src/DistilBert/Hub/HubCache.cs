@@ -62,6 +62,8 @@ public sealed partial class HubCache
     }
 
     public string BlobPath(string etag) => Path.Combine(RepoDir, "blobs", etag);
+    /// <summary>huggingface_hub's lock file for a blob: &lt;cache&gt;/.locks/models--org--name/&lt;etag&gt;.lock.</summary>
+    public string LockPath(string etag) => Path.Combine(Path.GetDirectoryName(RepoDir)!, ".locks", Path.GetFileName(RepoDir), etag + ".lock");
     public string RefPath(string revision) => Path.Combine([RepoDir, "refs", .. revision.Split('/')]);
     public string SnapshotDir(string commit) => Path.Combine(RepoDir, "snapshots", commit);
 

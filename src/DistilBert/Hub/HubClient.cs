@@ -160,10 +160,18 @@ public sealed class HubClient : IDisposable
         }
         var (commit, etag, size, downloadUrl) = meta.Value;
         var blob = cache.BlobPath(etag);
-        if (File.Exists(blob))
-            progress?.Report(new HubProgress(fileName, new FileInfo(blob).Length, size, FromCache: true));
-        else
-            await DownloadBlobAsync(cache, fileName, downloadUrl, blob, etag, size, progress, ct);
+        bool fetched = false;
+        if (!File.Exists(blob))
+        {
+            // Another process (or python's huggingface_hub) may be fetching the same blob: take its lock, then look again.
+            await using var blobLock = await LockAsync(cache.LockPath(etag), ct);
+            if (!File.Exists(blob))
+            {
+                await DownloadBlobAsync(cache, fileName, downloadUrl, blob, etag, size, progress, ct);
+                fetched = true;
+            }
+        }
+        if (!fetched) progress?.Report(new HubProgress(fileName, new FileInfo(blob).Length, size, FromCache: true));
         var path = cache.LinkSnapshot(commit, fileName, etag);
         return new FileResult(path, commit, etag);
     }
@@ -208,7 +216,15 @@ public sealed class HubClient : IDisposable
                 url = new Uri(url, location);
                 continue;
             }
-            if (status == 404 && Header(response, "X-Error-Code") is null or "EntryNotFound") return null;
+            // A failing server is treated like an unreachable one (the cache may answer), as huggingface_hub does.
+            if (status >= 500)
+                throw new HubUnreachableException($"HTTP {status}", new HttpRequestException($"{url.Host} answered HTTP {status} {response.ReasonPhrase}"));
+            var errorCode = Header(response, "X-Error-Code");
+            if (status == 404 && errorCode is null or "EntryNotFound") return null;
+            if (errorCode == "RevisionNotFound")
+                throw new HubException($"{cache.RepoId}: revision '{revision}' not found (HTTP {status})");
+            if (errorCode == "GatedRepo")
+                throw new HubException($"{cache.RepoId}: HTTP {status}: the repository is gated: accept its conditions on the Hub and set HF_TOKEN to a token of that account");
             if (status is 401 or 403 or 404)
                 throw new HubException(_options.Token is null
                     ? $"{cache.RepoId}: HTTP {status}: the repository does not exist or needs authentication (set HF_TOKEN)"
@@ -225,6 +241,20 @@ public sealed class HubClient : IDisposable
             long? size = long.TryParse(Header(response, "X-Linked-Size"), out var linked) ? linked : response.Content.Headers.ContentLength;
             var downloadUrl = status is >= 300 and < 400 && response.Headers.Location is { } cdn ? cdn : url;
             return (commit, etag, size, downloadUrl);
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock file (FileShare.None: an OS lock on Windows, flock on Unix), waited for while another process
+    /// holds it. Left in place afterwards, as huggingface_hub leaves its .lock files.
+    /// </summary>
+    static async Task<FileStream> LockAsync(string path, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) { await Task.Delay(200, ct); }
         }
     }
 
@@ -249,8 +279,17 @@ public sealed class HubClient : IDisposable
                 var buffer = new byte[1 << 16];
                 long lastReport = done;
                 int n;
-                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                // A stalled transfer must end (and stay resumable) rather than hang: each read gets the timeout.
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                while (true)
                 {
+                    stall.CancelAfter(_options.Timeout);
+                    try { n = await body.ReadAsync(buffer, stall.Token); }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        throw new IOException($"no data for {_options.Timeout.TotalSeconds:F0} s");
+                    }
+                    if (n == 0) break;
                     if (size is { } limit && done + n > limit)
                         throw new HubException($"{cache.RepoId}/{fileName}: the server sent more than the announced {limit} bytes");
                     await file.WriteAsync(buffer.AsMemory(0, n), ct);

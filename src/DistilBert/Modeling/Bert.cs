@@ -79,7 +79,7 @@ public sealed class BertModel(BertConfig config, bool addPooler = true) : BertPr
     public override string ArchitectureName => "BertModel";
     protected override bool ReturnsPoolerOutput => true;
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) { }
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) =>
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) =>
         throw new InvalidInputException("BertModel has no loss to back-propagate");
 }
 
@@ -91,10 +91,10 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 
     public BertForMaskedLM(BertConfig config) : base(config, prefixed: true, addPooler: false) =>
         Task = new MaskedLmTask(new MaskedLmHead(Parameters, MaskedLmNames.Bert, Encoder.Embeddings.WordEmbeddings, config.HiddenSizeValue,
-            ActivationFunction.FromName(config.HiddenAct), config.LayerNormEps));
+            ActivationFunction.FromName(config.HiddenAct), config.LayerNormEps, config.TieWordEmbeddings));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);
 }
 
 /// <summary>pooler → dropout(classifier_dropout ?? hidden_dropout_prob) → classifier.</summary>
@@ -107,7 +107,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
         Task = new SequenceClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.HiddenSizeValue, config.NumLabels, ClassifierDropout));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(Config, Pooled, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (null, Task.Backward(lossScale, ctx));
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (null, Task.Backward(gradients, ctx));
 }
 
 /// <summary>No pooler; dropout(classifier_dropout ?? hidden_dropout_prob) → classifier on every token.</summary>
@@ -120,7 +120,7 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
         Task = new TokenClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.HiddenSizeValue, config.NumLabels, ClassifierDropout));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);
 }
 
 /// <summary>No pooler, no dropout (as HF's BertForQuestionAnswering): qa_outputs → start_logits, end_logits.</summary>
@@ -133,5 +133,5 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
         Task = new QuestionAnsweringTask(new ClassifierHead(Parameters, null, "qa_outputs", config.HiddenSizeValue, 2, 0));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);
 }

@@ -41,7 +41,7 @@ public sealed class DistilBertModel(DistilBertConfig config) : DistilBertPreTrai
 {
     public override string ArchitectureName => "DistilBertModel";
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) { }
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) =>
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) =>
         throw new InvalidInputException("DistilBertModel has no loss to back-propagate");
 }
 
@@ -53,10 +53,10 @@ public sealed class DistilBertForMaskedLM : DistilBertPreTrainedModel
 
     public DistilBertForMaskedLM(DistilBertConfig config) : base(config, prefixed: true) =>
         Task = new MaskedLmTask(new MaskedLmHead(Parameters, MaskedLmNames.DistilBert, Encoder.Embeddings.WordEmbeddings, config.Dim,
-            ActivationFunction.FromName(config.ActivationName), 1e-12f));
+            ActivationFunction.FromName(config.ActivationName), 1e-12f, config.TieWordEmbeddings));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);
 }
 
 /// <summary>First token → pre_classifier → ReLU → dropout(seq_classif_dropout) → classifier.</summary>
@@ -75,8 +75,8 @@ public sealed class DistilBertForSequenceClassification : DistilBertPreTrainedMo
         Task.Forward(Config, first, input, ctx, output);
     }
 
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) =>
-        (ScatterFirstTokens(Task.Backward(lossScale, ctx), input.Layout, Config.Dim, ctx, "seqcls.grad.hidden"), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) =>
+        (ScatterFirstTokens(Task.Backward(gradients, ctx), input.Layout, Config.Dim, ctx, "seqcls.grad.hidden"), null);
 }
 
 /// <summary>dropout(dropout) → classifier on every token.</summary>
@@ -89,7 +89,7 @@ public sealed class DistilBertForTokenClassification : DistilBertPreTrainedModel
         Task = new TokenClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.Dim, config.NumLabels, config.Dropout));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);
 }
 
 /// <summary>dropout(qa_dropout) → qa_outputs (dim → 2) → start_logits, end_logits.</summary>
@@ -102,5 +102,5 @@ public sealed class DistilBertForQuestionAnswering : DistilBertPreTrainedModel
         Task = new QuestionAnsweringTask(new ClassifierHead(Parameters, null, "qa_outputs", config.Dim, 2, config.QaDropout));
 
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(hidden, input, ctx, output);
-    protected override (float[]?, float[]?) HeadBackward(float lossScale, ModelInput input, LayerContext ctx) => (Task.Backward(lossScale, ctx), null);
+    protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (Task.Backward(gradients, ctx), null);
 }

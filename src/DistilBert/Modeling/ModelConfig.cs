@@ -27,6 +27,8 @@ public abstract class ModelConfig
     public double InitializerRange { get; set; } = 0.02;
     public int VocabSize { get; set; } = 30522;
     public int MaxPositionEmbeddings { get; set; } = 512;
+    /// <summary>HF's tie_word_embeddings (default true): the MLM projector/decoder is the word-embedding matrix.</summary>
+    public bool TieWordEmbeddings { get; set; } = true;
 
     public int NumLabels => Id2Label.Count;
 
@@ -111,6 +113,7 @@ public abstract class ModelConfig
         InitializerRange = r.Double("initializer_range", 0.02);
         VocabSize = r.Int("vocab_size", 30522);
         MaxPositionEmbeddings = r.Int("max_position_embeddings", 512);
+        TieWordEmbeddings = r.Bool("tie_word_embeddings", true);
         var id2label = r.Id2Label("id2label");
         int? numLabels = r.Has("num_labels") ? r.Int("num_labels", 2) : null;
         if (id2label is not null)
@@ -170,6 +173,7 @@ public abstract class ModelConfig
         fields["vocab_size"] = w => w.Int(VocabSize);
         fields["max_position_embeddings"] = w => w.Int(MaxPositionEmbeddings);
         if (ProblemType is not null) fields["problem_type"] = w => w.String(ProblemType);
+        if (!TieWordEmbeddings || WasInSource("tie_word_embeddings")) fields["tie_word_embeddings"] = w => w.Bool(TieWordEmbeddings);
         // HF writes label maps only when they differ from the default pair.
         bool defaultLabels = Id2Label.Count == 2 && Id2Label.SequenceEqual(DefaultLabels(2));
         if (!defaultLabels || WasInSource("id2label"))

@@ -24,9 +24,6 @@ public sealed class ModelInput
     /// <summary>[sequences] answer start / end token positions for question answering.</summary>
     public long[]? StartPositions { get; set; }
     public long[]? EndPositions { get; set; }
-    /// <summary>Masked LM with labels: compute vocabulary logits only at labelled rows (identical loss and gradients, far
-    /// less work when ~15 % of tokens are targets); "logits" is then [labelled rows, vocab]. Training uses it.</summary>
-    public bool LogitsAtLabelsOnly { get; set; }
 
     public int Sequences => Layout.Sequences;
     public int Tokens => Layout.Tokens;
@@ -133,6 +130,23 @@ public sealed class ModelOutput
     public IReadOnlyList<KeyValuePair<string, OutputTensor>> All => _ordered;
 
     public float? Loss => _byName.TryGetValue("loss", out var t) ? t.Data[0] : null;
+}
+
+/// <summary>
+/// Gradients of a loss computed outside the model (distillation, custom objectives) with respect to its outputs, in the
+/// outputs' own layouts; any may be null. <see cref="OwnLossScale"/> adds that multiple of the model's own loss.
+/// </summary>
+public sealed class OutputGradients
+{
+    /// <summary>d/d logits: [tokens, vocab] (MLM), [tokens, labels] (token classification), [sequences, labels].</summary>
+    public float[]? Logits { get; init; }
+    public float[]? StartLogits { get; init; }
+    public float[]? EndLogits { get; init; }
+    /// <summary>[tokens, dim]</summary>
+    public float[]? LastHiddenState { get; init; }
+    /// <summary>[sequences, dim] (BertModel)</summary>
+    public float[]? PoolerOutput { get; init; }
+    public float OwnLossScale { get; init; }
 }
 
 public sealed record ForwardOptions(bool OutputHiddenStates = false, bool OutputAttentions = false)

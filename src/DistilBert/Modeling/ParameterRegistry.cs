@@ -34,7 +34,16 @@ public sealed class Parameter
 
     public int Length => Value.Length;
 
+    /// <summary>Bumped whenever <see cref="Value"/> changes after load (optimizer step, manual edit via
+    /// <see cref="MarkChanged"/>), so caches derived from it (packed inference weights) know to refresh.</summary>
+    public int Version { get; private set; }
+
+    public void MarkChanged() => Version++;
+
     public float[] EnsureGrad() => Grad ??= new float[Value.Length];
+
+    /// <summary>Drops the gradient buffer (memory); the next backward allocates a zeroed one.</summary>
+    public void ReleaseGrad() => Grad = null;
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }

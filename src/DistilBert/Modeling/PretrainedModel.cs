@@ -40,9 +40,13 @@ public static class PretrainedModel
         return model;
     }
 
-    /// <summary>Reads config.json and the weights (safetensors or pytorch_model.bin, sharded or not) of <paramref name="folder"/>.</summary>
+    /// <summary>
+    /// Reads config.json and the weights (safetensors or pytorch_model.bin, sharded or not) of <paramref name="folder"/>,
+    /// which may also be a Hub repo id ("org/name"), resolved through the Hugging Face cache.
+    /// </summary>
     public static LoadedModel Load(string folder, string? architecture = null)
     {
+        folder = Hub.ModelPath.Resolve(folder);
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
         var configPath = Path.Combine(folder, ModelFolder.ConfigName);
         var config = ModelConfig.Load(configPath);

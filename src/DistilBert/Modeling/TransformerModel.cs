@@ -19,15 +19,26 @@ public abstract class TransformerModel
     public bool DropoutActive { get; private set; }
     /// <summary>Draws every dropout mask; its state is all a resumed run needs to repeat them.</summary>
     public SeededRandom Random { get; set; } = new(0);
+    /// <summary>Inference multiplies by linear weights packed once into the GEMM's layout (fast; costs one extra copy of
+    /// every linear weight). Off: weights are packed per call into a shared buffer (less memory, slower).</summary>
+    public bool PackWeightsForInference { get; set; } = true;
 
     readonly Workspace _shared = new();
+    readonly HashSet<Workspace> _trainingCaches = new(ReferenceEqualityComparer.Instance);
     /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
     protected Workspace HeadCache { get; } = new();
     LayerContext? _trainingContext;
     ModelInput? _trainingInput;
     bool _hasLoss;
+    ModelOutput? _lastOutput;
 
     protected TransformerModel(ModelConfig config) => Config = config;
+
+    /// <summary>
+    /// Training with MLM labels: compute vocabulary logits only at labelled positions (same loss and gradients, no
+    /// "logits" output). Pre-training turns it on; off by default so training-mode outputs match HF's.
+    /// </summary>
+    public bool MaskedLmLogitsOnlyAtLabels { get; set; }
 
     /// <summary>Training mode: layers keep what Backward needs; dropout on unless <paramref name="dropout"/> is false.</summary>
     public void Train(bool dropout = true) { IsTraining = true; DropoutActive = dropout; }
@@ -35,17 +46,41 @@ public abstract class TransformerModel
     /// <summary>Inference mode: nothing kept between calls, dropout off.</summary>
     public void Eval() { IsTraining = false; DropoutActive = false; _trainingContext = null; _trainingInput = null; }
 
+    /// <summary>Tells the model its parameter values were replaced outside an optimizer step (e.g. StateDict.LoadInto after a
+    /// forward): packed inference copies refresh on the next call.</summary>
+    public void MarkWeightsChanged()
+    {
+        foreach (var p in Parameters) p.MarkChanged();
+    }
+
+    /// <summary>
+    /// Eval mode, and frees every layer's training cache (activations kept for Backward) and the parameters' gradients.
+    /// <see cref="Eval"/> alone keeps them, so alternating training and evaluation does not reallocate.
+    /// </summary>
+    public void ReleaseTrainingMemory()
+    {
+        Eval();
+        foreach (var cache in _trainingCaches) cache.Clear();
+        _trainingCaches.Clear();
+        _shared.Clear();
+        foreach (var p in Parameters) p.ReleaseGrad();
+    }
+
+    /// <summary>Floats held by every training cache (0 after <see cref="ReleaseTrainingMemory"/>).</summary>
+    public long TrainingCacheFloats => _trainingCaches.Sum(c => c.FloatCount);
+
     /// <summary>Floats held by the shared inference workspace (for memory checks).</summary>
     public long WorkspaceFloats => _shared.FloatCount;
 
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         Validate(input);
-        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random };
+        var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random,
+            PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches, LogitsOnlyAtLabels = MaskedLmLogitsOnlyAtLabels };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);
-        if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; }
+        if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; _lastOutput = output; }
         return output;
     }
 
@@ -55,16 +90,81 @@ public abstract class TransformerModel
     /// </summary>
     public void Backward(float lossScale = 1f)
     {
+        if (_trainingContext is not null && !_hasLoss) throw new InvalidInputException("Backward needs a loss: the last Forward had no labels");
+        Backward(new OutputGradients { OwnLossScale = lossScale });
+    }
+
+    /// <summary>
+    /// Back-propagates gradients of the last training Forward's outputs (e.g. from a distillation loss over logits and
+    /// last_hidden_state), plus <see cref="OutputGradients.OwnLossScale"/> times the model's own loss, into every
+    /// parameter's Grad (accumulating).
+    /// </summary>
+    public void Backward(OutputGradients gradients)
+    {
         var ctx = _trainingContext ?? throw new InvalidOperationException("Backward needs a Forward in training mode first (call Train())");
-        if (!_hasLoss) throw new InvalidInputException("Backward needs a loss: the last Forward had no labels");
-        var (dHidden, dPooled) = HeadBackward(lossScale, _trainingInput!, ctx);
-        EncoderBackward(dHidden, dPooled, _trainingInput!, ctx);
+        var input = _trainingInput!;
+        if (gradients.OwnLossScale != 0 && !_hasLoss) throw new InvalidInputException("OwnLossScale is set but the last Forward had no labels, so no loss");
+        CheckLength("Logits", gradients.Logits, _lastOutput!, "logits");
+        CheckLength("StartLogits", gradients.StartLogits, _lastOutput!, "start_logits");
+        CheckLength("EndLogits", gradients.EndLogits, _lastOutput!, "end_logits");
+        CheckLength("LastHiddenState", gradients.LastHiddenState, _lastOutput!, "last_hidden_state");
+        CheckLength("PoolerOutput", gradients.PoolerOutput, _lastOutput!, "pooler_output");
+        bool headInvolved = gradients.OwnLossScale != 0 || gradients.Logits is not null || gradients.StartLogits is not null || gradients.EndLogits is not null;
+        var (dHidden, dPooled) = headInvolved ? HeadBackward(gradients, input, ctx) : (null, null);
+        int n = input.Tokens * Config.HiddenSize;
+        if (gradients.LastHiddenState is { } extra)
+        {
+            if (dHidden is null) dHidden = ctx.Shared.Get("model.grad.hidden", n);
+            for (int i = 0; i < n; i++) dHidden[i] = (headInvolved ? dHidden[i] : 0) + extra[i];
+        }
+        if (gradients.PoolerOutput is { } dPool)
+        {
+            if (dPooled is null) dPooled = (float[])dPool.Clone();
+            else for (int i = 0; i < dPool.Length; i++) dPooled[i] += dPool[i];
+        }
+        if (dHidden is null && dPooled is null) throw new InvalidInputException("nothing to back-propagate: no output gradient and no loss scale");
+        EncoderBackward(dHidden, dPooled, input, ctx);
+    }
+
+    static void CheckLength(string field, float[]? gradient, ModelOutput output, string outputName)
+    {
+        if (gradient is null) return;
+        if (!output.TryGet(outputName, out var o)) throw new InvalidInputException($"OutputGradients.{field} is set but the model has no output '{outputName}'");
+        if (gradient.Length != o.Length) throw new InvalidInputException($"OutputGradients.{field} has {gradient.Length} elements, {outputName} has {o.Length} ({string.Join(", ", o.Shape)})");
+    }
+
+    /// <summary>
+    /// Distillation's form of <see cref="Backward(OutputGradients)"/>: <paramref name="dLogits"/> = ∂loss/∂logits in the
+    /// head's layout (MLM [tokens, vocab], sequence classification [sequences, classes], token classification
+    /// [tokens, classes], QA [tokens, 2] as qa_outputs emits them: start, end) and/or <paramref name="dLastHidden"/> =
+    /// ∂loss/∂last_hidden_state [tokens, dim], both multiplied by <paramref name="lossScale"/>.
+    /// </summary>
+    public void BackwardFromOutputs(float[]? dLogits, float[]? dLastHidden, float lossScale = 1f)
+    {
+        if (_trainingContext is null) throw new InvalidOperationException("BackwardFromOutputs needs a Forward in training mode first (call Train())");
+        if (dLogits is null && dLastHidden is null) throw new InvalidInputException("BackwardFromOutputs needs a gradient for the logits or the last hidden state");
+        static float[]? Scaled(float[]? g, float s) => g is null ? null : s == 1f ? g : Array.ConvertAll(g, x => s * x);
+        if (dLogits is not null && !_lastOutput!.TryGet("logits", out _) && _lastOutput.TryGet("start_logits", out var start))
+        {
+            // QA: [tokens, 2] interleaved as qa_outputs emits them
+            if (dLogits.LongLength != 2 * start.Length)
+                throw new InvalidInputException($"d start/end logits has {dLogits.LongLength} values, the last forward produced {2 * start.Length}");
+            var dStart = new float[start.Length];
+            var dEnd = new float[start.Length];
+            for (int t = 0; t < dStart.Length; t++) { dStart[t] = lossScale * dLogits[2 * t]; dEnd[t] = lossScale * dLogits[2 * t + 1]; }
+            Backward(new OutputGradients { StartLogits = dStart, EndLogits = dEnd, LastHiddenState = Scaled(dLastHidden, lossScale) });
+            return;
+        }
+        if (dLogits is not null && !_lastOutput!.TryGet("logits", out _))
+            throw new InvalidInputException($"{ArchitectureName} has no logits head: pass only the last hidden state's gradient");
+        Backward(new OutputGradients { Logits = Scaled(dLogits, lossScale), LastHiddenState = Scaled(dLastHidden, lossScale) });
     }
 
     protected abstract float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output);
     protected abstract void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output);
-    /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null.</summary>
-    protected abstract (float[]? DHidden, float[]? DPooled) HeadBackward(float lossScale, ModelInput input, LayerContext ctx);
+    /// <summary>Gradient w.r.t. the last hidden state [tokens, dim] (and the pooled output [sequences, dim], BERT), or null,
+    /// from the head's outputs' gradients and the own-loss scale.</summary>
+    protected abstract (float[]? DHidden, float[]? DPooled) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx);
     protected abstract void EncoderBackward(float[]? dHidden, float[]? dPooled, ModelInput input, LayerContext ctx);
 
     protected virtual int TypeVocabSize => 0;

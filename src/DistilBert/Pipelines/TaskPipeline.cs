@@ -45,13 +45,14 @@ public abstract class TaskPipeline
     protected void Warn(string message) => Settings.Warn?.Invoke(message);
 
     /// <summary>
-    /// Loads the tokenizer and the model of a folder, first checking from config.json that the model's
+    /// Loads the tokenizer and the model of a folder (or Hub repo id), first checking from config.json that the model's
     /// architecture has the head this task needs (so "qa on a classifier" fails with a clear message).
     /// <paramref name="headSuffix"/> null accepts any architecture and loads the base model (embeddings).
     /// </summary>
     protected static (WordPieceTokenizer Tokenizer, TransformerModel Model) LoadFolder(string folder, string task, string? headSuffix, Action<string>? warn)
     {
-        if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
+        folder = Hub.ModelPath.Resolve(folder); // a folder as is; a Hub repo id through the HF cache
+        if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
         var config = ModelConfig.Load(folder);
         string architecture = config.Architectures is { Count: > 0 } a ? a[0] : config is BertConfig ? "BertModel" : "DistilBertModel";
         string? load = null;

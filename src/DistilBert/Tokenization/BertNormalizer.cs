@@ -47,8 +47,6 @@ internal sealed class BertNormalizer
     internal const byte AsciiWord = 0, AsciiSpace = 1, AsciiPunct = 2, AsciiRemoved = 3;
     internal readonly byte[] AsciiKind = new byte[128];
     internal readonly char[] AsciiMap = new char[128];
-    /// <summary>The ASCII characters of kind <see cref="AsciiWord"/>, for vectorised scanning of word runs.</summary>
-    internal readonly System.Buffers.SearchValues<char> AsciiWordChars;
 
     readonly Entry?[] bmp = new Entry?[65536];
     readonly ConcurrentDictionary<int, Entry> astral = new();
@@ -66,8 +64,6 @@ internal sealed class BertNormalizer
                 : IsAsciiPunctuation(c) ? AsciiPunct
                 : AsciiWord;
         }
-        AsciiWordChars = System.Buffers.SearchValues.Create(
-            Enumerable.Range(0, 128).Where(c => AsciiKind[c] == AsciiWord).Select(c => (char)c).ToArray());
     }
 
     /// <summary>The decision for a non-ASCII code point (thread-safe; racing writers store equal values).</summary>

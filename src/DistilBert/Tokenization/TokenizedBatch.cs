@@ -5,13 +5,15 @@ namespace DistilBert.Tokenization;
 /// <see cref="SequenceStarts"/> (sequence i is tokens [SequenceStarts[i], SequenceStarts[i+1])). Overflowing windows
 /// are extra sequences; <see cref="SampleIndex"/> maps each sequence to its input (HF's overflow_to_sample_mapping).
 /// Reuse one instance across calls of <see cref="WordPieceTokenizer.EncodeBatch"/>: its buffers only grow, so steady-state
-/// batches allocate nothing per sentence. Spans returned are valid until the next call that fills this batch.
+/// batches allocate nothing per sentence. Spans returned are valid until the next call that fills this batch; one
+/// batch is filled by one call at a time (use one batch per concurrent caller).
 /// </summary>
 public sealed class TokenizedBatch
 {
     internal readonly TokenColumns Columns = new();
     internal int[] Starts = new int[65];
     internal int[] Samples = new int[64];
+    internal int[] ChunkOffsets = new int[16];
     internal int PadId = -1;
 
     /// <summary>Per-worker results, merged into <see cref="Columns"/> in input order.</summary>

@@ -36,7 +36,7 @@ public sealed partial class WordPieceTokenizer
 
         for (int k = 0; k < chunkCount; k++)
             if (batch.Chunks[k].Error is { } error) throw error;
-        Merge(batch, chunkCount);
+        Merge(batch, chunkCount, degree);
         return batch;
 
         void EncodeChunk(int k)
@@ -67,15 +67,18 @@ public sealed partial class WordPieceTokenizer
                     return;
                 }
             }
+            ReleaseHugeScratch();
         }
     }
 
-    static void Merge(TokenizedBatch batch, int chunkCount)
+    /// <summary>Concatenates the chunks in input order: sequence bookkeeping serially, token columns copied in parallel.</summary>
+    static void Merge(TokenizedBatch batch, int chunkCount, int degree)
     {
         int sequences = 0, tokens = 0;
         for (int k = 0; k < chunkCount; k++) { sequences += batch.Chunks[k].Count; tokens += batch.Chunks[k].Tokens.Count; }
         if (batch.Starts.Length < sequences + 1) batch.Starts = new int[Math.Max(sequences + 1, batch.Starts.Length * 2)];
         if (batch.Samples.Length < sequences) batch.Samples = new int[Math.Max(sequences, batch.Samples.Length * 2)];
+        if (batch.ChunkOffsets.Length < chunkCount) batch.ChunkOffsets = new int[Math.Max(chunkCount, batch.ChunkOffsets.Length * 2)];
         var all = batch.Columns;
         all.Clear();
         all.EnsureCapacity(tokens);
@@ -83,6 +86,7 @@ public sealed partial class WordPieceTokenizer
         for (int k = 0; k < chunkCount; k++)
         {
             var chunk = batch.Chunks[k];
+            batch.ChunkOffsets[k] = offset;
             for (int j = 0; j < chunk.Count; j++)
             {
                 batch.Starts[sequence] = offset;
@@ -90,8 +94,20 @@ public sealed partial class WordPieceTokenizer
                 offset += chunk.Lengths[j];
                 sequence++;
             }
-            var t = chunk.Tokens;
-            int n = t.Count, at = all.Count;
+        }
+        batch.Starts[sequence] = offset;
+        batch.Count = sequences;
+        all.Count = tokens;
+
+        if (degree == 1 || chunkCount <= 1)
+            for (int k = 0; k < chunkCount; k++) CopyChunk(k);
+        else
+            Parallel.For(0, chunkCount, new ParallelOptions { MaxDegreeOfParallelism = degree }, CopyChunk);
+
+        void CopyChunk(int k)
+        {
+            var t = batch.Chunks[k].Tokens;
+            int n = t.Count, at = batch.ChunkOffsets[k];
             t.Ids.AsSpan(0, n).CopyTo(all.Ids.AsSpan(at));
             t.TypeIds.AsSpan(0, n).CopyTo(all.TypeIds.AsSpan(at));
             t.Starts.AsSpan(0, n).CopyTo(all.Starts.AsSpan(at));
@@ -99,9 +115,6 @@ public sealed partial class WordPieceTokenizer
             t.WordIds.AsSpan(0, n).CopyTo(all.WordIds.AsSpan(at));
             t.SequenceIds.AsSpan(0, n).CopyTo(all.SequenceIds.AsSpan(at));
             t.SpecialMask.AsSpan(0, n).CopyTo(all.SpecialMask.AsSpan(at));
-            all.Count += n;
         }
-        batch.Starts[sequence] = all.Count;
-        batch.Count = sequences;
     }
 }

@@ -26,7 +26,21 @@ public sealed partial class WordPieceTokenizer
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"tokenizer folder not found: {directory}");
         var json = Path.Combine(directory, "tokenizer.json");
-        if (File.Exists(json)) return FromTokenizerJson(json, ReadModelMaxLength(directory));
+        if (File.Exists(json))
+        {
+            var fast = FromTokenizerJson(json, ReadModelMaxLength(directory));
+            // transformers' BertTokenizerFast rebuilds the normaliser when the config's do_lower_case / strip_accents /
+            // tokenize_chinese_chars (defaults true / null / true) disagree with tokenizer.json: the config wins.
+            if (!File.Exists(Path.Combine(directory, "tokenizer_config.json"))) return fast;
+            var config = ReadFolderOptions(directory).Normalizer;
+            var merged = fast.Normalizer with
+            {
+                Lowercase = config.Lowercase, StripAccents = config.StripAccents, HandleChineseChars = config.HandleChineseChars,
+            };
+            return merged == fast.Normalizer ? fast
+                : new WordPieceTokenizer(fast.Vocab, merged, fast.Template, fast.ModelMaxLength, fast.MaxInputCharsPerWord,
+                    fast.ExtraSpecialTokens, fast.CleanUpTokenizationSpaces);
+        }
         var vocab = Path.Combine(directory, "vocab.txt");
         if (!File.Exists(vocab))
             throw new TokenizerFileException(directory, "no tokenizer.json or vocab.txt in the folder");

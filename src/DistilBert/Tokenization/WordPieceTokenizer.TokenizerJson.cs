@@ -47,6 +47,12 @@ public sealed partial class WordPieceTokenizer
                 var entry = addedTokens[i] as JsonObject ?? throw new TokenizerFileException(path, $"{at} must be an object");
                 var content = reader.String(entry, "content", at);
                 int id = reader.Int(entry, "id", at, 0);
+                // Added tokens are matched whole on the raw text (BertConverter's special tokens); the other matching
+                // modes would give different ids, so they are refused rather than ignored.
+                foreach (var flag in new[] { "single_word", "lstrip", "rstrip", "normalized" })
+                    if (entry[flag] is not null && reader.Bool(entry, flag, at))
+                        throw new TokenizerFileException(path, $"{at}.{flag} is true for '{content}'; only added tokens matched " +
+                            "exactly on the raw text (all four flags false) are supported");
                 if (id < byId.Length && byId[id] is { } inVocab && inVocab != content)
                     throw new TokenizerFileException(path, $"{at}: id {id} is '{inVocab}' in $.model.vocab, not '{content}'");
                 if (id >= byId.Length)

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Text;
 
 namespace DistilBert.Tokenization;
 
@@ -42,17 +40,21 @@ public sealed partial class WordPieceTokenizer
         MaxInputCharsPerWord = maxInputCharsPerWord;
         CleanUpTokenizationSpaces = cleanUpTokenizationSpaces;
 
+        ExtraSpecialTokens = (extraSpecialTokens ?? []).ToArray();
         var split = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var token in vocabulary.Special.All)
             if (token.Length > 0 && vocabulary.TokenToId(token) is int id) split.TryAdd(token, id);
-        foreach (var (token, id) in extraSpecialTokens ?? [])
+        foreach (var (token, id) in ExtraSpecialTokens)
+        {
+            if ((uint)id >= (uint)vocabulary.Count)
+                throw new ArgumentOutOfRangeException(nameof(extraSpecialTokens), $"special token '{token}' has id {id}, outside the vocabulary");
             if (token.Length > 0) split.TryAdd(token, id);
+        }
         var ordered = split.OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
         splitTokens = ordered.Select(kv => kv.Key).ToArray();
         splitTokenIds = ordered.Select(kv => kv.Value).ToArray();
         splitTokenFirstChars = SearchValues.Create(splitTokens.Select(t => t[0]).Distinct().ToArray());
         specialIds = [.. vocabulary.SpecialIds, .. splitTokenIds];
-        ExtraSpecialTokens = (extraSpecialTokens ?? []).ToArray();
         asciiTokenIds = new int[128];
         for (int c = 0; c < 128; c++)
             asciiTokenIds[c] = vocabulary.TokenToId(this.normalizer.AsciiMap[c].ToString()) ?? vocabulary.UnkId;
@@ -90,6 +92,14 @@ public sealed partial class WordPieceTokenizer
     [ThreadStatic] static Scratch? threadScratch;
     internal static Scratch ThreadScratch => threadScratch ??= new Scratch();
 
+    /// <summary>After a huge input, let the thread's buffers go rather than hold them for the thread's lifetime.</summary>
+    static void ReleaseHugeScratch()
+    {
+        const int Limit = 1 << 20; // tokens
+        if (threadScratch is { } s && (s.First.Ids.Length > Limit || s.Second.Ids.Length > Limit || s.Output.Ids.Length > Limit))
+            threadScratch = null;
+    }
+
     // ---------------------------------------------------------------- text → raw tokens
 
     /// <summary>The WordPiece tokens of <paramref name="text"/>, without special tokens (HF's <c>tokenize</c>).</summary>
@@ -100,6 +110,7 @@ public sealed partial class WordPieceTokenizer
         TokenizeInto(text, raw, ThreadScratch);
         var tokens = new string[raw.Count];
         for (int i = 0; i < tokens.Length; i++) tokens[i] = Vocab.IdToToken(raw.Ids[i]);
+        ReleaseHugeScratch();
         return tokens;
     }
 
@@ -169,17 +180,23 @@ public sealed partial class WordPieceTokenizer
                 {
                     case BertNormalizer.AsciiWord:
                     {
-                        int runLength = text[i..end].IndexOfAnyExcept(normalizer.AsciiWordChars);
-                        int runEnd = runLength < 0 ? end : i + runLength;
-                        // Fast path, the common case: a whole ASCII word between ASCII spaces/punctuation maps one to one
+                        // Words are short: a table-driven scan beats a vectorised search here.
+                        int runEnd = i + 1;
+                        bool upper = (uint)(c - 'A') <= 'Z' - 'A';
+                        while (runEnd < end && (c = text[runEnd]) < 128 && asciiKind[c] == BertNormalizer.AsciiWord)
+                        {
+                            upper |= (uint)(c - 'A') <= 'Z' - 'A';
+                            runEnd++;
+                        }
+                        // Fast path, the common case: a whole ASCII word between spaces/punctuation maps one to one
                         // onto the text, so it is looked up in place (or lowercased into a buffer) with offsets by arithmetic.
-                        if (codePoints == 0 && (runEnd == end || text[runEnd] < 128 && asciiKind[text[runEnd]] != BertNormalizer.AsciiRemoved))
+                        if (codePoints == 0 && (runEnd == end || EndsWordBefore(text[runEnd])))
                         {
                             var run = text[i..runEnd];
                             if (run.Length > MaxInputCharsPerWord) raw.AddRaw(Vocab.UnkId, i, runEnd, words);
                             else
                             {
-                                if (Normalizer.Lowercase && run.ContainsAnyInRange('A', 'Z'))
+                                if (upper && Normalizer.Lowercase)
                                 {
                                     System.Text.Ascii.ToLower(run, s.Lowered, out _);
                                     run = s.Lowered.AsSpan(0, run.Length);
@@ -265,6 +282,16 @@ public sealed partial class WordPieceTokenizer
             words++;
             length = 0; codePoints = 0;
         }
+    }
+
+    /// <summary>Whether character <paramref name="c"/> ends the word before it (whitespace, punctuation, CJK).</summary>
+    bool EndsWordBefore(char c)
+    {
+        if (c < 128) return normalizer.AsciiKind[c] != BertNormalizer.AsciiRemoved;
+        if (char.IsSurrogate(c)) return false; // decided on the general path
+        var entry = normalizer.Get(c);
+        return entry.Kind is BertNormalizer.Kind.Whitespace or BertNormalizer.Kind.Isolated
+            || entry.Kind == BertNormalizer.Kind.Text && (entry.PunctuationMask & 1) != 0;
     }
 
     /// <summary>
@@ -453,6 +480,7 @@ public sealed partial class WordPieceTokenizer
             WriteWindow(s.First, pair is null ? null : s.Second, s.Windows[k], options.AddSpecialTokens, s.Output);
             encodings[k] = ToEncoding(s.Output, padTo, options.PaddingSide);
         }
+        ReleaseHugeScratch();
         if (encodings.Length == 1) return encodings[0];
         var main = encodings[0];
         return new EncodedText
@@ -468,10 +496,22 @@ public sealed partial class WordPieceTokenizer
     {
         if (options.Padding == PaddingStrategy.None) return 0;
         RequirePad();
-        if (options.Padding == PaddingStrategy.MaxLength) return options.ResolveMaxLength(ModelMaxLength);
+        // As HF: padding to max_length with neither a max_length nor a model limit pads nothing.
+        if (options.Padding == PaddingStrategy.MaxLength) return MaxLengthFor(options) ?? 0;
         int longest = 0;
         foreach (var w in s.Windows) longest = Math.Max(longest, w.ToA - w.FromA + w.ToB - w.FromB);
         return longest + (options.AddSpecialTokens ? (isPair ? Template.AddedPair : Template.AddedSingle) : 0);
+    }
+
+    /// <summary>
+    /// The max_length that <paramref name="options"/> mean for this tokenizer: theirs, else <see cref="ModelMaxLength"/>;
+    /// null when neither sets a limit (HF's model_max_length of 1e30 loads as int.MaxValue).
+    /// </summary>
+    public int? MaxLengthFor(EncodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MaxLength is int explicitLength) return explicitLength;
+        return ModelMaxLength == int.MaxValue ? null : ModelMaxLength;
     }
 
     void RequirePad()

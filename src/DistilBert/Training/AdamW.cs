@@ -1,3 +1,4 @@
+using DistilBert.Checkpoints;
 using DistilBert.Modeling;
 
 namespace DistilBert.Training;
@@ -54,6 +55,39 @@ public sealed class AdamW
         return module.EndsWith("LayerNorm", StringComparison.Ordinal) || module.EndsWith("layer_norm", StringComparison.Ordinal);
     }
 
+    /// <summary>The optimizer state as tensors (for a resumable checkpoint): <c>exp_avg.&lt;name&gt;</c>,
+    /// <c>exp_avg_sq.&lt;name&gt;</c> (F32, the parameter's shape) and <c>step.&lt;name&gt;</c> (I64 scalar).</summary>
+    public IEnumerable<TensorToWrite> StateTensors()
+    {
+        foreach (var p in Groups.SelectMany(g => g.Parameters))
+        {
+            if (!State.TryGetValue(p.Name, out var s)) continue;
+            var shape = p.Shape.Select(d => (long)d).ToArray();
+            yield return TensorToWrite.Float32("exp_avg." + p.Name, shape, s.ExpAvg);
+            yield return TensorToWrite.Float32("exp_avg_sq." + p.Name, shape, s.ExpAvgSq);
+            yield return TensorToWrite.Int64("step." + p.Name, [], [s.Step]);
+        }
+    }
+
+    /// <summary>Restores what <see cref="StateTensors"/> wrote; a parameter absent from the source starts fresh.</summary>
+    public void LoadState(ITensorSource source)
+    {
+        State.Clear();
+        foreach (var p in Groups.SelectMany(g => g.Parameters))
+        {
+            if (!source.Contains("step." + p.Name)) continue;
+            var m = new float[p.Length];
+            var v = new float[p.Length];
+            foreach (var (name, into) in new[] { ("exp_avg." + p.Name, m), ("exp_avg_sq." + p.Name, v) })
+            {
+                if (!source.Contains(name) || source.Info(name).ElementCount != p.Length)
+                    throw new ModelFileException(source.FilePath, $"optimizer state '{name}' is missing or does not have {p.Length} elements ({p.ShapeText})");
+                source.ReadFloat32(name, into);
+            }
+            State[p.Name] = (m, v, source.ReadInt64("step." + p.Name)[0]);
+        }
+    }
+
     public void Step(double lr)
     {
         foreach (var group in Groups)
@@ -83,6 +117,7 @@ public sealed class AdamW
                     float denom = MathF.Sqrt(v[i]) / bc2Sqrt + eps;
                     value[i] += -stepSize * (m[i] / denom);
                 }
+                p.MarkChanged();
             }
         }
     }

@@ -29,6 +29,7 @@ public sealed class MaskedLmTraining : ITrainingTask
             throw new InvalidInputException($"MLM training needs a …ForMaskedLM model, got {model.ArchitectureName}");
         if (maxLength < 3) throw new InvalidInputException($"max length must be at least 3 for MLM blocks, got {maxLength}");
         Model = model;
+        model.MaskedLmLogitsOnlyAtLabels = true; // only masked positions enter the loss: skip the vocabulary projection elsewhere
         FilesToCopy = filesToCopy ?? [];
         _evalBatchSize = evalBatchSize;
         _blocks = Pack(tokenizer, trainLines, maxLength);
@@ -82,7 +83,6 @@ public sealed class MaskedLmTraining : ITrainingTask
     {
         var random = new Random(HashCode(position.Seed, position.Epoch, position.BatchIndex));
         var input = Masked(_blocks, batch, random);
-        input.LogitsAtLabelsOnly = true; // the same loss, vocabulary logits only where there are targets
         var loss = Model.Forward(input).Loss!.Value;
         Model.Backward(lossScale);
         return new BatchResult(loss, input.Tokens);
@@ -100,15 +100,15 @@ public sealed class MaskedLmTraining : ITrainingTask
         foreach (var batch in Batching.Sequential(_evalBlocks.Length, _evalBatchSize))
         {
             var input = Masked(_evalBlocks, batch, new Random(HashCode(12345, -1, batchIndex++)));
-            input.LogitsAtLabelsOnly = true;
             var output = Model.Forward(input);
-            var logits = output["logits"].Data; // [targets, vocab], in token order
+            var logits = output["logits"].Data; // [tokens, vocab]
             int vocab = Model.Config.VocabSize;
             int count = 0;
             for (int t = 0; t < input.Labels!.Length; t++)
             {
                 if (input.Labels[t] == -100) continue;
-                var row = logits.AsSpan(count++ * vocab, vocab);
+                count++;
+                var row = logits.AsSpan(t * vocab, vocab);
                 int best = 0;
                 for (int v = 1; v < vocab; v++) if (row[v] > row[best]) best = v;
                 if (best == input.Labels[t]) correct++;

@@ -20,7 +20,7 @@ public sealed class DenseActivation
     {
         int n = rows * Dense.OutFeatures;
         var pre = ctx.Buffer(_cache, "dense.pre", n);
-        Dense.Forward(x, rows, pre);
+        Dense.Forward(x, rows, pre, ctx);
         ActivationFunction.Forward(_activation, pre.AsSpan(0, n), y);
         if (ctx.Training)
         {
@@ -66,7 +66,7 @@ public sealed class ClassifierHead
         if (Pre is not null) Pre.Forward(x, rows, ctx, input);
         else x.AsSpan(0, n).CopyTo(input);
         if (ctx.Drops(_dropout)) Dropout.Forward(input.AsSpan(0, n), _dropout, ctx.Random!, _cache.Get("head.dropmask", n));
-        Classifier.Forward(input, rows, logits);
+        Classifier.Forward(input, rows, logits, ctx);
         _rows = rows;
     }
 

@@ -45,7 +45,7 @@ public sealed class EncoderStack
     }
 
     float[] Hidden(LayerContext ctx, int index, int n) =>
-        ctx.Training ? _cache.Get($"hidden.{index}", n) : ctx.Shared.Get($"hidden.{index % 2}", n);
+        ctx.Training ? ctx.Buffer(_cache, $"hidden.{index}", n) : ctx.Shared.Get($"hidden.{index % 2}", n);
 
     /// <summary>dHidden: [tokens, dim], gradient of the loss w.r.t. the last hidden state (consumed).</summary>
     public void Backward(float[] dHidden, int tokens, LayerContext ctx)

@@ -21,6 +21,10 @@ public sealed class LayerNormLayer
     public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, Span<float> mean, Span<float> rstd) =>
         Compute.LayerNorm.Forward(x, Weight.Value, Bias.Value, y, rows, Dim, Eps, mean, rstd);
 
+    /// <summary>Inference: y = LN(x + residual) in one pass per row; the sum is not kept.</summary>
+    public void ForwardResidual(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, int rows, Span<float> y) =>
+        Compute.LayerNorm.ForwardResidual(x[..(rows * Dim)], residual[..(rows * Dim)], Weight.Value, Bias.Value, y[..(rows * Dim)], rows, Dim, Eps);
+
     /// <summary>
     /// x̂ = (x−μ)·rstd, g = dy·γ: dγ += Σ dy·x̂, dβ += Σ dy, dx = rstd·(g − mean(g) − x̂·mean(g·x̂)).
     /// Plain reference-speed loops (no LayerNorm backward kernel exists in Compute). dx is overwritten.

@@ -9,6 +9,10 @@ public sealed class LinearLayer
     public Parameter? Bias { get; }
     public int InFeatures { get; }
     public int OutFeatures { get; }
+    /// <summary>The weight packed once into the GEMM's panel layout for inference (design note 5); re-packed in place
+    /// when <see cref="Parameter.Version"/> says the weight changed.</summary>
+    PackedMatrix? _packed;
+    int _packedVersion;
 
     /// <summary>Registers <c>{name}.weight</c> and <c>{name}.bias</c>.</summary>
     public LinearLayer(ParameterRegistry registry, string name, int inFeatures, int outFeatures, bool bias = true)
@@ -26,6 +30,27 @@ public sealed class LinearLayer
     // x: [rows, in] → y: [rows, out]
     public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y) =>
         Linear.Forward(x[..(rows * InFeatures)], rows, InFeatures, Weight.Value, OutFeatures, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)]);
+
+    /// <summary>Inference: y = epilogue(x·Wᵀ + b) with W packed once and reused by every later call.</summary>
+    public void ForwardPacked(ReadOnlySpan<float> x, int rows, Span<float> y, Epilogue epilogue = Epilogue.None)
+    {
+        if (_packed is null) (_packed, _packedVersion) = (PackedMatrix.FromLinearWeight(Weight.Value, OutFeatures, InFeatures), Weight.Version);
+        else if (_packedVersion != Weight.Version) { _packed.Repack(Weight.Value); _packedVersion = Weight.Version; }
+        Linear.Forward(x[..(rows * InFeatures)], rows, _packed, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)], epilogue);
+    }
+
+    /// <summary>Forward as the context asks: packed weights in inference (when enabled), the plain path in training
+    /// (weights change every step, and Backward needs nothing packed).</summary>
+    public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, LayerContext ctx)
+    {
+        if (!ctx.Training && ctx.PackWeights) ForwardPacked(x, rows, y);
+        else Forward(x, rows, y);
+    }
+
+    /// <summary>Frees the packed copy (memory); the next inference call packs again.</summary>
+    public void DropPackedWeight() => _packed = null;
+
+    public bool HasPackedWeight => _packed is not null;
 
     /// <summary>dW += dyᵀ·x, db += Σrows dy; dx = dy·W (added to dx when <paramref name="accumulateDx"/>; skipped if dx is empty).</summary>
     public void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int rows, Span<float> dx, bool accumulateDx = false)

@@ -6,6 +6,8 @@ namespace DistilBert.Modeling.Layers;
 /// </summary>
 public sealed class CrossEntropyLoss
 {
+    public const int DefaultIgnoreIndex = -100;
+
     float[] _logits = [];
     long[] _labels = [];
     int _rows, _classes, _ignoreIndex, _count;

@@ -23,16 +23,23 @@ public sealed class MaskedLmHead
     float[] _h = [];
     int _rows;
 
-    public MaskedLmHead(ParameterRegistry registry, MaskedLmNames names, Parameter wordEmbeddings, int dim, ActivationKind activation, float eps)
+    /// <param name="tied">false (config tie_word_embeddings false): the projector is its own [vocab, dim] parameter</param>
+    public MaskedLmHead(ParameterRegistry registry, MaskedLmNames names, Parameter wordEmbeddings, int dim, ActivationKind activation, float eps, bool tied = true)
     {
         int vocab = wordEmbeddings.Shape[0];
         Parameter? bias = names.BiasFirst ? registry.Add(names.ProjectorBias, [vocab]) : null;
         Transform = new LinearLayer(registry, names.Transform, dim, dim);
         Norm = new LayerNormLayer(registry, names.Norm, dim, eps);
-        registry.Tie(names.ProjectorWeightAlias, wordEmbeddings.Name);
+        Parameter projector;
+        if (tied)
+        {
+            registry.Tie(names.ProjectorWeightAlias, wordEmbeddings.Name);
+            projector = wordEmbeddings;
+        }
+        else projector = registry.Add(names.ProjectorWeightAlias, [vocab, dim]);
         bias ??= registry.Add(names.ProjectorBias, [vocab]);
         if (names.ProjectorBiasAlias is not null) registry.Tie(names.ProjectorBiasAlias, bias.Name);
-        Projector = new LinearLayer(wordEmbeddings, bias);
+        Projector = new LinearLayer(projector, bias);
         _activation = activation;
         _dim = dim;
     }
@@ -46,12 +53,12 @@ public sealed class MaskedLmHead
         var pre = ctx.Buffer(_cache, "mlm.pre", n);
         var act = ctx.Buffer(_cache, "mlm.act", n);
         var normed = ctx.Buffer(_cache, "mlm.normed", n);
-        Transform.Forward(h, rows, pre);
+        Transform.Forward(h, rows, pre, ctx);
         ActivationFunction.Forward(_activation, pre.AsSpan(0, n), act);
         var mean = ctx.Training ? _cache.Get("mlm.mean", rows).AsSpan(0, rows) : default;
         var rstd = ctx.Training ? _cache.Get("mlm.rstd", rows).AsSpan(0, rows) : default;
         Norm.Forward(act, rows, normed, mean, rstd);
-        Projector.Forward(normed, rows, logits);
+        Projector.Forward(normed, rows, logits, ctx);
         if (ctx.Training) { _h = h; _rows = rows; }
     }
 

@@ -44,15 +44,20 @@ public sealed class MultiHeadSelfAttention
     /// the (post-dropout, as HF returns them) attention probabilities.</summary>
     public void Forward(float[] x, BatchLayout layout, LayerContext ctx, float[] y, Span<float> probabilitiesOut)
     {
+        if (!ctx.Training && ctx.PackWeights)
+        {
+            ForwardFusedQkv(x, layout, ctx, y, probabilitiesOut);
+            return;
+        }
         int tokens = layout.Tokens, dim = _dim;
         long n = (long)tokens * dim;
         var q = ctx.Buffer(_cache, "attn.q", n);
         var k = ctx.Buffer(_cache, "attn.k", n);
         var v = ctx.Buffer(_cache, "attn.v", n);
         var context = ctx.Buffer(_cache, "attn.context", n);
-        Query.Forward(x, tokens, q);
-        Key.Forward(x, tokens, k);
-        Value.Forward(x, tokens, v);
+        Query.Forward(x, tokens, q, ctx);
+        Key.Forward(x, tokens, k, ctx);
+        Value.Forward(x, tokens, v, ctx);
         long probLength = Attention.ProbabilitiesLength(layout.SequenceStarts, _heads);
         bool keepProbabilities = ctx.Training || !probabilitiesOut.IsEmpty;
         var probs = keepProbabilities ? ctx.Buffer(_cache, "attn.probs", probLength) : [];
@@ -69,8 +74,43 @@ public sealed class MultiHeadSelfAttention
             returned = dropped;
         }
         if (!probabilitiesOut.IsEmpty) returned.AsSpan(0, (int)probLength).CopyTo(probabilitiesOut);
-        Output.Forward(context, tokens, y);
+        Output.Forward(context, tokens, y, ctx);
         if (ctx.Training) { _x = x; _layout = layout; }
+    }
+
+    /// <summary>q, k and v of one row side by side, [3·dim, dim] packed once: one GEMM instead of three.</summary>
+    PackedMatrix? _packedQkv;
+    float[] _qkvBias = [];
+    (int, int, int) _packedVersions;
+
+    /// <summary>Inference: qkv [tokens, 3·dim] from one GEMM with the three weights packed together; the attention kernel
+    /// reads q, k and v from it by stride. Nothing is kept.</summary>
+    void ForwardFusedQkv(float[] x, BatchLayout layout, LayerContext ctx, float[] y, Span<float> probabilitiesOut)
+    {
+        int tokens = layout.Tokens, dim = _dim, width = 3 * dim;
+        var versions = (Query.Weight.Version, Key.Weight.Version, Value.Weight.Version);
+        if (_packedQkv is null || versions != _packedVersions)
+        {
+            var stacked = new float[(long)width * dim]; // [3·dim, dim]: W_q, W_k, W_v one under the other
+            Query.Weight.Value.CopyTo(stacked, 0);
+            Key.Weight.Value.CopyTo(stacked, dim * dim);
+            Value.Weight.Value.CopyTo(stacked, 2 * dim * dim);
+            if (_packedQkv is null) _packedQkv = PackedMatrix.FromLinearWeight(stacked, width, dim);
+            else _packedQkv.Repack(stacked);
+            _packedVersions = versions;
+        }
+        // Biases are read at every call (cheap), so they never go stale.
+        if (_qkvBias.Length != width) _qkvBias = new float[width];
+        Query.Bias!.Value.CopyTo(_qkvBias, 0);
+        Key.Bias!.Value.CopyTo(_qkvBias, dim);
+        Value.Bias!.Value.CopyTo(_qkvBias, 2 * dim);
+
+        var qkv = ctx.Shared.Get("attn.qkv", (long)tokens * width);
+        var context = ctx.Shared.Get("attn.context", (long)tokens * dim);
+        Linear.Forward(x.AsSpan(0, tokens * dim), tokens, _packedQkv, _qkvBias, qkv.AsSpan(0, tokens * width));
+        Attention.Forward(qkv, width, qkv.AsSpan(dim), width, qkv.AsSpan(2 * dim), width, layout.SequenceStarts, _heads, _headDim, Scale,
+            layout.KeyMask, context, dim, probabilitiesOut);
+        Output.Forward(context, tokens, y, ctx);
     }
 
     // context_h[T, headDim] = P_h[T, T] · v_h[T, headDim] per sequence and head

@@ -1,69 +1,78 @@
 namespace DistilBert.Modeling.Layers;
 
-/// <summary>MLM: logits [tokens, vocab] under "logits"; with labels ([tokens], −100 ignored) a cross-entropy "loss".
-/// With <see cref="ModelInput.LogitsAtLabelsOnly"/> the head runs only on the labelled rows (the same loss, a fraction of
-/// the vocabulary projection) and "logits" is [labelled rows, vocab] in token order.</summary>
+/// <summary>
+/// MLM: logits [tokens, vocab] under "logits"; with labels ([tokens], −100 ignored) a cross-entropy "loss".
+/// In training with <see cref="LayerContext.LogitsOnlyAtLabels"/>, the head runs only at the labelled positions (the loss
+/// and every gradient are the same, since the others do not enter the loss) and no "logits" output is produced: with
+/// 15 % of tokens masked and a 30k vocabulary that is most of an MLM step's work saved.
+/// </summary>
 public sealed class MaskedLmTask(MaskedLmHead head)
 {
     public MaskedLmHead Head { get; } = head;
     readonly CrossEntropyLoss _loss = new();
     float[] _logits = [];
     int _tokens;
-    int[]? _labelledRows; // null: every row went through the head
+    int[]? _labelledPositions; // set when the last forward ran only at labelled positions
 
     public void Forward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output)
     {
         int tokens = input.Tokens, vocab = Head.VocabSize;
-        _labelledRows = null;
-        if (input.LogitsAtLabelsOnly && input.Labels is { } sparse && sparse.Length == tokens && Array.Exists(sparse, l => l != -100))
+        if (input.Labels is { } labels && labels.Length != tokens)
+            throw new InvalidInputException($"labels has {labels.Length} elements, expected one per token ({string.Join(", ", input.TokenShape())})");
+        _labelledPositions = null;
+        if (ctx.Training && ctx.LogitsOnlyAtLabels && input.Labels is { } sparse && Array.Exists(sparse, l => l != CrossEntropyLoss.DefaultIgnoreIndex))
         {
             ForwardAtLabels(hidden, sparse, tokens, ctx, output);
             return;
         }
         var logits = new float[(long)tokens * vocab];
         Head.Forward(hidden, tokens, ctx, logits);
-        if (input.Labels is { } labels)
-        {
-            if (labels.Length != tokens) throw new InvalidInputException($"labels has {labels.Length} elements, expected one per token ({string.Join(", ", input.TokenShape())})");
-            output.Add("loss", [_loss.Forward(logits, tokens, vocab, labels)], []);
-        }
+        if (input.Labels is { } all) output.Add("loss", [_loss.Forward(logits, tokens, vocab, all)], []);
         output.Add("logits", logits, input.TokenShape(vocab));
         _logits = logits;
         _tokens = tokens;
     }
 
-    // hidden: [tokens, dim] → rows: [labelled, dim] → logits: [labelled, vocab]
+    // hidden: [tokens, dim] → rows at labelled positions [m, dim] → logits [m, vocab]
     void ForwardAtLabels(float[] hidden, long[] labels, int tokens, LayerContext ctx, ModelOutput output)
     {
         int dim = Head.Transform.InFeatures, vocab = Head.VocabSize;
-        var rows = Enumerable.Range(0, tokens).Where(t => labels[t] != -100).ToArray();
-        var gathered = new float[rows.Length * dim];
-        for (int r = 0; r < rows.Length; r++) hidden.AsSpan(rows[r] * dim, dim).CopyTo(gathered.AsSpan(r * dim, dim));
-        var logits = new float[(long)rows.Length * vocab];
-        Head.Forward(gathered, rows.Length, ctx, logits);
-        var rowLabels = Array.ConvertAll(rows, t => labels[t]);
-        output.Add("loss", [_loss.Forward(logits, rows.Length, vocab, rowLabels)], []);
-        output.Add("logits", logits, [rows.Length, vocab]);
+        var positions = new List<int>();
+        for (int t = 0; t < tokens; t++) if (labels[t] != CrossEntropyLoss.DefaultIgnoreIndex) positions.Add(t);
+        int m = positions.Count;
+        var gathered = new float[(long)m * dim];
+        var gatheredLabels = new long[m];
+        for (int i = 0; i < m; i++)
+        {
+            hidden.AsSpan(positions[i] * dim, dim).CopyTo(gathered.AsSpan(i * dim, dim));
+            gatheredLabels[i] = labels[positions[i]];
+        }
+        var logits = new float[(long)m * vocab];
+        Head.Forward(gathered, m, ctx, logits);
+        output.Add("loss", [_loss.Forward(logits, m, vocab, gatheredLabels)], []);
         _logits = logits;
         _tokens = tokens;
-        _labelledRows = rows;
+        _labelledPositions = positions.ToArray();
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
         var dLogits = ctx.Shared.Get("task.grad.logits", _logits.LongLength);
-        _loss.Backward(scale, dLogits);
-        int dim = Head.Transform.InFeatures;
-        if (_labelledRows is { } rows)
+        if (_labelledPositions is { } positions)
         {
-            var dRows = ctx.Shared.Get("task.grad.rows", (long)rows.Length * dim);
-            Head.Backward(dLogits, ctx, dRows);
-            // Unlabelled rows got no logits, so their gradient is zero.
+            if (gradients.Logits is not null)
+                throw new InvalidInputException("the last forward computed logits only at labelled positions: external logits gradients need LogitsOnlyAtLabels off");
+            TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, null, dLogits, _logits.Length);
+            int dim = Head.Transform.InFeatures;
+            var dGathered = ctx.Shared.Get("task.grad.gathered", (long)positions.Length * dim);
+            Head.Backward(dLogits, ctx, dGathered);
             var dScattered = ctx.Shared.GetCleared("task.grad.hidden", (long)_tokens * dim);
-            for (int r = 0; r < rows.Length; r++) dRows.AsSpan(r * dim, dim).CopyTo(dScattered.AsSpan(rows[r] * dim, dim));
+            for (int i = 0; i < positions.Length; i++)
+                dGathered.AsSpan(i * dim, dim).CopyTo(dScattered.AsSpan(positions[i] * dim, dim));
             return dScattered;
         }
-        var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * dim);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, _logits.Length);
+        var dHidden = ctx.Shared.Get("task.grad.hidden", (long)_tokens * Head.Transform.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
     }
@@ -90,10 +99,11 @@ public sealed class TokenClassificationTask(ClassifierHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * Head.Classifier.OutFeatures);
-        _loss.Backward(scale, dLogits);
+        int n = _tokens * Head.Classifier.OutFeatures;
+        var dLogits = ctx.Shared.Get("task.grad.logits", n);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, n);
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dHidden);
         return dHidden;
@@ -122,11 +132,14 @@ public sealed class QuestionAnsweringTask(ClassifierHead head)
         _tokens = tokens;
     }
 
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
         var dStart = ctx.Shared.Get("qa.grad.start", _tokens);
         var dEnd = ctx.Shared.Get("qa.grad.end", _tokens);
-        _loss.Backward(scale, dStart, dEnd);
+        if (gradients.OwnLossScale != 0) _loss.Backward(gradients.OwnLossScale, dStart, dEnd);
+        else { Array.Clear(dStart, 0, _tokens); Array.Clear(dEnd, 0, _tokens); }
+        TaskGradients.Add(dStart, gradients.StartLogits, _tokens);
+        TaskGradients.Add(dEnd, gradients.EndLogits, _tokens);
         var dLogits = ctx.Shared.Get("task.grad.logits", _tokens * 2);
         for (int t = 0; t < _tokens; t++) { dLogits[2 * t] = dStart[t]; dLogits[2 * t + 1] = dEnd[t]; }
         var dHidden = ctx.Shared.Get("task.grad.hidden", _tokens * Head.Classifier.InFeatures);
@@ -153,12 +166,32 @@ public sealed class SequenceClassificationTask(ClassifierHead head)
     }
 
     /// <summary>Gradient w.r.t. the pooled input, [sequences, dim].</summary>
-    public float[] Backward(float scale, LayerContext ctx)
+    public float[] Backward(OutputGradients gradients, LayerContext ctx)
     {
-        var dLogits = ctx.Shared.Get("task.grad.logits", _sequences * Head.Classifier.OutFeatures);
-        _loss.Backward(scale, dLogits);
+        int n = _sequences * Head.Classifier.OutFeatures;
+        var dLogits = ctx.Shared.Get("task.grad.logits", n);
+        TaskGradients.LossPlusExternal(_loss.Backward, gradients.OwnLossScale, gradients.Logits, dLogits, n);
         var dPooled = ctx.Shared.Get("task.grad.pooled", _sequences * Head.Classifier.InFeatures);
         Head.Backward(dLogits, ctx, dPooled);
         return dPooled;
+    }
+}
+
+/// <summary>d(output) = ownLossScale · d(own loss)/d(output) + an external gradient, either part optional.</summary>
+static class TaskGradients
+{
+    public delegate void LossBackward(float scale, Span<float> dLogits);
+
+    public static void LossPlusExternal(LossBackward lossBackward, float ownLossScale, float[]? external, float[] dLogits, int n)
+    {
+        if (ownLossScale != 0) lossBackward(ownLossScale, dLogits);
+        else Array.Clear(dLogits, 0, n);
+        Add(dLogits, external, n);
+    }
+
+    public static void Add(float[] into, float[]? external, int n)
+    {
+        if (external is null) return;
+        for (int i = 0; i < n; i++) into[i] += external[i];
     }
 }

@@ -49,6 +49,16 @@ public sealed class TransformerBlock
         int n = tokens * _dim;
         var attn = ctx.Buffer(_cache, "block.attn", n);
         Attention.Forward(x, layout, ctx, attn, probabilitiesOut);
+        if (!ctx.Training)
+        {
+            // Inference: residual add fused into each LayerNorm; nothing kept.
+            var hidden = ctx.Shared.Get("block.h", n);
+            AttentionNorm.ForwardResidual(attn, x, tokens, hidden);
+            var ffnOut = attn; // the attention output is consumed: reuse its buffer
+            FeedForward.Forward(hidden, tokens, ctx, ffnOut);
+            OutputNorm.ForwardResidual(ffnOut, hidden, tokens, y);
+            return;
+        }
         if (ctx.Drops(_dropout.AttentionOutput)) Dropout.Forward(attn.AsSpan(0, n), _dropout.AttentionOutput, ctx.Random!, _cache.Get("block.attn.dropmask", n));
         for (int i = 0; i < n; i++) attn[i] += x[i]; // attn now holds the residual sum
         var h = ctx.Buffer(_cache, "block.h", n);

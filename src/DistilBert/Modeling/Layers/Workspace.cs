@@ -40,11 +40,22 @@ public sealed class LayerContext
     /// <summary>Dropout is applied only when training and this is true (`grad` runs training mode with dropout off).</summary>
     public bool DropoutActive { get; init; }
     public required Workspace Shared { get; init; }
+    /// <summary>Inference multiplies by weights packed once (faster, one extra copy of each linear weight in memory).</summary>
+    public bool PackWeights { get; init; } = true;
     public SeededRandom? Random { get; init; }
+    /// <summary>Training only: MLM heads compute logits only where labels are set (see MaskedLmTask).</summary>
+    public bool LogitsOnlyAtLabels { get; init; }
+
+    /// <summary>Every layer cache a training forward used, so the model can free them all (ReleaseTrainingMemory).</summary>
+    public HashSet<Workspace>? TrainingCaches { get; init; }
 
     /// <summary>Training: the layer's own cache (kept for Backward). Inference: a shared buffer reused by every layer.</summary>
-    public float[] Buffer(Workspace layerCache, string key, long length) =>
-        Training ? layerCache.Get(key, length) : Shared.Get(key, length);
+    public float[] Buffer(Workspace layerCache, string key, long length)
+    {
+        if (!Training) return Shared.Get(key, length);
+        TrainingCaches?.Add(layerCache);
+        return layerCache.Get(key, length);
+    }
 
     public bool Drops(double p) => Training && DropoutActive && p > 0;
 }
