@@ -3,8 +3,9 @@ using DistilBert.Training;
 
 namespace DistilBert.Cli.Commands;
 
-/// <summary>Progress lines of the distillation commands on stderr (with --json): every N steps, each evaluation and checkpoint.</summary>
-internal sealed class DistillationConsole(TextWriter log, int every, Func<string> components) : ITrainingObserver
+/// <summary>Progress lines of the distillation commands on stderr (with --json): every N steps, each evaluation and checkpoint.
+/// <paramref name="components"/> formats the step's loss terms (the mean over its micro-batches).</summary>
+internal sealed class DistillationConsole(TextWriter log, int every, Func<string>? components = null) : ITrainingObserver
 {
     public void OnStart(TrainingPlan plan) =>
         log.WriteLine($"{plan.Examples:N0} examples: {plan.BatchesPerEpoch} batches/epoch, {plan.StepsPerEpoch} steps/epoch, {plan.TotalSteps} steps, warmup {plan.WarmupSteps}" +
@@ -13,8 +14,12 @@ internal sealed class DistillationConsole(TextWriter log, int every, Func<string
     public void OnStep(StepRecord r)
     {
         if (r.Step % every == 0 || r.Step == 1)
-            log.WriteLine($"step {r.Step,6}  epoch {r.Epoch,5:F2}  loss {r.Loss,8:F4}  {components()}  lr {r.LearningRate:E2}  |g| {r.GradNorm,6:F2}  {r.TokensPerSecond,7:N0} tok/s");
+            log.WriteLine($"step {r.Step,6}  epoch {r.Epoch,5:F2}  loss {r.Loss,8:F4}  {Terms(r)}  lr {r.LearningRate:E2}  |g| {r.GradNorm,6:F2}  {r.TokensPerSecond,7:N0} tok/s");
     }
+
+    string Terms(StepRecord r) => r.Components is { Count: > 0 } c
+        ? string.Join("  ", c.Select(kv => $"{kv.Key} {kv.Value:F4}"))
+        : components?.Invoke() ?? "";
 
     public void OnEvaluation(EvaluationRecord e) =>
         log.WriteLine($"eval at step {e.Step} (epoch {e.Epoch:F2}): " +

@@ -236,7 +236,7 @@ public sealed class TaskDistiller : ITrainingTask
         var (loss, softTerm, hardTerm) = TaskDistillationLoss.Compute(studentLogits, teacherLogits, _classes, labelArray, soft, Options.Alpha, Options.Temperature, grad);
         Student.BackwardFromOutputs(grad, null, lossScale);
         LastTerms = (softTerm, hardTerm);
-        return new BatchResult(loss, input.Tokens);
+        return new BatchResult(loss, input.Tokens, new Dictionary<string, double> { ["soft"] = LastTerms.Soft, ["hard"] = LastTerms.Hard });
     }
 
     /// <summary>
@@ -270,7 +270,7 @@ public sealed class TaskDistiller : ITrainingTask
         }
         Student.BackwardFromOutputs(grad, null, lossScale);
         LastTerms = (soft, hard);
-        return new BatchResult(loss, input.Tokens);
+        return new BatchResult(loss, input.Tokens, new Dictionary<string, double> { ["soft"] = LastTerms.Soft, ["hard"] = LastTerms.Hard });
     }
 
     /// <summary>Teacher logits are computed in fixed chunks of consecutive examples, whatever batch first needs them: the
