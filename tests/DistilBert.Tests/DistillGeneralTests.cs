@@ -173,6 +173,9 @@ public class DistillGeneralTests
         var loaded = PretrainedModel.Load(outDir).Model;
         Assert.Equal("DistilBertForMaskedLM", loaded.ArchitectureName);
         Assert.True(File.Exists(Path.Combine(outDir, "vocab.txt")));
+        // The loss terms are logged with every step.
+        var firstStep = System.Text.Json.Nodes.JsonNode.Parse(File.ReadLines(Path.Combine(outDir, "metrics.jsonl")).First(l => l.Contains("\"train\"")))!;
+        foreach (var term in new[] { "loss_ce", "loss_mlm", "loss_cos" }) Assert.NotNull(firstStep[term]);
         var before = PretrainedModel.Load(student).Model;
         Assert.NotEqual(before.Parameters["distilbert.transformer.layer.0.ffn.lin1.weight"].Value, loaded.Parameters["distilbert.transformer.layer.0.ffn.lin1.weight"].Value);
     }

@@ -179,3 +179,35 @@ public class DistillTaskQuestionAnsweringTests
         Assert.Equal(distiller.Evaluate(teacher, examples)["f1"], distiller.Evaluate(init.Student, examples)["f1"]);
     }
 }
+
+/// <summary>CoNLL data for token-classification distillation: tags on first sub-tokens only, specials unlabelled.</summary>
+public class DistillTaskTokenDataTests
+{
+    [Fact]
+    public void TagsSitOnFirstSubTokensAndTruncatedWordsAreMarked()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "distilbert-distill-ner-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        File.WriteAllLines(Path.Combine(dir, "vocab.txt"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "new", "york", "is", "big", "##ger", "."]);
+        var conll = Path.Combine(dir, "train.conll");
+        File.WriteAllLines(conll, ["new\tB-location", "york\tI-location", "is\tO", "bigger\tO", ".\tO", ""]);
+        var tokenizer = Tokenization.WordPieceTokenizer.FromFolder(dir);
+        var config = ModelConfig.Parse("""{"model_type": "distilbert", "id2label": {"0": "O", "1": "B-location", "2": "I-location"}, "label2id": {"O": 0, "B-location": 1, "I-location": 2}}""");
+
+        var e = Assert.Single(TaskDataset.Tokens(conll, tokenizer, config, 64));
+        // [CLS] new york is big ##ger . [SEP]
+        Assert.Equal([2, 5, 6, 7, 8, 9, 10, 3], e.Ids);
+        Assert.Equal([-100, 1, 2, 0, 0, -100, 0, -100], e.Labels);
+        Assert.Equal([1, 2, 3, 4, 6], e.FirstTokenOfWord!);
+
+        // Room for [CLS] + 3 tokens + [SEP]: "bigger" (2 pieces) and "." no longer fit and are marked −1.
+        var cut = Assert.Single(TaskDataset.Tokens(conll, tokenizer, config, 5));
+        Assert.Equal([2, 5, 6, 7, 3], cut.Ids);
+        Assert.Equal([1, 2, 3, -1, -1], cut.FirstTokenOfWord!);
+
+        var bad = Path.Combine(dir, "bad.conll");
+        File.WriteAllLines(bad, ["new\tB-city", ""]);
+        var error = Assert.Throws<DataFileException>(() => TaskDataset.Tokens(bad, tokenizer, config, 64));
+        Assert.Contains("'B-city' is not one of the teacher's labels", error.Message);
+    }
+}

@@ -148,6 +148,33 @@ public sealed class TrainerLoopTests : IDisposable
         public EvaluationResult? Evaluate() => inner.Evaluate();
     }
 
+    sealed class ComponentTask(ITrainingTask inner) : ITrainingTask
+    {
+        public TransformerModel Model => inner.Model;
+        public IReadOnlyList<int> ExampleLengths => inner.ExampleLengths;
+        public IReadOnlyList<string> FilesToCopy => inner.FilesToCopy;
+        public BatchResult ForwardBackward(int[] batch, float lossScale, BatchPosition position)
+        {
+            var r = inner.ForwardBackward(batch, lossScale, position);
+            return r with { Components = new Dictionary<string, double> { ["double_loss"] = 2 * r.Loss, ["batch"] = position.BatchIndex } };
+        }
+        public EvaluationResult? Evaluate() => inner.Evaluate();
+    }
+
+    [Fact]
+    public void LossComponentsAreAveragedOverMicroBatchesAndLogged()
+    {
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 4, GradientAccumulation = 2, LearningRate = 1e-3 };
+        new Trainer(new ComponentTask(Task(TinyClassifier(), ToyData(16, 9))), options, Dir("components")).Run();
+        var steps = MetricsLog.Read(Path.Combine(Dir("components"), MetricsLog.FileName)).Steps;
+        Assert.Equal(2, steps.Count);
+        foreach (var s in steps)
+        {
+            Assert.Equal(2 * s.Loss, s.Components!["double_loss"], 6);
+            Assert.Equal(s.Step == 1 ? 0.5 : 2.5, s.Components["batch"]); // the mean of batch indices 0,1 and 2,3
+        }
+    }
+
     [Fact]
     public void ANanLossStopsTheRunNamingTheStepAndKeepsTheLastGoodCheckpoint()
     {

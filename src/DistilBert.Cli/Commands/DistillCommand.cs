@@ -38,11 +38,12 @@ public static class DistillCommand
         var logEvery = new Option<int>("--log-every") { Description = "print a progress line every N steps", DefaultValueFactory = _ => 10 };
         var saveEvery = new Option<int>("--save-every") { Description = "write a resumable checkpoint every N steps (0: each epoch end and the end)", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its checkpoint (same settings)" };
-        var json = new Option<bool>("--json") { Description = "print the summary as JSON" };
+        var json = new Option<bool>("--json") { Description = "print the summary as JSON (progress lines go to stderr)" };
+        var plain = new Option<bool>("--plain") { Description = "plain progress lines instead of the live table" };
         var cmd = new Command("distill", "General distillation: a masked-LM teacher teaches a DistilBERT student on raw text (triple loss)")
         {
             teacher, student, corpus, output, temperature, alphaCe, alphaMlm, alphaCos, restrict, smoothing, maskProb, batchSize, gradAccum,
-            maxLength, minLength, maxLines, epochs, maxSteps, lr, warmup, maxGradNorm, seed, logEvery, saveEvery, resume, json,
+            maxLength, minLength, maxLines, epochs, maxSteps, lr, warmup, maxGradNorm, seed, logEvery, saveEvery, resume, json, plain,
         };
         CliAction.Set(cmd, (parse, cancellation) =>
         {
@@ -74,11 +75,8 @@ public static class DistillCommand
             log.WriteLine($"teacher {teacherModel.ArchitectureName} {teacherModel.Config.NumLayers} layers, {teacherModel.Parameters.ElementCount:N0} parameters; " +
                           $"student {studentModel.ArchitectureName} {studentModel.Config.NumLayers} layers, {studentModel.Parameters.ElementCount:N0} parameters");
             log.WriteLine($"corpus: {data.Lines:N0} lines → {data.Sequences.Count:N0} sequences, {data.Tokens:N0} tokens ({data.DroppedShort:N0} short chunks dropped)");
-            var console = new DistillationConsole(log, Math.Max(1, parse.GetValue(logEvery)),
-                () => $"ce {task.LastLoss.LossCe:F4}  mlm {task.LastLoss.LossMlm:F4}  cos {task.LastLoss.LossCos:F4}");
-            var result = distiller.Run(outDir, parse.GetValue(resume), console, cancellation);
-            var first = console.First;
-            var last = console.Last;
+            var (result, first, last) = DistillationRunner.Run(outDir, parse.GetValue(resume), asJson, parse.GetValue(plain), parse.GetValue(logEvery),
+                () => $"ce {task.LastLoss.LossCe:F4}  mlm {task.LastLoss.LossMlm:F4}  cos {task.LastLoss.LossCos:F4}", observer => distiller.Run(outDir, parse.GetValue(resume), observer, cancellation));
             if (asJson)
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
@@ -95,6 +93,7 @@ public static class DistillCommand
                     var table = new Table().AddColumn("").AddColumn($"step {first.Step}").AddColumn($"step {last.Step}");
                     table.AddRow("loss", $"{first.Loss:F4}", $"{last.Loss:F4}");
                     table.AddRow("tokens/s", $"{first.TokensPerSecond:N0}", $"{last.TokensPerSecond:N0}");
+                    table.AddRow("last batch: ce / mlm / cos", "", $"{task.LastLoss.LossCe:F4} / {task.LastLoss.LossMlm:F4} / {task.LastLoss.LossCos:F4}");
                     AnsiConsole.Write(table);
                 }
                 AnsiConsole.MarkupLine($"{result.GlobalStep} steps in {last?.ElapsedSeconds ?? 0:F1} s; student written to [green]{Markup.Escape(result.OutputDirectory)}[/]");

@@ -26,7 +26,7 @@ public static class DistillTaskCommand
         var temperature = new Option<float>("--temperature") { Description = "softmax temperature of the soft targets", DefaultValueFactory = _ => 2f };
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 32 };
         var gradAccum = new Option<int>("--grad-accum") { DefaultValueFactory = _ => 1 };
-        var maxLength = new Option<int>("--max-length") { Description = "tokens per example (longer ones are truncated)", DefaultValueFactory = _ => 128 };
+        var maxLength = new Option<int?>("--max-length") { Description = "tokens per example, longer ones truncated (default 128; qa 384)" };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
         var maxSteps = new Option<int?>("--max-steps") { Description = "stop after this many optimizer steps" };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
@@ -38,11 +38,12 @@ public static class DistillTaskCommand
         var maxExamples = new Option<int?>("--max-examples") { Description = "use only the first N training examples" };
         var saveEvery = new Option<int>("--save-every") { Description = "write a resumable checkpoint every N steps (0: each epoch end and the end)", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "continue the run in --out from its checkpoint (same settings)" };
-        var json = new Option<bool>("--json") { Description = "print the summary as JSON" };
+        var json = new Option<bool>("--json") { Description = "print the summary as JSON (progress lines go to stderr)" };
+        var plain = new Option<bool>("--plain") { Description = "plain progress lines instead of the live table" };
         var cmd = new Command("distill-task", "Task-specific distillation: a fine-tuned teacher teaches a student (α·T²·KL + (1 − α)·CE)")
         {
             task, teacher, student, initFromTeacher, studentLayers, layers, train, eval, output, alpha, temperature, batchSize, gradAccum,
-            maxLength, epochs, maxSteps, lr, warmup, weightDecay, maxGradNorm, seed, logEvery, maxExamples, saveEvery, resume, json,
+            maxLength, epochs, maxSteps, lr, warmup, weightDecay, maxGradNorm, seed, logEvery, maxExamples, saveEvery, resume, json, plain,
         };
         CliAction.Set(cmd, (parse, cancellation) =>
         {
@@ -88,7 +89,8 @@ public static class DistillTaskCommand
             else studentModel = PretrainedModel.Load(studentDir!).Model;
             foreach (var note in notes) log.WriteLine($"note: {note}");
 
-            int maxLen = parse.GetValue(maxLength);
+            int maxLen = parse.GetValue(maxLength) ?? (kind == DistillationTaskKind.QuestionAnswering ? 384 : 128);
+            if (maxLen < 4) throw new InvalidInputException($"--max-length must be at least 4, got {maxLen}");
             List<TaskExample> Read(string path) => kind switch
             {
                 DistillationTaskKind.Classification => TaskDataset.Classification(path, tokenizer, teacherModel.Config, maxLen),
@@ -110,8 +112,8 @@ public static class DistillTaskCommand
                 teacherScores = distiller.Evaluate(teacherModel, evalData);
                 log.WriteLine($"teacher on {evalPath}: {Format(teacherScores)}");
             }
-            var console = new DistillationConsole(log, Math.Max(1, parse.GetValue(logEvery)), () => $"soft {distiller.LastTerms.Soft:F4}  hard {distiller.LastTerms.Hard:F4}");
-            var result = distiller.Run(outDir, parse.GetValue(resume), console, cancellation);
+            var (result, _, _) = DistillationRunner.Run(outDir, parse.GetValue(resume), asJson, parse.GetValue(plain), parse.GetValue(logEvery),
+                () => $"soft {distiller.LastTerms.Soft:F4}  hard {distiller.LastTerms.Hard:F4}", observer => distiller.Run(outDir, parse.GetValue(resume), observer, cancellation));
             var best = result.Evaluations.Where(e => e.IsBest).LastOrDefault();
             double? retained = best is null || teacherScores is null || teacherScores[best.MainMetric] == 0 ? null : best.Metrics[best.MainMetric] / teacherScores[best.MainMetric];
             if (asJson)

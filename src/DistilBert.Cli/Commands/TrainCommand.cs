@@ -102,7 +102,7 @@ public static class TrainCommand
             var options = common.Options(p);
             var prepared = Prepare(p, common, "ForSequenceClassification", names, options);
             var examples = train.Select(e => new LabeledText(e.Text, e.TextPair, LabelId(e, names, trainPath))).ToList();
-            var task = new ClassificationTraining(prepared.Model, prepared.Tokenizer, examples, eval, p.GetValue(common.MaxLength) ?? 128, prepared.TokenizerFiles);
+            var task = new ClassificationTraining(prepared.Model, prepared.Tokenizer, examples, eval, MaxLength(p, common, prepared, 128), prepared.TokenizerFiles);
             Console.WriteLine($"labels: {string.Join(", ", names.Select((n, i) => $"{i}={n}"))}");
             return Run(p, common, task, options);
         });
@@ -142,7 +142,7 @@ public static class TrainCommand
             var eval = p.GetValue(common.Eval) is { } evalPath ? Common.Take(SquadReader.Read(RequireFile(evalPath)), p.GetValue(common.EvalLimit)).ToList() : null;
             var options = common.Options(p);
             var prepared = Prepare(p, common, "ForQuestionAnswering", null, options);
-            int maxLength = p.GetValue(common.MaxLength) ?? 384;
+            int maxLength = MaxLength(p, common, prepared, 384);
             var task = new QuestionAnsweringTraining(prepared.Model, prepared.Tokenizer, train, eval, maxLength, p.GetValue(docStride), prepared.TokenizerFiles);
             Console.WriteLine($"{train.Count:N0} questions → {task.Windows:N0} windows of ≤ {maxLength} tokens");
             return Run(p, common, task, options);
@@ -161,7 +161,7 @@ public static class TrainCommand
             var evalLines = p.GetValue(common.Eval) is { } evalPath ? Common.Take(TextLinesReader.Read(RequireFile(evalPath)).Select(l => l.Text), p.GetValue(common.EvalLimit)).ToList() : null;
             var options = common.Options(p);
             var prepared = Prepare(p, common, "ForMaskedLM", null, options);
-            var task = new MaskedLmTraining(prepared.Model, prepared.Tokenizer, lines, evalLines, p.GetValue(common.MaxLength) ?? 128, filesToCopy: prepared.TokenizerFiles);
+            var task = new MaskedLmTraining(prepared.Model, prepared.Tokenizer, lines, evalLines, MaxLength(p, common, prepared, 128), filesToCopy: prepared.TokenizerFiles);
             Console.WriteLine($"{lines.Count:N0} lines → {task.Blocks:N0} blocks");
             return Run(p, common, task, options);
         });
@@ -178,6 +178,17 @@ public static class TrainCommand
         if (prepared.FreshParameters.Count > 0 && !p.GetValue(common.Resume))
             Console.WriteLine($"newly initialised (not in the checkpoint): {string.Join(", ", prepared.FreshParameters)}");
         return prepared;
+    }
+
+    /// <summary>--max-length (or the task's default) within the model's and the tokenizer's limits.</summary>
+    static int MaxLength(ParseResult p, Common common, TaskModel prepared, int fallback)
+    {
+        int requested = p.GetValue(common.MaxLength) ?? fallback;
+        if (requested < 4) throw new InvalidInputException($"--max-length must be at least 4, got {requested}");
+        int limit = Math.Min(prepared.Model.Config.MaxPositionEmbeddings, prepared.Tokenizer.ModelMaxLength);
+        if (requested <= limit) return requested;
+        Console.WriteLine($"max length {requested} is above the model's limit; using {limit}");
+        return limit;
     }
 
     /// <summary>Label names found in the data: sorted numerically when all are integers (SST-2's 0/1), else ordinally.</summary>

@@ -78,6 +78,10 @@ public sealed class TrainingDisplay : ITrainingObserver
         Draw(force: true);
     }
 
+    static string Components(StepRecord s) => s.Components is { Count: > 0 } c
+        ? "  " + string.Join("  ", c.Select(kv => $"{kv.Key} {kv.Value.ToString("0.0000", CultureInfo.InvariantCulture)}"))
+        : "";
+
     static string Metrics(EvaluationRecord e) =>
         string.Join("  ", e.Metrics.Select(kv => $"{kv.Key} {kv.Value.ToString("0.####", CultureInfo.InvariantCulture)}"));
 
@@ -96,7 +100,7 @@ public sealed class TrainingDisplay : ITrainingObserver
         var s = _last!;
         return string.Create(CultureInfo.InvariantCulture,
             $"step {s.Step}/{_plan?.TotalSteps}  epoch {s.Epoch:0.00}  loss {s.Loss:0.0000} (avg {SmoothedLoss:0.0000})  lr {s.LearningRate:0.00e+0}  " +
-            $"grad {s.GradNorm:0.000}  {s.TokensPerSecond:N0} tok/s  elapsed {Format(_clock.Elapsed)}  ETA {(Eta() is { } eta ? Format(eta) : "-")}");
+            $"grad {s.GradNorm:0.000}  {s.TokensPerSecond:N0} tok/s  elapsed {Format(_clock.Elapsed)}  ETA {(Eta() is { } eta ? Format(eta) : "-")}{Components(s)}");
     }
 
     void Draw(bool force)
@@ -123,6 +127,7 @@ public sealed class TrainingDisplay : ITrainingObserver
                 s.TokensPerSecond.ToString("N0", CultureInfo.InvariantCulture), Format(_clock.Elapsed), Eta() is { } eta ? Format(eta) : "-");
         }
         var rows = new List<IRenderable> { table };
+        if (_last is { Components.Count: > 0 } withParts) rows.Add(new Text("loss terms:" + Components(withParts)));
         if (_lastEval is { } last) rows.Add(new Markup($"last eval (step {last.Step}): {Markup.Escape(Metrics(last))}"));
         if (_bestEval is { } best) rows.Add(new Markup($"[green]best[/] (step {best.Step}): {Markup.Escape(Metrics(best))}"));
         foreach (var e in _events) rows.Add(new Text(e, new Style(Color.Grey)));

@@ -79,26 +79,27 @@ public static class DistillationLoss
             if (selectedForCe[p])
             {
                 // KL(q ‖ p) with q = softmax(t/T), log p = log_softmax(s/T); d/ds = T²/n · (p − q)/T.
-                LogSoftmax(s, T, sProb);
-                LogSoftmax(teacherLogits.Slice(p * vocab, vocab), T, tProb);
+                // One exp per logit: the probabilities come from the softmax sums, the logs from x/T − lse.
+                var t = teacherLogits.Slice(p * vocab, vocab);
+                double lseS = SoftmaxInto(s, T, sProb), lseT = SoftmaxInto(t, T, tProb);
+                double gradScale = options.AlphaCe * T / nCe;
                 for (int v = 0; v < vocab; v++)
                 {
-                    double logQ = tProb[v], logP = sProb[v];
-                    double q = Math.Exp(logQ);
-                    if (q > 0) klSum += q * (logQ - logP);
-                    if (wantGrad) g[v] += (float)(options.AlphaCe * T / nCe * (Math.Exp(logP) - q));
+                    double q = tProb[v];
+                    if (q > 0) klSum += q * ((t[v] / (double)T - lseT) - (s[v] / (double)T - lseS));
+                    if (wantGrad) g[v] += (float)(gradScale * (sProb[v] - q));
                 }
             }
             long label = lmLabels[p];
             if (label != IgnoreIndex)
             {
                 if (label < 0 || label >= vocab) throw new InvalidInputException($"distillation loss: lm_labels value {label} at position {p} is outside [0, {vocab})");
-                LogSoftmax(s, 1f, sProb);
-                mlmSum -= sProb[label];
+                double lse = SoftmaxInto(s, 1f, sProb);
+                mlmSum -= s[(int)label] - lse;
                 if (wantGrad)
                 {
                     double scale = options.AlphaMlm / nMlm;
-                    for (int v = 0; v < vocab; v++) g[v] += (float)(scale * Math.Exp(sProb[v]));
+                    for (int v = 0; v < vocab; v++) g[v] += (float)(scale * sProb[v]);
                     g[(int)label] -= (float)scale;
                 }
             }
@@ -125,6 +126,18 @@ public static class DistillationLoss
         double lossCos = nCos == 0 ? 0 : cosSum / nCos;
         double loss = options.AlphaCe * lossCe + options.AlphaMlm * lossMlm + options.AlphaCos * lossCos;
         return new DistillationLossValue((float)loss, (float)lossCe, (float)lossMlm, (float)lossCos);
+    }
+
+    /// <summary>Writes softmax(x / temperature) into <paramref name="prob"/> and returns logsumexp(x / temperature), in double.</summary>
+    internal static double SoftmaxInto(ReadOnlySpan<float> x, float temperature, double[] prob)
+    {
+        double inv = 1.0 / temperature, max = double.NegativeInfinity;
+        for (int i = 0; i < x.Length; i++) max = Math.Max(max, x[i] * inv);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) { double e = Math.Exp(x[i] * inv - max); prob[i] = e; sum += e; }
+        double invSum = 1.0 / sum;
+        for (int i = 0; i < x.Length; i++) prob[i] *= invSum;
+        return max + Math.Log(sum);
     }
 
     /// <summary>Writes log_softmax(x / temperature) into <paramref name="logProb"/>, in double precision.</summary>

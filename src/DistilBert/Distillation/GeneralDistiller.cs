@@ -108,7 +108,8 @@ public sealed class GeneralDistillationTask : ITrainingTask
         var input = ModelInput.FromSequences(sequences);
         var lmLabels = Array.ConvertAll(labels, l => (long)l);
         LastLoss = TripleLossStep.Run(_teacher, Model, input, [], lmLabels, _loss, lossScale);
-        return new BatchResult(LastLoss.Loss, total);
+        return new BatchResult(LastLoss.Loss, total,
+            new Dictionary<string, double> { ["loss_ce"] = LastLoss.LossCe, ["loss_mlm"] = LastLoss.LossMlm, ["loss_cos"] = LastLoss.LossCos });
     }
 
     /// <summary>General distillation has no held-out metric: the run keeps its last student.</summary>

@@ -236,7 +236,7 @@ public sealed class TaskDistiller : ITrainingTask
         var (loss, softTerm, hardTerm) = TaskDistillationLoss.Compute(studentLogits, teacherLogits, _classes, labelArray, soft, Options.Alpha, Options.Temperature, grad);
         Student.BackwardFromOutputs(grad, null, lossScale);
         LastTerms = (softTerm, hardTerm);
-        return new BatchResult(loss, input.Tokens);
+        return new BatchResult(loss, input.Tokens, new Dictionary<string, double> { ["soft"] = LastTerms.Soft, ["hard"] = LastTerms.Hard });
     }
 
     /// <summary>
@@ -270,13 +270,25 @@ public sealed class TaskDistiller : ITrainingTask
         }
         Student.BackwardFromOutputs(grad, null, lossScale);
         LastTerms = (soft, hard);
-        return new BatchResult(loss, input.Tokens);
+        return new BatchResult(loss, input.Tokens, new Dictionary<string, double> { ["soft"] = LastTerms.Soft, ["hard"] = LastTerms.Hard });
     }
+
+    /// <summary>Teacher logits are computed in fixed chunks of consecutive examples, whatever batch first needs them: the
+    /// floats then do not depend on the batch order, so a resumed run sees exactly the same soft targets.</summary>
+    const int TeacherChunk = 32;
 
     void CacheTeacherLogits(int[] batch)
     {
-        var missing = batch.Where(i => !_teacherLogits.ContainsKey(i)).ToArray();
-        if (missing.Length == 0) return;
+        foreach (var chunk in batch.Select(i => i / TeacherChunk).Distinct().Order())
+        {
+            if (_teacherLogits.ContainsKey(chunk * TeacherChunk)) continue;
+            int from = chunk * TeacherChunk, to = Math.Min(_train.Count, from + TeacherChunk);
+            TeacherForward(Enumerable.Range(from, to - from).ToArray());
+        }
+    }
+
+    void TeacherForward(int[] missing)
+    {
         _teacher.Eval();
         // BERT teachers read the token types of pairs; DistilBERT has none.
         var types = _teacher.Config is BertConfig && missing.All(i => _train[i].TypeIds is not null) ? missing.Select(i => _train[i].TypeIds!).ToList() : null;

@@ -5,7 +5,7 @@ namespace DistilBert.Training;
 
 /// <summary>One optimizer step as logged: the mean loss of its micro-batches, the rate it used, the gradient norm before clipping.</summary>
 public sealed record StepRecord(int Step, double Epoch, double Loss, double LearningRate, double GradNorm,
-    double TokensPerSecond, double ExamplesPerSecond, double ElapsedSeconds);
+    double TokensPerSecond, double ExamplesPerSecond, double ElapsedSeconds, IReadOnlyDictionary<string, double>? Components = null);
 
 /// <summary>
 /// The run's metrics as JSON lines (<c>metrics.jsonl</c>): {"type":"train", step, epoch, loss, lr, grad_norm,
@@ -37,12 +37,23 @@ public sealed class MetricsLog : IDisposable
         _writer = new StreamWriter(FilePath, append: true) { AutoFlush = true };
     }
 
-    public void Write(StepRecord r) => _writer.WriteLine(new JsonObject
+    static readonly HashSet<string> TrainKeys = ["type", "step", "epoch", "loss", "lr", "grad_norm", "tokens_per_second", "examples_per_second", "elapsed"];
+
+    public void Write(StepRecord r)
     {
-        ["type"] = "train", ["step"] = r.Step, ["epoch"] = Math.Round(r.Epoch, 4), ["loss"] = Finite(r.Loss), ["lr"] = r.LearningRate,
-        ["grad_norm"] = Finite(r.GradNorm), ["tokens_per_second"] = Math.Round(r.TokensPerSecond, 1),
-        ["examples_per_second"] = Math.Round(r.ExamplesPerSecond, 2), ["elapsed"] = Math.Round(r.ElapsedSeconds, 3),
-    }.ToJsonString());
+        var line = new JsonObject
+        {
+            ["type"] = "train", ["step"] = r.Step, ["epoch"] = Math.Round(r.Epoch, 4), ["loss"] = Finite(r.Loss), ["lr"] = r.LearningRate,
+            ["grad_norm"] = Finite(r.GradNorm), ["tokens_per_second"] = Math.Round(r.TokensPerSecond, 1),
+            ["examples_per_second"] = Math.Round(r.ExamplesPerSecond, 2), ["elapsed"] = Math.Round(r.ElapsedSeconds, 3),
+        };
+        foreach (var (name, value) in r.Components ?? new Dictionary<string, double>())
+        {
+            if (TrainKeys.Contains(name)) throw new ArgumentException($"a logged component cannot be named '{name}'");
+            line[name] = Finite(value);
+        }
+        _writer.WriteLine(line.ToJsonString());
+    }
 
     public void Write(EvaluationRecord r)
     {
@@ -67,7 +78,13 @@ public sealed class MetricsLog : IDisposable
             double D(string key) => o[key] is JsonValue v && v.TryGetValue<double>(out var d) ? d : double.NaN;
             int step = (int)D("step");
             if ((string?)o["type"] == "train")
-                steps.Add(new StepRecord(step, D("epoch"), D("loss"), D("lr"), D("grad_norm"), D("tokens_per_second"), D("examples_per_second"), D("elapsed")));
+            {
+                var components = new Dictionary<string, double>();
+                foreach (var (key, value) in o)
+                    if (!TrainKeys.Contains(key) && value is JsonValue v && v.TryGetValue<double>(out var d)) components[key] = d;
+                steps.Add(new StepRecord(step, D("epoch"), D("loss"), D("lr"), D("grad_norm"), D("tokens_per_second"), D("examples_per_second"), D("elapsed"),
+                    components.Count > 0 ? components : null));
+            }
             else if ((string?)o["type"] == "eval")
             {
                 var metrics = new Dictionary<string, double>();

@@ -43,6 +43,7 @@ public static class TaskModels
             if (!TryFind(source, p.Name, model.BaseModelPrefix, out var from) || !from.Shape.SequenceEqual(p.Shape)) { fresh.Add(p.Name); continue; }
             from.Value.CopyTo(p.Value, 0);
         }
+        model.MarkWeightsChanged();
         var tokenizerFolder = Directory.Exists(tokenizerSource) ? tokenizerSource : Path.GetDirectoryName(Path.GetFullPath(tokenizerSource))!;
         var files = File.Exists(tokenizerSource) && !Directory.Exists(tokenizerSource)
             ? new List<string> { tokenizerSource }.Concat(new[] { "tokenizer_config.json", "special_tokens_map.json" }.Select(n => Path.Combine(tokenizerFolder, n)).Where(File.Exists)).Distinct().ToList()

@@ -101,10 +101,16 @@ public sealed class Trainer
                 model.Parameters.ZeroGrad();
                 double lossSum = 0;
                 long tokens = 0, examples = 0;
+                Dictionary<string, double>? components = null;
                 for (int b = first; b < end; b++)
                 {
                     var result = _task.ForwardBackward(batches[b], scale, new BatchPosition(state.Epoch, b, _options.Seed));
                     lossSum += result.Loss;
+                    foreach (var (name, value) in result.Components ?? new Dictionary<string, double>())
+                    {
+                        components ??= new Dictionary<string, double>();
+                        components[name] = components.GetValueOrDefault(name) + value / (end - first);
+                    }
                     tokens += result.Tokens;
                     examples += batches[b].Length;
                 }
@@ -128,7 +134,7 @@ public sealed class Trainer
                 state.DropoutRandomState = model.Random.State;
                 lastLoss = loss;
                 double seconds = Math.Max(stepClock.Elapsed.TotalSeconds, 1e-9);
-                var record = new StepRecord(step, state.Epoch + (double)end / batches.Length, loss, lr, gradNorm, tokens / seconds, examples / seconds, state.TrainingSeconds);
+                var record = new StepRecord(step, state.Epoch + (double)end / batches.Length, loss, lr, gradNorm, tokens / seconds, examples / seconds, state.TrainingSeconds, components);
                 log.Write(record);
                 _observer?.OnStep(record);
 

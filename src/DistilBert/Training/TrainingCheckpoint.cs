@@ -81,6 +81,7 @@ public static class TrainingCheckpoint
         {
             var report = StateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
             if (!report.IsComplete) throw new ModelFileException(modelDir, $"the checkpoint does not match the model: {report}");
+            model.MarkWeightsChanged(); // the model may have run before: packed inference copies must refresh
         }
         var optimizerPath = Path.Combine(checkpointDirectory, OptimizerFileName);
         using var moments = SafeTensors.Open(optimizerPath);

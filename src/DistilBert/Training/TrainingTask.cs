@@ -6,8 +6,9 @@ namespace DistilBert.Training;
 /// resumed run draws exactly the same.</summary>
 public readonly record struct BatchPosition(int Epoch, int BatchIndex, int Seed);
 
-/// <summary>What one forward + backward of a micro-batch produced.</summary>
-public readonly record struct BatchResult(double Loss, long Tokens);
+/// <summary>What one forward + backward of a micro-batch produced; <paramref name="Components"/> are extra figures to log
+/// per step (a distillation loss's terms...), averaged over the step's micro-batches like the loss.</summary>
+public readonly record struct BatchResult(double Loss, long Tokens, IReadOnlyDictionary<string, double>? Components = null);
 
 /// <summary>Scores of one evaluation; <see cref="MainMetric"/> (a key of <see cref="Metrics"/>) decides the best checkpoint.</summary>
 public sealed record EvaluationResult(IReadOnlyDictionary<string, double> Metrics, string MainMetric, bool HigherIsBetter = true)
