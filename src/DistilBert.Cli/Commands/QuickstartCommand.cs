@@ -92,13 +92,13 @@ public static class QuickstartCommand
                 return Task.FromResult(0);
             }
             var table = new Table().Title("[bold]DistilBERT recipe on our own models[/] (SST-2 validation, measured in this run)")
-                .AddColumn("model").AddColumn("layers", c => c.RightAligned()).AddColumn("parameters", c => c.RightAligned())
-                .AddColumn("size on disk", c => c.RightAligned()).AddColumn("speed (sentences/s)", c => c.RightAligned())
-                .AddColumn("accuracy", c => c.RightAligned()).AddColumn("retained", c => c.RightAligned());
-            table.AddRow($"teacher ({t.Architecture})", t.Layers.ToString(), $"{t.Parameters / 1e6:F2} M", $"{t.SizeBytes / 1048576.0:F1} MB",
-                $"{t.SentencesPerSecond:N0}", $"{100 * t.Accuracy:F1}%", "100%");
-            table.AddRow($"student ({s.Architecture})", s.Layers.ToString(), $"{s.Parameters / 1e6:F2} M ({-100 * fewerParameters:+0;-0}%)",
-                $"{s.SizeBytes / 1048576.0:F1} MB", $"{s.SentencesPerSecond:N0} ({speedup:F2}×)", $"{100 * s.Accuracy:F1}%", $"{100 * retained:F1}%");
+                .AddColumn("").AddColumn($"teacher ({Family(t.Architecture)})", c => c.RightAligned())
+                .AddColumn($"student ({Family(s.Architecture)})", c => c.RightAligned()).AddColumn("student / teacher", c => c.RightAligned());
+            table.AddRow("layers", t.Layers.ToString(), s.Layers.ToString(), $"{(double)s.Layers / t.Layers:F2}");
+            table.AddRow("parameters", $"{t.Parameters / 1e6:F2} M", $"{s.Parameters / 1e6:F2} M", $"{(double)s.Parameters / t.Parameters:F2}");
+            table.AddRow("size on disk", $"{t.SizeBytes / 1048576.0:F1} MB", $"{s.SizeBytes / 1048576.0:F1} MB", $"{(double)s.SizeBytes / Math.Max(1, t.SizeBytes):F2}");
+            table.AddRow("speed (sentences/s)", $"{t.SentencesPerSecond:N0}", $"{s.SentencesPerSecond:N0}", $"{speedup:F2}× faster");
+            table.AddRow("accuracy", $"{100 * t.Accuracy:F1}%", $"{100 * s.Accuracy:F1}%", $"{100 * retained:F1}% retained");
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"distilled in {distillSeconds:F0} s ({result.GlobalStep} steps); total {clock.Elapsed.TotalSeconds:F0} s. " +
                                    $"Student: [green]{Markup.Escape(result.OutputDirectory)}[/] — try [grey]distilbert classify --model {Markup.Escape(result.OutputDirectory)} \"a gorgeous, witty film\"[/]");
@@ -106,6 +106,8 @@ public static class QuickstartCommand
         });
         return command;
     }
+
+    static string Family(string architecture) => architecture.StartsWith("DistilBert", StringComparison.Ordinal) ? "DistilBERT" : "BERT";
 
     sealed record ModelRow(string Role, string Architecture, int Layers, long Parameters, long SizeBytes, double SentencesPerSecond, double Accuracy);
 
