@@ -86,7 +86,16 @@ public static class DistillTaskCommand
                 notes = built.Notes;
                 log.WriteLine($"student: {map.Length} layers ← teacher [{string.Join(", ", map)}]; {built.CopiedTensors} tensors copied, {built.FreshTensors.Count} fresh");
             }
-            else studentModel = PretrainedModel.Load(studentDir!).Model;
+            else
+            {
+                // Any checkpoint of the student's family: a general-distilled MLM student or a base model gets the task
+                // head, freshly initialised with the teacher's labels; a matching task checkpoint keeps its own.
+                string head = TaskStudent.Architecture(kind)["DistilBert".Length..];
+                var labels = kind == DistillationTaskKind.QuestionAnswering ? null : teacherModel.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList();
+                var loaded = DistilBert.Training.TaskModels.Load(studentDir!, head, labels, (ulong)options.Seed);
+                studentModel = loaded.Model;
+                if (loaded.FreshParameters.Count > 0) notes = [$"student head freshly initialised: {string.Join(", ", loaded.FreshParameters)}"];
+            }
             foreach (var note in notes) log.WriteLine($"note: {note}");
 
             int maxLen = parse.GetValue(maxLength) ?? (kind == DistillationTaskKind.QuestionAnswering ? 384 : 128);
