@@ -1,3 +1,4 @@
+using DistilBert.Training;
 using System.CommandLine;
 using System.Globalization;
 using DistilBert.Cli.Input;
@@ -68,29 +69,14 @@ public static class EvalCommand
         return cmd;
     }
 
+    // The scoring itself is the library's (Training.Evaluation, also run after each training epoch); here only the report.
     static Dictionary<string, object> EvalClassify(string folder, string path, TextColumns columns, Action<DataFileException>? onBad, int take,
         PipelineSettings settings, ProgressReporter progress, Warnings warnings)
     {
         var pipeline = TextClassificationPipeline.Load(folder, settings);
-        var labels = pipeline.Labels;
-        var metrics = new ClassificationMetrics();
-        var golds = new Queue<string>();
-        var unknownGold = new HashSet<string>();
-        IEnumerable<TextExample> Examples()
-        {
-            foreach (var example in TextClassificationReader.Read(path, columns, onBad).Take(take))
-            {
-                if (example.Label is null) throw new DataFileException(path, example.Line, "no label: eval needs a label column");
-                golds.Enqueue(GoldName(example.Label, labels, unknownGold, warnings));
-                yield return example;
-            }
-        }
-        foreach (var output in pipeline.Predict(Examples(), topK: 1))
-        {
-            metrics.Add(golds.Dequeue(), output.Labels[0].Label);
-            progress.Advance(1);
-        }
-        var report = metrics.Report();
+        var examples = TextClassificationReader.Read(path, columns, onBad).Take(take).Select(e =>
+            e.Label is null ? throw new DataFileException(path, e.Line, "no label: eval needs a label column") : e);
+        var report = Evaluation.Classification(pipeline, examples, warnings.Add, n => progress.Advance(n));
         return new Dictionary<string, object>
         {
             ["task"] = "classify", ["examples"] = report.Count, ["accuracy"] = Round(report.Accuracy), ["macro_f1"] = Round(report.MacroF1),
@@ -101,34 +87,9 @@ public static class EvalCommand
         };
     }
 
-    /// <summary>A gold label as the model names it: a label name as is, or an integer id mapped through id2label (SST-2's 0/1).</summary>
-    static string GoldName(string gold, IReadOnlyList<string> labels, HashSet<string> unknown, Warnings warnings)
-    {
-        if (labels.Contains(gold)) return gold;
-        if (int.TryParse(gold, NumberStyles.Integer, CultureInfo.InvariantCulture, out int id) && id >= 0 && id < labels.Count) return labels[id];
-        if (unknown.Add(gold)) warnings.Add($"gold label '{gold}' is neither a label of the model ({string.Join(", ", labels)}) nor an id below {labels.Count}");
-        return gold;
-    }
-
     static Dictionary<string, object> EvalNer(string folder, string path, int take, PipelineSettings settings, ProgressReporter progress)
     {
-        var pipeline = TokenClassificationPipeline.Load(folder, settings);
-        var metrics = new EntityMetrics();
-        var golds = new Queue<string[]>();
-        IEnumerable<IReadOnlyList<string>> Sentences()
-        {
-            foreach (var sentence in ConllReader.Read(path).Take(take))
-            {
-                golds.Enqueue(sentence.Tags);
-                yield return sentence.Tokens;
-            }
-        }
-        foreach (var predicted in pipeline.PredictWordTags(Sentences()))
-        {
-            metrics.Add(golds.Dequeue(), predicted);
-            progress.Advance(1);
-        }
-        var report = metrics.Report();
+        var report = Evaluation.Entities(TokenClassificationPipeline.Load(folder, settings), ConllReader.Read(path).Take(take), n => progress.Advance(n));
         return new Dictionary<string, object>
         {
             ["task"] = "ner", ["sentences"] = report.Sentences, ["entities"] = report.GoldEntities,
@@ -142,24 +103,7 @@ public static class EvalCommand
 
     static Dictionary<string, object> EvalQa(string folder, string path, int take, PipelineSettings settings, ProgressReporter progress)
     {
-        var pipeline = QuestionAnsweringPipeline.Load(folder, settings);
-        var metrics = new SquadMetrics();
-        var golds = new Queue<string[]>();
-        IEnumerable<QuestionContext> Questions()
-        {
-            long number = 0;
-            foreach (var example in SquadReader.Read(path).Take(take))
-            {
-                golds.Enqueue(example.Answers.Select(a => a.Text).ToArray());
-                yield return new QuestionContext(example.Question, example.Context, ++number);
-            }
-        }
-        foreach (var output in pipeline.Predict(Questions()))
-        {
-            metrics.Add(output.Answers.Count > 0 ? output.Answers[0].Answer : "", golds.Dequeue());
-            progress.Advance(1);
-        }
-        var report = metrics.Report();
+        var report = Evaluation.Squad(QuestionAnsweringPipeline.Load(folder, settings), SquadReader.Read(path).Take(take), progress: n => progress.Advance(n));
         return new Dictionary<string, object>
         {
             ["task"] = "qa", ["questions"] = report.Count, ["exact_match"] = Round(report.ExactMatch), ["f1"] = Round(report.F1),
