@@ -75,12 +75,7 @@ public static class DistillTaskCommand
             IReadOnlyList<string> notes = [];
             if (init)
             {
-                int teacherLayers = teacherModel.Config.NumLayers;
-                int[] map = parse.GetValue(layers) is { } text
-                    ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                        .Select(p => int.TryParse(p, out int v) ? v : throw new InvalidInputException($"--layers: '{p}' is not a layer number")).ToArray()
-                    : StudentExtraction.DefaultLayerMap(teacherLayers, parse.GetValue(studentLayers) ?? Math.Max(1, teacherLayers / 2));
-                if (map.Length == 0) throw new InvalidInputException("--layers is empty");
+                int[] map = Input.LayerMapOption.Resolve(parse.GetValue(layers), parse.GetValue(studentLayers), teacherModel.Config.NumLayers);
                 var built = TaskStudent.FromTeacher(teacherDir, teacherModel, kind, map, (ulong)options.Seed);
                 studentModel = built.Student;
                 notes = built.Notes;

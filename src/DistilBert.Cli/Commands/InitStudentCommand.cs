@@ -29,9 +29,7 @@ public static class InitStudentCommand
             if (!File.Exists(configPath)) throw new ModelFileException(configPath, "the teacher folder has no config.json");
             using var source = CheckpointFile.Open(teacherDir); // safetensors, sharded, or pytorch_model.bin
             int teacherLayers = StudentExtraction.CountTeacherLayers(source);
-            int[] map = parse.GetValue(layers) is { } text
-                ? ParseLayers(text)
-                : StudentExtraction.DefaultLayerMap(teacherLayers, parse.GetValue(studentLayers) ?? Math.Max(1, teacherLayers / 2));
+            int[] map = Input.LayerMapOption.Resolve(parse.GetValue(layers), parse.GetValue(studentLayers), teacherLayers);
             var tensors = StudentExtraction.Extract(source, map, includeVocabTransform: !parse.GetValue(noVocabTransform));
             bool masks = tensors.Any(t => t.Name == "vocab_projector.bias");
             var (config, notes) = StudentConfig.FromTeacher(File.ReadAllText(configPath), configPath, map.Length, masks);
@@ -67,16 +65,6 @@ public static class InitStudentCommand
             return 0;
         });
         return command;
-    }
-
-    static int[] ParseLayers(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var result = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], out result[i])) throw new InvalidInputException($"--layers: '{parts[i]}' is not a layer number");
-        if (result.Length == 0) throw new InvalidInputException("--layers is empty");
-        return result;
     }
 
     static void WriteAtomically(string path, string text)

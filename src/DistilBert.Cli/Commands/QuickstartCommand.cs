@@ -43,8 +43,8 @@ public static class QuickstartCommand
             var clock = Stopwatch.StartNew();
 
             var teacherModel = PretrainedModel.Load(teacherDir).Model;
-            int depth = parse.GetValue(studentLayers) ?? Math.Max(1, teacherModel.Config.NumLayers / 2);
-            var map = StudentExtraction.DefaultLayerMap(teacherModel.Config.NumLayers, depth);
+            var map = Input.LayerMapOption.Resolve(null, parse.GetValue(studentLayers), teacherModel.Config.NumLayers);
+            int depth = map.Length;
             var student = TaskStudent.FromTeacher(teacherDir, teacherModel, DistillationTaskKind.Classification, map, (ulong)parse.GetValue(seed));
             log.WriteLine($"teacher {teacherModel.ArchitectureName}, {teacherModel.Config.NumLayers} layers ({teacherDir})");
             log.WriteLine($"student {student.Student.ArchitectureName}, {depth} layers ← teacher layers [{string.Join(", ", map)}]; " +
