@@ -171,6 +171,10 @@ public class ComputeLinearTests
     [InlineData(33, 97, 64, Epilogue.Gelu, true)]
     [InlineData(130, 48, 300, Epilogue.Relu, false)]
     [InlineData(9, 769, 33, Epilogue.Gelu, false)]
+    // full 8 × 48 tiles through the AVX-512 tile epilogue: bias only, and after several K steps (k > KC)
+    [InlineData(16, 96, 40, Epilogue.None, true)]
+    [InlineData(64, 144, 520, Epilogue.Relu, true)]
+    [InlineData(128, 192, 600, Epilogue.Gelu, true)]
     public void PackedLinearWithEpilogueMatchesReference(int m, int n, int k, Epilogue epilogue, bool withBias)
     {
         var rng = new Random(m + n + k);

@@ -41,6 +41,27 @@ internal static class FastExp
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
     }
 
+    /// <summary>e^x for x ≤ 0 (GELU's e^(−z²)), without the general version's overflow and NaN handling: below
+    /// ln(2^-126), and for NaN, it returns 2^-126 ≈ 1.2e-38 instead of 0 / NaN, so callers must carry NaN through their
+    /// other terms and only use it where a 1e-38 difference vanishes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        var clamped = System.Runtime.Intrinsics.X86.Avx512F.Max(x, Vector512.Create(MinInput)); // vmaxps: NaN → MinInput
+        var n = System.Runtime.Intrinsics.X86.Avx512F.RoundScale(clamped * Log2E, 0); // round to nearest even
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), clamped));
+        var p = Vector512.Create(1f / 720);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        // n in [-126, 0]: 2^n is one exponent field, no split needed
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return p * scale;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {

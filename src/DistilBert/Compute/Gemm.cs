@@ -141,7 +141,6 @@ internal static unsafe class GemmDriver
     public const int NR = 48;
     public const int KC = 256;
     const int MCMax = 128;
-    const int MCMin = 32;
 
     public static int MR(KernelPath path) => path == KernelPath.Avx512 ? 8 : 4;
 
@@ -160,10 +159,11 @@ internal static unsafe class GemmDriver
         int threads = parallel ? ComputeThreads.Count : 1;
         int panels = (n + NR - 1) / NR;
 
-        // Enough M blocks for every thread to get two; N is split only when M is too small for that.
+        // Two tasks per thread. M is cut into blocks of MC rows; when that gives too few tasks (small M: latency), N
+        // is split instead of shrinking the blocks: every B micro-panel is then reused over all MC rows. Shrinking the
+        // blocks to 32 rows so each thread got its own (the old rule) was 6 % slower at M = 128 and 8 % at M = 64.
         int wanted = threads == 1 ? 1 : 2 * threads;
-        int mc = MCMax;
-        if ((m + mc - 1) / mc < wanted) mc = Math.Clamp(RoundUp((m + wanted - 1) / wanted, mr), MCMin, MCMax);
+        int mc = Math.Min(MCMax, RoundUp(m, mr));
         int mBlocks = (m + mc - 1) / mc;
         int nChunks = Math.Clamp((wanted + mBlocks - 1) / mBlocks, 1, panels);
         int panelsPerChunk = (panels + nChunks - 1) / nChunks;
@@ -234,16 +234,36 @@ internal static unsafe class GemmDriver
                 bool accumulate = p0 > 0 || _beta != 0;
                 bool last = p0 + kc >= _k;
                 bool epilogue = last && (_bias != null || _epilogue != Epilogue.None);
+                int microPanels = (rows + mr - 1) / mr;
                 for (int jp = panel0; jp < panelEnd; jp++)
                 {
                     float* bp = _b + (nint)jp * _k * NR + (nint)p0 * NR;
                     int c0 = jp * NR, cn = Math.Min(NR, _n - c0);
+                    // The next B micro-panel [kc, NR] (this K step's next panel, else the next K step's first) is fetched
+                    // into L2 a slice per micro-kernel call, so it does not arrive from DRAM at the kernel's pace: 1–2 %
+                    // at batch 1, where every layer's weights come from DRAM.
+                    float* nextB = jp + 1 < panelEnd ? bp + (nint)_k * NR
+                        : p0 + KC < _k ? _b + (nint)panel0 * _k * NR + (nint)(p0 + KC) * NR : null;
+                    int nextLines = nextB == null ? 0 : Math.Min(KC, _k - (jp + 1 < panelEnd ? p0 : p0 + KC)) * NR / 16;
+                    int linesPerCall = (nextLines + microPanels - 1) / microPanels;
                     for (int ir = 0; ir < rows; ir += mr)
                     {
+                        if (nextB != null && Sse.IsSupported)
+                        {
+                            int first = ir / mr * linesPerCall, end = Math.Min(first + linesPerCall, nextLines);
+                            for (int line = first; line < end; line++) Sse.Prefetch1(nextB + line * 16);
+                        }
                         int rn = Math.Min(mr, rows - ir);
                         float* ap = aPack + (nint)ir * kc;
                         float* cp = _c + (row0 + ir) * _ldc + c0;
-                        if (rn == mr && cn == NR) MicroKernel(_path, kc, ap, bp, cp, _ldc, accumulate);
+                        bool fullTile = rn == mr && cn == NR;
+                        if (fullTile && epilogue && _path == KernelPath.Avx512)
+                        {
+                            Kernel8x48Avx512(kc, ap, bp, cp, _ldc, accumulate);
+                            TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
+                            continue;
+                        }
+                        if (fullTile) MicroKernel(_path, kc, ap, bp, cp, _ldc, accumulate);
                         else
                         {
                             MicroKernel(_path, kc, ap, bp, tile, NR, false);
@@ -420,6 +440,54 @@ internal static unsafe class GemmDriver
                 Unsafe.WriteUnaligned(c + r * ldc + j, acc);
             }
         }
+    }
+
+    /// <summary>The epilogue of one full 8 × 48 tile just written by the AVX-512 micro-kernel (still in L1): the same
+    /// arithmetic as <see cref="Epilogues.Apply"/> (bias add, then the activation) as 24 straight vector operations —
+    /// the per-row span calls cost more than the GELU itself on a 48-wide row.</summary>
+    static void TileEpilogueAvx512(float* c, nint ldc, float* bias, Epilogue epilogue)
+    {
+        switch (epilogue)
+        {
+            case Epilogue.Gelu: TileEpilogueAvx512<BiasGelu>(c, ldc, bias); break;
+            case Epilogue.Relu: TileEpilogueAvx512<BiasRelu>(c, ldc, bias); break;
+            default: TileEpilogueAvx512<BiasOnly>(c, ldc, bias); break;
+        }
+    }
+
+    static void TileEpilogueAvx512<TEpilogue>(float* c, nint ldc, float* bias) where TEpilogue : struct, ITileEpilogue
+    {
+        Vector512<float> b0 = default, b1 = default, b2 = default;
+        if (bias != null) { b0 = Vector512.Load(bias); b1 = Vector512.Load(bias + 16); b2 = Vector512.Load(bias + 32); }
+        for (int r = 0; r < 8; r++, c += ldc)
+        {
+            TEpilogue.Apply(Vector512.Load(c), b0, bias != null).Store(c);
+            TEpilogue.Apply(Vector512.Load(c + 16), b1, bias != null).Store(c + 16);
+            TEpilogue.Apply(Vector512.Load(c + 32), b2, bias != null).Store(c + 32);
+        }
+    }
+
+    interface ITileEpilogue
+    {
+        static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> bias, bool hasBias);
+    }
+
+    readonly struct BiasOnly : ITileEpilogue
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> bias, bool hasBias) => hasBias ? x + bias : x;
+    }
+
+    readonly struct BiasGelu : ITileEpilogue
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> bias, bool hasBias) => Activations.GeluVector(hasBias ? x + bias : x);
+    }
+
+    readonly struct BiasRelu : ITileEpilogue
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> bias, bool hasBias) => Activations.ReluVector(hasBias ? x + bias : x);
     }
 
     /// <summary>C[8, 48] (+)= A micro-panel [kc, 8] · B micro-panel [kc, 48]; 24 zmm accumulators stay in registers.</summary>
