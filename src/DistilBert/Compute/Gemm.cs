@@ -285,7 +285,14 @@ internal static unsafe class GemmDriver
             {
                 int rn = Math.Min(mr, rows - ir);
                 float* panel = dst + (nint)ir * kc;
-                if (_transA)
+                if (_transA && rn == 8 && mr == 8 && Avx.IsSupported)
+                {
+                    // stored [k, m]: the 8 values of one k are contiguous, one vector per k
+                    var scale = Vector256.Create(alpha);
+                    float* src = _a + p0 * _lda + row0 + ir;
+                    for (int p = 0; p < kc; p++) (Vector256.Load(src + p * _lda) * scale).Store(panel + p * 8);
+                }
+                else if (_transA)
                 {
                     // stored [k, m]: the mr values of one k are contiguous
                     for (int p = 0; p < kc; p++)
