@@ -229,6 +229,24 @@ public class MemoryTests
         Assert.Throws<InvalidInputException>(() => PackedSlices.PackLinearWeightInto(packed, 48, new float[20 * 4], 20));
     }
 
+    [Theory]
+    [InlineData("distilbert_mlm_relu_sinusoidal")]
+    [InlineData("bert_base_pooler")]
+    public void LoadingSafetensorsWithoutTheMappingReadsTheSameBytes(string name)
+    {
+        var folder = Fixtures.Golden("models", name);
+        var model = PretrainedModel.Create(ModelConfig.Load(folder));
+        using var file = SafeTensors.Open(Path.Combine(folder, "model.safetensors"));
+        var report = StateDict.LoadInto(model.Parameters, file, model.BaseModelPrefix);
+        Assert.NotEmpty(report.Loaded);
+        foreach (var info in file.Tensors.Where(t => t.DType == TensorDType.F32))
+        {
+            var parameter = model.Parameters.FirstOrDefault(p => p.Name == info.Name || p.Aliases.Contains(info.Name) || p.Name.EndsWith("." + info.Name, StringComparison.Ordinal));
+            Assert.NotNull(parameter);
+            Assert.True(file.GetFloat32Span(info.Name).SequenceEqual(parameter.Value), $"{name}: {info.Name} differs from the mapped bytes");
+        }
+    }
+
     [Fact]
     public void SoakOfVaryingShapesRetainsNothingAfterWarmup()
     {

@@ -79,7 +79,9 @@ public static class BenchCommand
         var starts = new int[batch + 1];
         for (int i = 0; i <= batch; i++) starts[i] = i * seq;
         var lengths = Enumerable.Repeat(seq, batch).ToArray();
+        long loadStart = Stopwatch.GetTimestamp();
         var run = CreateEngine(shape, engine);
+        double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
         var sequences = Enumerable.Range(0, batch).Select(b => ids.AsSpan(b * seq, seq).ToArray()).ToArray();
         Action forward = () => run(sequences);
         for (int i = 0; i < warmup; i++) forward();
@@ -109,6 +111,7 @@ public static class BenchCommand
                 writer.WriteNumber("tokens_per_s", batch * seq / median);
                 writer.WriteNumber("gflops", flops / median / 1e9);
                 writer.WriteNumber("peak_rss_mib", peakRss / 1048576.0);
+                writer.WriteNumber("load_ms", loadSeconds * 1e3);
                 writer.WriteStartArray("times_ms");
                 foreach (var t in times) writer.WriteNumberValue(t * 1e3);
                 writer.WriteEndArray();

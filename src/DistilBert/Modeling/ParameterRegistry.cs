@@ -106,7 +106,7 @@ public sealed class WeightRelease
 {
     long _pendingBytes;
 
-    public long CollectEveryBytes { get; init; } = 32L << 20;
+    public long CollectEveryBytes { get; init; } = 12L << 20;
 
     /// <summary>Bytes of plain arrays released so far.</summary>
     public long ReleasedBytes { get; private set; }
