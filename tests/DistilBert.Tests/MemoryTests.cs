@@ -197,6 +197,31 @@ public class MemoryTests
         Assert.Equal(-2f, attention.Value.Weight.Value[17]);
     }
 
+    [Fact]
+    public void AttentionInTokenBlocksMatchesTheUnblockedPath()
+    {
+        // 700 short-sequence tokens (two blocks) and a 600-token sequence (a block of its own, longer than the block size)
+        var config = new DistilBertConfig { VocabSize = 60, Dim = 32, NHeads = 2, HiddenDim = 64, NLayers = 2, MaxPositionEmbeddings = 1024 };
+        var blocked = PretrainedModel.Create(config, "DistilBertModel", seed: 3);
+        var unblocked = PretrainedModel.Create(config, "DistilBertModel", seed: 3);
+        blocked.PrepareForInference();
+        unblocked.Eval();
+        unblocked.PackWeightsForInference = false; // separate q/k/v projections over all tokens at once
+        var random = new Random(9);
+        var sequences = Enumerable.Range(0, 14).Select(i => Enumerable.Range(0, i == 6 ? 600 : 50).Select(_ => random.Next(60)).ToArray()).ToArray();
+        var options = new ForwardOptions(false, true);
+        var expected = unblocked.Forward(ModelInput.FromSequences(sequences), options);
+        var actual = blocked.Forward(ModelInput.FromSequences(sequences), options);
+        foreach (var (name, tensor) in expected.All)
+        {
+            var got = actual[name].Data;
+            Assert.Equal(tensor.Data.Length, got.Length);
+            for (int i = 0; i < got.Length; i++) Assert.True(Math.Abs(tensor.Data[i] - got[i]) <= 1e-5f, $"{name}[{i}]: {got[i]} vs {tensor.Data[i]}");
+        }
+        // the blocked workspace holds qkv and context for 600 tokens (the longest sequence), not all 1300
+        Assert.True(blocked.WorkspaceFloats < unblocked.WorkspaceFloats);
+    }
+
     [Theory]
     [InlineData(50, 13, 0, 50)]
     [InlineData(96, 7, 48, 48)]

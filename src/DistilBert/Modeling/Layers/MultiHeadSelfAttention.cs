@@ -151,16 +151,18 @@ public sealed class MultiHeadSelfAttention
             else _packedQkv.Repack(StackedQkv(weights));
             _packedVersions = versions;
         }
-        var packed = _packedQkv;
-        var projections = new[] { Query, Key, Value };
-        for (int i = 0; i < 3; i++)
-        {
-            var weight = projections[i].Weight;
-            if (weight.ReleaseWhenPacked is null || weight.IsReleased || weight.Aliases.Count > 0) continue;
-            int firstColumn = i * dim;
-            weight.Release(values => PackedSlices.UnpackLinearWeight(packed, firstColumn, dim, values));
-        }
-        return packed;
+        ReleaseIntoPack(Query.Weight, _packedQkv, 0);
+        ReleaseIntoPack(Key.Weight, _packedQkv, dim);
+        ReleaseIntoPack(Value.Weight, _packedQkv, 2 * dim);
+        return _packedQkv;
+    }
+
+    /// <summary>Makes columns [firstColumn, firstColumn + dim) of the stacked pack the only copy of <paramref name="weight"/>.</summary>
+    void ReleaseIntoPack(Parameter weight, PackedMatrix packed, int firstColumn)
+    {
+        if (weight.ReleaseWhenPacked is null || weight.IsReleased || weight.Aliases.Count > 0) return;
+        int dim = _dim;
+        weight.Release(values => PackedSlices.UnpackLinearWeight(packed, firstColumn, dim, values));
     }
 
     /// <summary>The reference layout the fused pack must equal: [3·dim, dim], W_q, W_k, W_v one under the other.</summary>
