@@ -37,9 +37,15 @@ public static class BenchCommand
         };
         var limit = new Option<int?>("--limit") { Description = "use only the first N texts of --texts" };
         var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
+        var soak = new Option<int?>("--soak")
+        {
+            Description = "memory soak: N requests of random batch 1..--batch × length 1..--seq through the model (inference-only), " +
+                "RSS after warm-up and at the end; exit code 3 if anything retained grew",
+        };
+        var soakWarmup = new Option<int>("--soak-warmup") { Description = "random requests before the soak's baseline reading (after one of the largest shape)", DefaultValueFactory = _ => 50 };
         var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
         {
-            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, kernels,
+            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, kernels, soak, soakWarmup,
         };
         CliAction.Set(cmd, parseResult =>
         {
@@ -55,6 +61,8 @@ public static class BenchCommand
                 throw new InvalidInputException($"--seq must be between 1 and {encoder.MaxPositions} (max_position_embeddings), got {s}");
             string engineName = parseResult.GetValue(engine) ?? "model";
             if (engineName is not ("model" or "harness")) throw new InvalidInputException($"--engine must be model or harness, got '{engineName}'");
+            if (parseResult.GetValue(soak) is { } soakRequests)
+                return RunSoak(encoder, soakRequests, parseResult.GetValue(soakWarmup), b, s, n, parseResult.GetValue(json));
             if (parseResult.GetValue(texts) is { } textFile)
                 return RunTexts(encoder, engineName, TextBatches.Load(textFile, b, s, parseResult.GetValue(limit)), n, w, it, parseResult.GetValue(json));
             return RunEncoder(encoder, engineName, b, s, n, w, it, parseResult.GetValue(json));
@@ -71,7 +79,9 @@ public static class BenchCommand
         var starts = new int[batch + 1];
         for (int i = 0; i <= batch; i++) starts[i] = i * seq;
         var lengths = Enumerable.Repeat(seq, batch).ToArray();
+        long loadStart = Stopwatch.GetTimestamp();
         var run = CreateEngine(shape, engine);
+        double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
         var sequences = Enumerable.Range(0, batch).Select(b => ids.AsSpan(b * seq, seq).ToArray()).ToArray();
         Action forward = () => run(sequences);
         for (int i = 0; i < warmup; i++) forward();
@@ -84,12 +94,12 @@ public static class BenchCommand
         }
         double median = KernelBench.Median(times), best = times.Min();
         double flops = shape.Flops(lengths);
-        long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
+        long peakRss = ProcessMemory.Read().PeakResidentBytes; // VmHWM: the load counts too
         if (json)
         {
             WriteJson(writer =>
             {
-                writer.WriteString("engine", engine == "harness" ? "DistilBert.NET encoder harness (kernels, random weights)" : "DistilBert.NET model (random HF init)");
+                writer.WriteString("engine", engine == "harness" ? "DistilBert.NET encoder harness (kernels, random weights)" : "DistilBert.NET model (random HF init, inference-only)");
                 writer.WriteString("shape", shape.Name);
                 writer.WriteNumber("batch", batch);
                 writer.WriteNumber("seq", seq);
@@ -101,6 +111,7 @@ public static class BenchCommand
                 writer.WriteNumber("tokens_per_s", batch * seq / median);
                 writer.WriteNumber("gflops", flops / median / 1e9);
                 writer.WriteNumber("peak_rss_mib", peakRss / 1048576.0);
+                writer.WriteNumber("load_ms", loadSeconds * 1e3);
                 writer.WriteStartArray("times_ms");
                 foreach (var t in times) writer.WriteNumberValue(t * 1e3);
                 writer.WriteEndArray();
@@ -116,7 +127,64 @@ public static class BenchCommand
         return 0;
     }
 
-    /// <summary>Builds the engine: the real model (random HF init, eval mode) or the kernel harness; returns a forward
+    /// <summary>Growth after warm-up that counts as growth: resident memory beyond noise (GC-committed space varies by a
+    /// few MiB between readings), or any managed heap growth beyond 1 MiB.</summary>
+    const long SoakResidentSlack = 16L << 20, SoakHeapSlack = 1L << 20;
+
+    static int RunSoak(EncoderShape shape, int requests, int warmup, int maxBatch, int maxSeq, int threads, bool json)
+    {
+        ComputeThreads.Count = threads;
+        var model = CreateModel(shape);
+        var start = Stopwatch.GetTimestamp();
+        static double Mib(long bytes) => bytes / 1048576.0;
+        var result = MemorySoak.Run(model, requests, warmup, maxBatch, maxSeq, progress: json ? null : sample =>
+            Console.Error.WriteLine($"after {sample.Requests,6} requests: RSS {Mib(sample.ResidentBytes):F1} MiB, peak {Mib(sample.PeakResidentBytes):F1} MiB, " +
+                $"managed heap {Mib(sample.ManagedHeapBytes):F1} MiB, workspace {Mib(sample.WorkspaceFloats * 4):F1} MiB"));
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        bool grew = result.Grew(SoakResidentSlack, SoakHeapSlack);
+        if (json)
+        {
+            WriteJson(writer =>
+            {
+                writer.WriteString("engine", "DistilBert.NET model (random HF init, inference-only)");
+                writer.WriteString("shape", shape.Name);
+                writer.WriteNumber("requests", requests);
+                writer.WriteNumber("max_batch", maxBatch);
+                writer.WriteNumber("max_seq", maxSeq);
+                writer.WriteNumber("tokens", result.Tokens);
+                writer.WriteNumber("seconds", seconds);
+                writer.WriteNumber("rss_after_warmup_mib", Mib(result.AfterWarmup.ResidentBytes));
+                writer.WriteNumber("rss_end_mib", Mib(result.End.ResidentBytes));
+                writer.WriteNumber("peak_rss_mib", Mib(result.End.PeakResidentBytes));
+                writer.WriteNumber("managed_heap_after_warmup_mib", Mib(result.AfterWarmup.ManagedHeapBytes));
+                writer.WriteNumber("managed_heap_end_mib", Mib(result.End.ManagedHeapBytes));
+                writer.WriteNumber("workspace_floats_after_warmup", result.AfterWarmup.WorkspaceFloats);
+                writer.WriteNumber("workspace_floats_end", result.End.WorkspaceFloats);
+                writer.WriteBoolean("grew", grew);
+            });
+        }
+        else
+        {
+            Console.WriteLine($"{shape.Name}: {requests} requests of batch 1-{maxBatch} × seq 1-{maxSeq} ({result.Tokens} tokens) in {seconds:F1} s");
+            Console.WriteLine($"RSS after warm-up {Mib(result.AfterWarmup.ResidentBytes):F1} MiB, at the end {Mib(result.End.ResidentBytes):F1} MiB " +
+                $"({Mib(result.ResidentGrowthBytes):+0.0;-0.0} MiB), peak {Mib(result.End.PeakResidentBytes):F1} MiB");
+            Console.WriteLine(grew ? "GROWTH: memory retained by the engine grew after warm-up" : "no growth after warm-up");
+        }
+        return grew ? 3 : 0;
+    }
+
+    /// <summary>The real model of this shape, random HF init, inference-only (packed weights are the only copy).</summary>
+    static TransformerModel CreateModel(EncoderShape shape)
+    {
+        TransformerModel model = shape.TokenTypes
+            ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
+            : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
+        ModelInitializer.Initialize(model, seed: 1234);
+        model.PrepareForInference();
+        return model;
+    }
+
+    /// <summary>Builds the engine: the real model (random HF init, inference-only) or the kernel harness; returns a forward
     /// over one ragged batch of token-id sequences.</summary>
     static Action<int[][]> CreateEngine(EncoderShape shape, string engine)
     {
@@ -130,11 +198,7 @@ public static class BenchCommand
                 harness.Forward(sequences.SelectMany(x => x).ToArray(), starts);
             };
         }
-        TransformerModel model = shape.TokenTypes
-            ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
-            : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
-        ModelInitializer.Initialize(model, seed: 1234);
-        model.Eval();
+        var model = CreateModel(shape);
         return sequences => model.Forward(ModelInput.FromSequences(sequences));
     }
 

@@ -36,11 +36,10 @@ public static class InferCommand
     /// <summary>Loads the model, runs it on the inputs file and writes the outputs; returns what was written.</summary>
     public static ModelOutput Run(string modelDir, string inputsPath, string outPath, ForwardOptions options, TextWriter log)
     {
-        var (net, report) = PretrainedModel.Load(modelDir);
+        var (net, report) = PretrainedModel.Load(modelDir, inferenceOnly: true);
         if (!report.IsComplete) log.WriteLine($"warning: {report}");
         ModelInput input;
         using (var source = CheckpointFile.Open(inputsPath)) input = ReadInput(source);
-        net.Eval();
         var result = net.Forward(input, options);
         SafeTensors.Write(outPath, result.All.Select(kv => TensorToWrite.Float32(kv.Key, kv.Value.Shape.Select(d => (long)d).ToArray(), kv.Value.Data)));
         return result;

@@ -10,12 +10,16 @@ public sealed class Parameter
 {
     public string Name { get; }
     public int[] Shape { get; }
-    public float[] Value { get; }
     /// <summary>Gradient of the loss with respect to <see cref="Value"/>; allocated on first use in training.</summary>
     public float[]? Grad { get; private set; }
     /// <summary>False for frozen tensors (e.g. sinusoidal position tables): no gradient, no optimizer update.</summary>
     public bool RequiresGrad { get; set; }
     public List<string> Aliases { get; } = new();
+
+    float[]? _value;
+    /// <summary>While released: writes the values back from the form that now holds them (a packed weight).</summary>
+    Action<Span<float>>? _restore;
+    readonly object _restoreLock = new();
 
     public Parameter(string name, int[] shape, bool requiresGrad = true)
     {
@@ -28,11 +32,56 @@ public sealed class Parameter
             n *= d;
         }
         if (n > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(shape), $"{name}: {n} elements is too many");
-        Value = new float[n];
+        Length = (int)n;
+        _value = new float[n];
         RequiresGrad = requiresGrad;
     }
 
-    public int Length => Value.Length;
+    /// <summary>
+    /// The values. For a parameter <see cref="Release"/>d by an inference-only model this re-materialises them from the
+    /// packed copy that holds them (one allocation; the parameter then owns a plain copy again until released anew).
+    /// </summary>
+    public float[] Value => _value ?? Rematerialise();
+
+    /// <summary>Element count (does not re-materialise a released parameter).</summary>
+    public int Length { get; }
+
+    /// <summary>True while the only copy of the values is elsewhere (see <see cref="Release"/>).</summary>
+    public bool IsReleased => _value is null;
+
+    /// <summary>
+    /// Set on the parameters of an inference-only model (<see cref="TransformerModel.PrepareForInference"/>): a layer that
+    /// packs this weight then <see cref="Release"/>s the plain copy, so the packed form is the only one in memory.
+    /// </summary>
+    public WeightRelease? ReleaseWhenPacked { get; set; }
+
+    /// <summary>
+    /// Drops the plain copy of the values; <paramref name="restore"/> must write exactly the current values back into a
+    /// span of <see cref="Length"/> floats whenever <see cref="Value"/> is read again. <see cref="Version"/> is unchanged:
+    /// the values are the same, only where they live changes.
+    /// </summary>
+    public void Release(Action<Span<float>> restore)
+    {
+        lock (_restoreLock)
+        {
+            _restore = restore;
+            _value = null;
+        }
+        ReleaseWhenPacked?.Released(Length);
+    }
+
+    float[] Rematerialise()
+    {
+        lock (_restoreLock)
+        {
+            if (_value is { } v) return v;
+            var values = GC.AllocateUninitializedArray<float>(Length);
+            _restore!(values);
+            _restore = null;
+            _value = values;
+            return values;
+        }
+    }
 
     /// <summary>Bumped whenever <see cref="Value"/> changes after load (optimizer step, manual edit via
     /// <see cref="MarkChanged"/>), so caches derived from it (packed inference weights) know to refresh.</summary>
@@ -40,12 +89,40 @@ public sealed class Parameter
 
     public void MarkChanged() => Version++;
 
-    public float[] EnsureGrad() => Grad ??= new float[Value.Length];
+    public float[] EnsureGrad() => Grad ??= new float[Length];
 
     /// <summary>Drops the gradient buffer (memory); the next backward allocates a zeroed one.</summary>
     public void ReleaseGrad() => Grad = null;
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>
+/// How an inference-only model gives up the plain copies of its packed weights: freed managed arrays stay resident
+/// until a GC decommits them, so every <see cref="CollectEveryBytes"/> released the GC returns them to the OS. Packing
+/// layer by layer then costs about one layer's weights above the plain model, not a second copy of every weight.
+/// </summary>
+public sealed class WeightRelease
+{
+    long _pendingBytes;
+
+    public long CollectEveryBytes { get; init; } = 12L << 20;
+
+    /// <summary>Bytes of plain arrays released so far.</summary>
+    public long ReleasedBytes { get; private set; }
+
+    internal void Released(int floats)
+    {
+        long bytes = (long)floats * sizeof(float);
+        ReleasedBytes += bytes;
+        _pendingBytes += bytes;
+        if (_pendingBytes < CollectEveryBytes) return;
+        _pendingBytes = 0;
+        ReturnFreedMemory();
+    }
+
+    /// <summary>A blocking, compacting full GC that decommits what it frees.</summary>
+    public static void ReturnFreedMemory() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 }
 
 /// <summary>

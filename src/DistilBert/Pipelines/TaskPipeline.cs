@@ -60,7 +60,7 @@ public abstract class TaskPipeline
         else if (!architecture.EndsWith(headSuffix, StringComparison.Ordinal))
             throw new InvalidInputException($"{folder}: the model is a {architecture}; {task} needs a model with a {headSuffix} head");
         var tokenizer = WordPieceTokenizer.FromFolder(folder);
-        var loaded = PretrainedModel.Load(folder, load);
+        var loaded = PretrainedModel.Load(folder, load, inferenceOnly: true);
         if (loaded.Report.Missing.Count > 0)
             warn?.Invoke($"{folder}: {loaded.Report.Missing.Count} weight(s) missing from the checkpoint keep their initial values " +
                 $"(first: {loaded.Report.Missing[0]}); results will be meaningless for those parts");

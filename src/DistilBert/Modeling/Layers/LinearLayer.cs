@@ -34,9 +34,23 @@ public sealed class LinearLayer
     /// <summary>Inference: y = epilogue(x·Wᵀ + b) with W packed once and reused by every later call.</summary>
     public void ForwardPacked(ReadOnlySpan<float> x, int rows, Span<float> y, Epilogue epilogue = Epilogue.None)
     {
+        var packed = EnsurePacked();
+        Linear.Forward(x[..(rows * InFeatures)], rows, packed, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)], epilogue);
+    }
+
+    /// <summary>The packed weight, (re)packed if missing or stale; for an inference-only model the plain copy is then
+    /// released so the packed one is the only copy (a tied weight is kept: another layer reads it unpacked).</summary>
+    PackedMatrix EnsurePacked()
+    {
         if (_packed is null) (_packed, _packedVersion) = (PackedMatrix.FromLinearWeight(Weight.Value, OutFeatures, InFeatures), Weight.Version);
         else if (_packedVersion != Weight.Version) { _packed.Repack(Weight.Value); _packedVersion = Weight.Version; }
-        Linear.Forward(x[..(rows * InFeatures)], rows, _packed, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)], epilogue);
+        if (Weight.ReleaseWhenPacked is not null && !Weight.IsReleased && Weight.Aliases.Count == 0)
+        {
+            var packed = _packed;
+            int n = OutFeatures;
+            Weight.Release(values => PackedSlices.UnpackLinearWeight(packed, 0, n, values));
+        }
+        return _packed;
     }
 
     /// <summary>Forward as the context asks: packed weights in inference (when enabled), the plain path in training
@@ -47,8 +61,13 @@ public sealed class LinearLayer
         else Forward(x, rows, y);
     }
 
-    /// <summary>Frees the packed copy (memory); the next inference call packs again.</summary>
-    public void DropPackedWeight() => _packed = null;
+    /// <summary>Frees the packed copy (memory); the next inference call packs again. A released weight gets its plain
+    /// copy back first, since the packed one is all there is.</summary>
+    public void DropPackedWeight()
+    {
+        if (Weight.IsReleased) _ = Weight.Value;
+        _packed = null;
+    }
 
     public bool HasPackedWeight => _packed is not null;
 
