@@ -36,10 +36,15 @@ public static class BenchCommand
                 "truncated to --seq, batched --batch at a time in file order; each sequence runs at its own length",
         };
         var limit = new Option<int?>("--limit") { Description = "use only the first N texts of --texts" };
+        var order = new Option<string>("--order")
+        {
+            Description = "with --texts: file (consecutive texts, as a server receives them) or length (sorted by token count first)",
+            DefaultValueFactory = _ => "file",
+        };
         var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
         var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
         {
-            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, kernels,
+            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, order, kernels,
         };
         CliAction.Set(cmd, parseResult =>
         {
@@ -56,7 +61,11 @@ public static class BenchCommand
             string engineName = parseResult.GetValue(engine) ?? "model";
             if (engineName is not ("model" or "harness")) throw new InvalidInputException($"--engine must be model or harness, got '{engineName}'");
             if (parseResult.GetValue(texts) is { } textFile)
-                return RunTexts(encoder, engineName, TextBatches.Load(textFile, b, s, parseResult.GetValue(limit)), n, w, it, parseResult.GetValue(json));
+            {
+                var batchOrder = TextBatches.ParseOrder(parseResult.GetValue(order) ?? "file");
+                var data = TextBatches.Load(textFile, b, s, parseResult.GetValue(limit), batchOrder);
+                return RunTexts(encoder, engineName, data, batchOrder, n, w, it, parseResult.GetValue(json));
+            }
             return RunEncoder(encoder, engineName, b, s, n, w, it, parseResult.GetValue(json));
         });
         return cmd;
@@ -138,7 +147,7 @@ public static class BenchCommand
         return sequences => model.Forward(ModelInput.FromSequences(sequences));
     }
 
-    static int RunTexts(EncoderShape shape, string engine, TextBatches data, int threads, int warmup, int iterations, bool json)
+    static int RunTexts(EncoderShape shape, string engine, TextBatches data, BatchOrder order, int threads, int warmup, int iterations, bool json)
     {
         ComputeThreads.Count = threads;
         var forward = CreateEngine(shape, engine);
@@ -154,12 +163,14 @@ public static class BenchCommand
         double median = KernelBench.Median(times);
         double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
         double padding = 1 - (double)data.Tokens / data.PaddedTokens;
+        long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
         if (json)
         {
             WriteJson(writer =>
             {
                 writer.WriteString("engine", engine);
                 writer.WriteString("shape", shape.Name);
+                writer.WriteString("order", order == BatchOrder.Length ? "length" : "file");
                 writer.WriteNumber("texts", data.Texts);
                 writer.WriteNumber("batches", data.Batches.Count);
                 writer.WriteNumber("tokens", data.Tokens);
@@ -169,6 +180,11 @@ public static class BenchCommand
                 writer.WriteNumber("texts_per_s", data.Texts / median);
                 writer.WriteNumber("tokens_per_s", data.Tokens / median);
                 writer.WriteNumber("gflops", flops / median / 1e9);
+                writer.WriteNumber("best_pass_ms", times.Min() * 1e3);
+                writer.WriteNumber("peak_rss_mib", peakRss / 1048576.0);
+                writer.WriteStartArray("times_ms");
+                foreach (var t in times) writer.WriteNumberValue(t * 1e3);
+                writer.WriteEndArray();
             });
             return 0;
         }
