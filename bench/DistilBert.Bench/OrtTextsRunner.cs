@@ -14,21 +14,23 @@ namespace DistilBert.Bench;
 /// shared ORT harness: ORT_ENABLE_ALL, intra-op threads = --threads, one inter-op thread, sequential.
 /// Prints one JSON object (same keys as <c>distilbert bench --texts --json</c>, plus ORT's padding figures).
 /// <c>--check</c> instead runs the first batches once through ORT and through our DistilBertModel (random weights, so
-/// values differ) and checks output shapes, per-sequence token counts and that ORT's outputs are finite.
+/// values differ) and checks output shapes, per-sequence token counts and that ORT's outputs are finite; <c>--stats</c>
+/// only prints the batches' token and FLOP counts (real, and padded as ORT computes them), without ORT.
 /// </summary>
 public static class OrtTextsRunner
 {
     const string Usage = "usage: ort-texts --model distilbert.onnx --texts FILE [--limit N] [--batch 32] [--seq 512] " +
-        "[--order file|length] [--threads 2] [--warmup 1] [--iterations 3] [--check]";
+        "[--order file|length] [--threads 2] [--warmup 1] [--iterations 3] [--check | --stats]";
 
     public static int Run(string[] args)
     {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         var options = new Dictionary<string, string>();
-        bool check = false;
+        bool check = false, stats = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--check") { check = true; continue; }
+            if (args[i] == "--stats") { stats = true; continue; }
             if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
             {
                 Console.Error.WriteLine($"error: unexpected argument '{args[i]}'\n{Usage}");
@@ -51,6 +53,21 @@ public static class OrtTextsRunner
         var order = TextBatches.ParseOrder(Get("order", "file"));
 
         var data = TextBatches.Load(textsPath, batchSize, maxLength, limit, order);
+        // FLOPs of one pass: ragged (what our engine computes) and padded (every row at its batch's longest).
+        var shape = EncoderShape.Parse("distilbert-base");
+        double realFlops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
+        double paddedFlops = data.Batches.Sum(b => shape.Flops(Enumerable.Repeat(b.Max(x => x.Length), b.Length).ToArray()));
+        if (stats)
+        {
+            var lengths = data.Batches.SelectMany(b => b.Select(x => x.Length)).ToArray();
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["order"] = order == BatchOrder.Length ? "length" : "file", ["texts"] = data.Texts, ["batches"] = data.Batches.Count,
+                ["tokens"] = data.Tokens, ["padded_tokens"] = data.PaddedTokens, ["mean_length"] = lengths.Average(),
+                ["max_length"] = lengths.Max(), ["real_gflop"] = realFlops / 1e9, ["padded_gflop"] = paddedFlops / 1e9,
+            }));
+            return 0;
+        }
         using var sessionOptions = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -92,6 +109,7 @@ public static class OrtTextsRunner
             writer.WriteNumber("texts_per_s", data.Texts / median);
             writer.WriteNumber("tokens_per_s", data.Tokens / median);
             writer.WriteNumber("padded_tokens_per_s", data.PaddedTokens / median);
+            writer.WriteNumber("padded_gflops", paddedFlops / median / 1e9);   // the work ORT does, padding included
             writer.WriteNumber("peak_rss_mib", PeakRssKiB() / 1024.0);
             writer.WriteStartArray("times_ms");
             foreach (var t in times) writer.WriteNumberValue(t * 1e3);
