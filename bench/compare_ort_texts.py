@@ -13,7 +13,7 @@ Usage (from the repository root, after `dotnet build -c Release`):
   ORT_MODEL=/tmp/x/bench/models/distilbert.onnx /usr/bin/python3 bench/compare_ort_texts.py OUT_DIR [ROUNDS]
   /usr/bin/python3 bench/compare_ort_texts.py --table OUT_DIR        # only print the tables of a finished run
 Optional: DATA (default /work/shared/data), CLI and BENCH_DLL (the Release builds), LOCK (default /tmp/cpu.lock),
-CASES (comma-separated subset of the case names below)."""
+CASES (comma-separated subset of the case names below), BATCH (default 32; give it to --table too)."""
 import fcntl, json, os, resource, statistics as st, subprocess, sys, time
 
 CASES = {  # name: (file under DATA, limit, order)
@@ -22,7 +22,8 @@ CASES = {  # name: (file under DATA, limit, order)
     "imdb-file": ("imdb/train.jsonl.gz", 128, "file"),
     "imdb-length": ("imdb/train.jsonl.gz", 128, "length"),
 }
-BATCH, SEQ, THREADS, WARMUP, ITERATIONS = 32, 512, 2, 1, 2
+BATCH = int(os.environ.get("BATCH", "32"))
+SEQ, THREADS, WARMUP, ITERATIONS = 512, 2, 1, 2
 
 
 def busy():
