@@ -13,7 +13,7 @@ Usage (from the repository root, after `dotnet build -c Release`):
   ORT_MODEL=/tmp/x/bench/models/distilbert.onnx /usr/bin/python3 bench/compare_ort_texts.py OUT_DIR [ROUNDS]
   /usr/bin/python3 bench/compare_ort_texts.py --table OUT_DIR        # only print the tables of a finished run
 Optional: DATA (default /work/shared/data), CLI and BENCH_DLL (the Release builds), LOCK (default /tmp/cpu.lock),
-CASES (comma-separated subset of the case names below), BATCH (default 32; give it to --table too)."""
+CASES (comma-separated subset of the case names below), BATCH (default 32)."""
 import fcntl, json, os, resource, statistics as st, subprocess, sys, time
 
 CASES = {  # name: (file under DATA, limit, order)
@@ -73,6 +73,14 @@ def measure(out, rounds):
     names = os.environ.get("CASES", ",".join(CASES)).split(",")
     common = ["--batch", str(BATCH), "--seq", str(SEQ), "--threads", str(THREADS), "--warmup", str(WARMUP),
               "--iterations", str(ITERATIONS)]
+    for name in names:   # token and FLOP counts of each case's batches (no timing: shared lock)
+        path, limit, order = CASES[name]
+        with open(os.environ.get("LOCK", "/tmp/cpu.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            p = subprocess.run(["dotnet", bench, "ort-texts", "--model", model, "--texts", os.path.join(data, path), "--limit",
+                                str(limit), "--order", order, "--batch", str(BATCH), "--seq", str(SEQ), "--stats"],
+                               capture_output=True, text=True)
+        with open(f"{out}/stats-{name}.json", "w") as f: f.write(p.stdout)
     for r in range(1, rounds + 1):
         for name in names:
             path, limit, order = CASES[name]
@@ -95,14 +103,15 @@ def table(out):
         tag, _, f, *_ = line.split(); foreign[tag] = float(f)
     rounds = sorted({int(t.rsplit("-", 1)[1]) for t in foreign})
     print("| texts | batches | engine | per-round median pass (s) | median (s) | real tokens/s | texts/s "
-          "| tokens computed | peak RSS (MiB) | foreign CPUs |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+          "| tokens computed | GFLOP/s on the work computed | peak RSS (MiB) | foreign CPUs |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {}
     for name, (path, limit, order) in CASES.items():
         runs = {w: [(r, load(f"{out}/{name}-{w}-{r}.json")) for r in rounds] for w in ("ort", "ours")}
         runs = {w: [(r, j) for r, j in v if j] for w, v in runs.items()}
         if not runs["ort"] and not runs["ours"]: continue
         label = {"file": "file order", "length": "sorted by length"}[order]
+        stats = load(f"{out}/stats-{name}.json") or {}
         for who in ("ort", "ours"):
             js = runs[who]
             if not js: continue
@@ -110,10 +119,13 @@ def table(out):
             first = js[0][1]
             computed = first["padded_tokens"] if who == "ort" else first["tokens"]
             engine = "ONNX Runtime 1.31.1, padded" if who == "ort" else "DistilBert.NET model, ragged"
+            gflop = stats.get("padded_gflop" if who == "ort" else "real_gflop")
+            batch = -(-first["texts"] // first["batches"])
             per_round = " / ".join(f"{j['median_pass_ms'] / 1e3:.2f}" for _, j in js)
-            print(f"| {name.split('-')[0].upper()} {first['texts']} ({first['tokens']:,} tokens) | {first['batches']} × {BATCH}, {label} "
+            print(f"| {name.split('-')[0].upper()} {first['texts']} ({first['tokens']:,} tokens) | {first['batches']} of {batch}, {label} "
                   f"| {engine} | {per_round} | {med:.2f} "
                   f"| {first['tokens'] / med:,.0f} | {first['texts'] / med:.1f} | {computed:,} "
+                  f"| {f'{gflop / med:.0f}' if gflop else '-'} "
                   f"| {st.median(j['peak_rss_mib'] for _, j in js):.0f} "
                   f"| {st.median(foreign.get(f'{name}-{who}-{r}', float('nan')) for r, _ in js):.2f} |")
         ort = dict(runs["ort"]); ours = dict(runs["ours"])
