@@ -20,7 +20,7 @@ namespace DistilBert.Bench;
 public static class OrtTextsRunner
 {
     const string Usage = "usage: ort-texts --model distilbert.onnx --texts FILE [--limit N] [--batch 32] [--seq 512] " +
-        "[--order file|length] [--threads 2] [--warmup 1] [--iterations 3] [--check | --stats]";
+        "[--order file|length|length-desc] [--threads 2] [--warmup 1] [--iterations 3] [--check | --stats]";
 
     public static int Run(string[] args)
     {
@@ -62,7 +62,7 @@ public static class OrtTextsRunner
             var lengths = data.Batches.SelectMany(b => b.Select(x => x.Length)).ToArray();
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["order"] = order == BatchOrder.Length ? "length" : "file", ["texts"] = data.Texts, ["batches"] = data.Batches.Count,
+                ["order"] = TextBatches.OrderName(order), ["texts"] = data.Texts, ["batches"] = data.Batches.Count,
                 ["tokens"] = data.Tokens, ["padded_tokens"] = data.PaddedTokens, ["mean_length"] = lengths.Average(),
                 ["max_length"] = lengths.Max(), ["real_gflop"] = realFlops / 1e9, ["padded_gflop"] = paddedFlops / 1e9,
             }));
@@ -98,7 +98,7 @@ public static class OrtTextsRunner
             writer.WriteString("engine", "ort");
             writer.WriteString("version", OrtEnv.Instance().GetVersionString());
             writer.WriteString("model", Path.GetFileName(modelPath));
-            writer.WriteString("order", order == BatchOrder.Length ? "length" : "file");
+            writer.WriteString("order", TextBatches.OrderName(order));
             writer.WriteNumber("texts", data.Texts);
             writer.WriteNumber("batches", data.Batches.Count);
             writer.WriteNumber("tokens", data.Tokens);

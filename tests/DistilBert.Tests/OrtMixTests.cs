@@ -59,6 +59,17 @@ public class OrtMixTests
     }
 
     [Fact]
+    public void LengthDescendingOrder_PutsLongestFirstStably()
+    {
+        var data = TextBatches.FromSequences(Sequences, batchSize: 2, TextBatches.ParseOrder("length-desc"));
+        Assert.Equal(new[] { 7, 4, 3, 3, 2 }, data.Batches.SelectMany(b => b.Select(s => s.Length)));
+        Assert.Equal(3, data.Batches[1][0][1]);   // of the two 3-token sequences, the earlier one in file order first
+        Assert.Equal(4, data.Batches[1][1][1]);
+        Assert.Equal(2 * 7 + 2 * 3 + 1 * 2, data.PaddedTokens);
+        Assert.Equal("length-desc", TextBatches.OrderName(BatchOrder.LengthDescending));
+    }
+
+    [Fact]
     public void Load_SameFileSameBatchesForBothOrders_AndBadOrderIsNamed()
     {
         string path = Path.Combine(Path.GetTempPath(), $"ortmix-{Guid.NewGuid():N}.txt");

@@ -51,7 +51,12 @@ public sealed class TextBatches
         if (batchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {batchSize}");
         if (sequences.Count == 0) throw new InvalidInputException("no sequences to batch");
         // OrderBy is stable: equal lengths keep file order, so the batching is deterministic.
-        var ordered = order == BatchOrder.Length ? sequences.OrderBy(s => s.Length).ToList() : sequences.ToList();
+        var ordered = order switch
+        {
+            BatchOrder.Length => sequences.OrderBy(s => s.Length).ToList(),
+            BatchOrder.LengthDescending => sequences.OrderByDescending(s => s.Length).ToList(),
+            _ => sequences.ToList(),
+        };
         var batches = new List<int[][]>();
         for (int i = 0; i < ordered.Count; i += batchSize)
             batches.Add(ordered.GetRange(i, Math.Min(batchSize, ordered.Count - i)).ToArray());
@@ -62,7 +67,15 @@ public sealed class TextBatches
     {
         "file" => BatchOrder.File,
         "length" => BatchOrder.Length,
-        _ => throw new InvalidInputException($"--order must be file or length, got '{value}'"),
+        "length-desc" => BatchOrder.LengthDescending,
+        _ => throw new InvalidInputException($"--order must be file, length or length-desc, got '{value}'"),
+    };
+
+    public static string OrderName(BatchOrder order) => order switch
+    {
+        BatchOrder.Length => "length",
+        BatchOrder.LengthDescending => "length-desc",
+        _ => "file",
     };
 
     static IEnumerable<string> ReadTexts(string path)
@@ -102,4 +115,6 @@ public enum BatchOrder
     File,
     /// <summary>Texts sorted by token count first (stable), so a padded engine pads little: length bucketing.</summary>
     Length,
+    /// <summary>Sorted by token count, longest first (stable): the largest batch comes first.</summary>
+    LengthDescending,
 }

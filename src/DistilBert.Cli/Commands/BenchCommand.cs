@@ -38,7 +38,7 @@ public static class BenchCommand
         var limit = new Option<int?>("--limit") { Description = "use only the first N texts of --texts" };
         var order = new Option<string>("--order")
         {
-            Description = "with --texts: file (consecutive texts, as a server receives them) or length (sorted by token count first)",
+            Description = "with --texts: file (consecutive texts, as a server receives them), length (sorted by token count first) or length-desc (longest first)",
             DefaultValueFactory = _ => "file",
         };
         var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
@@ -170,7 +170,7 @@ public static class BenchCommand
             {
                 writer.WriteString("engine", engine);
                 writer.WriteString("shape", shape.Name);
-                writer.WriteString("order", order == BatchOrder.Length ? "length" : "file");
+                writer.WriteString("order", TextBatches.OrderName(order));
                 writer.WriteNumber("texts", data.Texts);
                 writer.WriteNumber("batches", data.Batches.Count);
                 writer.WriteNumber("tokens", data.Tokens);
