@@ -88,3 +88,31 @@ public class OrtMixTests
         Assert.Contains("--order", e.Message);
     }
 }
+
+/// <summary>`distilbert bench --order` reaches the user as a named error, before any model is built.</summary>
+[Collection(nameof(PipelineCliCollection))]
+public class OrtMixCliTests
+{
+    [Fact]
+    public void Bench_UnknownOrder_IsAnErrorNamingTheOption()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ortmix-cli-{Guid.NewGuid():N}.txt");
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (output, error) = (new StringWriter(), new StringWriter());
+        try
+        {
+            File.WriteAllLines(path, ["one text", "another text"]);
+            Console.SetOut(output);
+            Console.SetError(error);
+            int code = DistilBert.Cli.Program.BuildRoot().Parse(["bench", "--texts", path, "--order", "shortest"]).Invoke();
+            Assert.Equal(1, code);
+            Assert.Contains("--order must be file, length or length-desc, got 'shortest'", error.ToString() + output.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+            File.Delete(path);
+        }
+    }
+}

@@ -33,7 +33,7 @@ public static class BenchCommand
         var texts = new Option<string?>("--texts")
         {
             Description = "mixed-length mode: real texts (one per line, SST-2 TSV, or JSON lines with \"text\", .gz ok), tokenized, " +
-                "truncated to --seq, batched --batch at a time in file order; each sequence runs at its own length",
+                "truncated to --seq, batched --batch at a time (see --order); each sequence runs at its own length",
         };
         var limit = new Option<int?>("--limit") { Description = "use only the first N texts of --texts" };
         var order = new Option<string>("--order")
