@@ -24,6 +24,16 @@ public static class OrtTextsRunner
 
     public static int Run(string[] args)
     {
+        try { return RunChecked(args); }
+        catch (Exception e) when (e is DistilBertException or IOException or OnnxRuntimeException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    static int RunChecked(string[] args)
+    {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         var options = new Dictionary<string, string>();
         bool check = false, stats = false;
@@ -44,12 +54,19 @@ public static class OrtTextsRunner
             Console.Error.WriteLine(Usage);
             return 2;
         }
-        int batchSize = int.Parse(Get("batch", "32"), CultureInfo.InvariantCulture);
-        int maxLength = int.Parse(Get("seq", "512"), CultureInfo.InvariantCulture);
-        int threads = int.Parse(Get("threads", "2"), CultureInfo.InvariantCulture);
-        int warmup = int.Parse(Get("warmup", "1"), CultureInfo.InvariantCulture);
-        int iterations = int.Parse(Get("iterations", "3"), CultureInfo.InvariantCulture);
-        int? limit = options.TryGetValue("limit", out var l) ? int.Parse(l, CultureInfo.InvariantCulture) : null;
+        int Int(string key, string fallback, int min, int max)
+        {
+            string text = Get(key, fallback);
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
+                throw new InvalidInputException($"--{key} must be an integer from {min} to {max}, got '{text}'");
+            return value;
+        }
+        int batchSize = Int("batch", "32", 1, 4096);
+        int maxLength = Int("seq", "512", 2, 512);   // the ONNX export's max_position_embeddings
+        int threads = Int("threads", "2", 1, 256);
+        int warmup = Int("warmup", "1", 0, 1000);
+        int iterations = Int("iterations", "3", 1, 1000);
+        int? limit = options.ContainsKey("limit") ? Int("limit", "", 1, int.MaxValue) : null;
         var order = TextBatches.ParseOrder(Get("order", "file"));
 
         var data = TextBatches.Load(textsPath, batchSize, maxLength, limit, order);
