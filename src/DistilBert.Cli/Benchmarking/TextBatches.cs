@@ -8,7 +8,9 @@ namespace DistilBert.Cli.Benchmarking;
 /// Real texts for the mixed-length benchmark (<c>distilbert bench --texts FILE</c>): one text per line, or the first
 /// column of a TSV with a header (SST-2), or the "text" field of JSON lines (IMDb, optionally .gz); tokenized with
 /// the embedded bert-base-uncased vocabulary, truncated to maxLength, cut into batches in file order as a server
-/// receives them.
+/// receives them (<see cref="BatchOrder.File"/>) or, for an engine that pads, after a stable sort by token count so each
+/// batch holds sequences of similar length (<see cref="BatchOrder.Length"/>). The ONNX Runtime runner of
+/// bench/DistilBert.Bench loads the same batches through this class, so both engines see identical batches.
 /// </summary>
 public sealed class TextBatches
 {
@@ -29,7 +31,7 @@ public sealed class TextBatches
         PaddedTokens = batches.Sum(b => (long)b.Length * b.Max(s => s.Length));
     }
 
-    public static TextBatches Load(string path, int batchSize, int maxLength, int? limit)
+    public static TextBatches Load(string path, int batchSize, int maxLength, int? limit, BatchOrder order = BatchOrder.File)
     {
         var texts = ReadTexts(path).Where(t => !string.IsNullOrWhiteSpace(t));
         if (limit is int n) texts = texts.Take(n);
@@ -39,11 +41,42 @@ public sealed class TextBatches
             ?? throw new InvalidOperationException("embedded vocabulary missing from the build");
         var tokenizer = WordPieceTokenizer.FromVocabStream(stream, source: "embedded bert-base-uncased vocab.txt");
         var options = new EncodeOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst };
+        var sequences = list.Select(t => tokenizer.Encode(t, null, options).Ids).ToList();
+        return FromSequences(sequences, batchSize, order);
+    }
+
+    /// <summary>Cuts already tokenized sequences into batches of batchSize (the last may be smaller).</summary>
+    public static TextBatches FromSequences(IReadOnlyList<int[]> sequences, int batchSize, BatchOrder order)
+    {
+        if (batchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {batchSize}");
+        if (sequences.Count == 0) throw new InvalidInputException("no sequences to batch");
+        // OrderBy is stable: equal lengths keep file order, so the batching is deterministic.
+        var ordered = order switch
+        {
+            BatchOrder.Length => sequences.OrderBy(s => s.Length).ToList(),
+            BatchOrder.LengthDescending => sequences.OrderByDescending(s => s.Length).ToList(),
+            _ => sequences.ToList(),
+        };
         var batches = new List<int[][]>();
-        for (int i = 0; i < list.Count; i += batchSize)
-            batches.Add(list.Skip(i).Take(batchSize).Select(t => tokenizer.Encode(t, null, options).Ids).ToArray());
+        for (int i = 0; i < ordered.Count; i += batchSize)
+            batches.Add(ordered.GetRange(i, Math.Min(batchSize, ordered.Count - i)).ToArray());
         return new TextBatches(batches);
     }
+
+    public static BatchOrder ParseOrder(string value) => value switch
+    {
+        "file" => BatchOrder.File,
+        "length" => BatchOrder.Length,
+        "length-desc" => BatchOrder.LengthDescending,
+        _ => throw new InvalidInputException($"--order must be file, length or length-desc, got '{value}'"),
+    };
+
+    public static string OrderName(BatchOrder order) => order switch
+    {
+        BatchOrder.Length => "length",
+        BatchOrder.LengthDescending => "length-desc",
+        _ => "file",
+    };
 
     static IEnumerable<string> ReadTexts(string path)
     {
@@ -73,4 +106,15 @@ public sealed class TextBatches
             else yield return line;
         }
     }
+}
+
+/// <summary>How <see cref="TextBatches"/> groups texts into batches.</summary>
+public enum BatchOrder
+{
+    /// <summary>Consecutive texts in file order, as requests arrive at a server.</summary>
+    File,
+    /// <summary>Texts sorted by token count first (stable), so a padded engine pads little: length bucketing.</summary>
+    Length,
+    /// <summary>Sorted by token count, longest first (stable): the largest batch comes first.</summary>
+    LengthDescending,
 }

@@ -33,9 +33,14 @@ public static class BenchCommand
         var texts = new Option<string?>("--texts")
         {
             Description = "mixed-length mode: real texts (one per line, SST-2 TSV, or JSON lines with \"text\", .gz ok), tokenized, " +
-                "truncated to --seq, batched --batch at a time in file order; each sequence runs at its own length",
+                "truncated to --seq, batched --batch at a time (see --order); each sequence runs at its own length",
         };
         var limit = new Option<int?>("--limit") { Description = "use only the first N texts of --texts" };
+        var order = new Option<string>("--order")
+        {
+            Description = "with --texts: file (consecutive texts, as a server receives them), length (sorted by token count first) or length-desc (longest first)",
+            DefaultValueFactory = _ => "file",
+        };
         var kernels = new Option<bool>("--kernels") { Description = "measure the FMA peak and the SGEMM on the FFN shapes (1 and --threads threads)" };
         var soak = new Option<int?>("--soak")
         {
@@ -45,7 +50,7 @@ public static class BenchCommand
         var soakWarmup = new Option<int>("--soak-warmup") { Description = "random requests before the soak's baseline reading (after one of the largest shape)", DefaultValueFactory = _ => 50 };
         var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
         {
-            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, kernels, soak, soakWarmup,
+            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, order, kernels, soak, soakWarmup,
         };
         CliAction.Set(cmd, parseResult =>
         {
@@ -64,7 +69,11 @@ public static class BenchCommand
             if (parseResult.GetValue(soak) is { } soakRequests)
                 return RunSoak(encoder, soakRequests, parseResult.GetValue(soakWarmup), b, s, n, parseResult.GetValue(json));
             if (parseResult.GetValue(texts) is { } textFile)
-                return RunTexts(encoder, engineName, TextBatches.Load(textFile, b, s, parseResult.GetValue(limit)), n, w, it, parseResult.GetValue(json));
+            {
+                var batchOrder = TextBatches.ParseOrder(parseResult.GetValue(order) ?? "file");
+                var data = TextBatches.Load(textFile, b, s, parseResult.GetValue(limit), batchOrder);
+                return RunTexts(encoder, engineName, data, batchOrder, n, w, it, parseResult.GetValue(json));
+            }
             return RunEncoder(encoder, engineName, b, s, n, w, it, parseResult.GetValue(json));
         });
         return cmd;
@@ -202,7 +211,7 @@ public static class BenchCommand
         return sequences => model.Forward(ModelInput.FromSequences(sequences));
     }
 
-    static int RunTexts(EncoderShape shape, string engine, TextBatches data, int threads, int warmup, int iterations, bool json)
+    static int RunTexts(EncoderShape shape, string engine, TextBatches data, BatchOrder order, int threads, int warmup, int iterations, bool json)
     {
         ComputeThreads.Count = threads;
         var forward = CreateEngine(shape, engine);
@@ -218,12 +227,14 @@ public static class BenchCommand
         double median = KernelBench.Median(times);
         double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
         double padding = 1 - (double)data.Tokens / data.PaddedTokens;
+        long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
         if (json)
         {
             WriteJson(writer =>
             {
                 writer.WriteString("engine", engine);
                 writer.WriteString("shape", shape.Name);
+                writer.WriteString("order", TextBatches.OrderName(order));
                 writer.WriteNumber("texts", data.Texts);
                 writer.WriteNumber("batches", data.Batches.Count);
                 writer.WriteNumber("tokens", data.Tokens);
@@ -233,6 +244,11 @@ public static class BenchCommand
                 writer.WriteNumber("texts_per_s", data.Texts / median);
                 writer.WriteNumber("tokens_per_s", data.Tokens / median);
                 writer.WriteNumber("gflops", flops / median / 1e9);
+                writer.WriteNumber("best_pass_ms", times.Min() * 1e3);
+                writer.WriteNumber("peak_rss_mib", peakRss / 1048576.0);
+                writer.WriteStartArray("times_ms");
+                foreach (var t in times) writer.WriteNumberValue(t * 1e3);
+                writer.WriteEndArray();
             });
             return 0;
         }
