@@ -15,6 +15,9 @@ public sealed class Workspace
     {
         if (length > Array.MaxLength) throw new InvalidInputException($"buffer '{key}' would need {length} floats, more than an array can hold");
         if (_buffers.TryGetValue(key, out var b) && b.Length >= length) return b;
+        // A buffer that has to grow grows by half again at least, so requests of slowly rising size (batches sorted
+        // by length) reallocate a few times, not at every batch; the first allocation is exact.
+        if (b is not null) length = Math.Min(Array.MaxLength, Math.Max(length, b.Length + b.Length / 2));
         b = new float[length];
         _buffers[key] = b;
         return b;
