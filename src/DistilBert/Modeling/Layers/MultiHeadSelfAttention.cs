@@ -148,51 +148,15 @@ public sealed class MultiHeadSelfAttention
 
         var dContext = ctx.Shared.Get("attn.grad.context", n);
         Output.Backward(context, dy, tokens, dContext);
-        var dq = ctx.Shared.GetCleared("attn.grad.q", n);
-        var dk = ctx.Shared.GetCleared("attn.grad.k", n);
-        var dv = ctx.Shared.GetCleared("attn.grad.v", n);
-        float scale = Scale;
-        long offset = 0;
-        for (int s = 0; s < layout.Sequences; s++)
-        {
-            int start = layout.SequenceStarts[s], t = layout.Length(s);
-            var dP = ctx.Shared.Get("attn.grad.p", (long)t * t);
-            for (int h = 0; h < _heads; h++)
-            {
-                int col = start * dim + h * _headDim;
-                var p = probs.AsSpan((int)offset, t * t);
-                var pUsed = usedProbs.AsSpan((int)offset, t * t);
-                // dv_h += P_usedᵀ · dctx_h ; dP = dctx_h · v_hᵀ
-                Gemm.Sgemm(true, false, t, _headDim, t, 1f, pUsed, t, dContext.AsSpan(col), dim, 1f, dv.AsSpan(col), dim);
-                Gemm.Sgemm(false, true, t, t, _headDim, 1f, dContext.AsSpan(col), dim, v.AsSpan(col), dim, 0f, dP, t);
-                if (dropMask is not null) Dropout.Backward(dP.AsSpan(0, t * t), dropMask.AsSpan((int)offset, t * t));
-                for (int i = 0; i < t; i++)
-                {
-                    var pRow = p.Slice(i * t, t);
-                    var dRow = dP.AsSpan(i * t, t);
-                    if (!_additiveMask && layout.KeyMask is { } mask && AllKeysMasked(mask, start, t))
-                    {
-                        dRow.Clear();
-                        continue;
-                    }
-                    double dot = 0;
-                    for (int j = 0; j < t; j++) dot += pRow[j] * dRow[j];
-                    for (int j = 0; j < t; j++) dRow[j] = pRow[j] * (dRow[j] - (float)dot);
-                }
-                // dq_h += scale·dS·k_h ; dk_h += scale·dSᵀ·q_h
-                Gemm.Sgemm(false, false, t, _headDim, t, scale, dP, t, k.AsSpan(col), dim, 1f, dq.AsSpan(col), dim);
-                Gemm.Sgemm(true, false, t, _headDim, t, scale, dP, t, q.AsSpan(col), dim, 1f, dk.AsSpan(col), dim);
-                offset += (long)t * t;
-            }
-        }
+        var dq = ctx.Shared.Get("attn.grad.q", n);
+        var dk = ctx.Shared.Get("attn.grad.k", n);
+        var dv = ctx.Shared.Get("attn.grad.v", n);
+        int probLength = (int)Attention.ProbabilitiesLength(layout.SequenceStarts, _heads);
+        AttentionBackward.Backward(q, k, v, dim, layout.SequenceStarts, _heads, _headDim, Scale, layout.KeyMask,
+            fullyMaskedRowsGetNoGradient: !_additiveMask, probs.AsSpan(0, probLength), usedProbs.AsSpan(0, probLength),
+            dropMask is null ? default : dropMask.AsSpan(0, probLength), dContext, dq, dk, dv);
         Query.Backward(_x, dq, tokens, dx);
         Key.Backward(_x, dk, tokens, dx, accumulateDx: true);
         Value.Backward(_x, dv, tokens, dx, accumulateDx: true);
-    }
-
-    static bool AllKeysMasked(float[] mask, int start, int length)
-    {
-        for (int j = 0; j < length; j++) if (mask[start + j] != 0) return false;
-        return true;
     }
 }
