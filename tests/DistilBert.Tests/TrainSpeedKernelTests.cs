@@ -118,6 +118,109 @@ public class TrainSpeedKernelTests
             });
     }
 
+    [Fact]
+    public void GeluBackwardMatchesTheScalarLoop()
+    {
+        var rng = new Random(8);
+        foreach (int n in new[] { 7, 40, (1 << 15) * 3 + 11 })
+        {
+            var x = KernelPathScope.Random(rng, n, 6f);
+            x[0] = 0f; x[1 % n] = 0.5f; x[2 % n] = -0.5f; // the branch edges and x = 0 (series branch)
+            var y = new float[n];
+            Activations.Gelu(x, y);
+            var dy = KernelPathScope.Random(rng, n);
+            var expected = new float[n];
+            ActivationsBackwardReference.Gelu(x, y, dy, expected);
+            KernelPathScope.ForEachPath(path =>
+            {
+                var dx = (float[])dy.Clone(); // in place, as the FFN calls it
+                ActivationsBackward.Gelu(x, y, dx, dx);
+                for (int i = 0; i < n; i++)
+                    Assert.True(Math.Abs(dx[i] - expected[i]) <= 1e-6f + 1e-6f * Math.Abs(expected[i]), $"{path} x = {x[i]}: {dx[i]} vs {expected[i]}");
+            });
+        }
+    }
+
+    [Fact]
+    public void ReluAndTanhBackwardMatchTheScalarLoops()
+    {
+        var rng = new Random(9);
+        var x = KernelPathScope.Random(rng, 37);
+        x[3] = 0f; x[4] = float.NaN;
+        var dy = KernelPathScope.Random(rng, 37);
+        var expected = new float[37];
+        ActivationsBackwardReference.Relu(x, dy, expected);
+        KernelPathScope.ForEachPath(path =>
+        {
+            var dx = new float[37];
+            ActivationsBackward.Relu(x, dy, dx);
+            Assert.Equal(expected, dx);
+        });
+        var y = x.Select(MathF.Tanh).ToArray();
+        var dxTanh = new float[37];
+        ActivationsBackward.Tanh(y, dy, dxTanh);
+        Assert.Equal(dy[5] * (1 - y[5] * y[5]), dxTanh[5]);
+    }
+
+    [Theory]
+    [InlineData(1, 768)]
+    [InlineData(70, 37)]
+    [InlineData(33, 128)]
+    public void LayerNormBackwardMatchesReference(int rows, int dim)
+    {
+        var rng = new Random(rows + dim);
+        var x = KernelPathScope.Random(rng, rows * dim, 2f);
+        for (int i = 0; i < x.Length; i++) x[i] += 3f; // an offset mean, where x − μ matters
+        var gamma = KernelPathScope.Random(rng, dim);
+        var beta = KernelPathScope.Random(rng, dim);
+        var (mean, rstd) = (new float[rows], new float[rows]);
+        LayerNormReference.Forward(x, gamma, beta, new float[rows * dim], rows, dim, 1e-12f, mean, rstd);
+        var dy = KernelPathScope.Random(rng, rows * dim);
+        var expected = (dx: new float[rows * dim], dGamma: KernelPathScope.Random(rng, dim), dBeta: KernelPathScope.Random(rng, dim));
+        var startGamma = (float[])expected.dGamma.Clone();
+        var startBeta = (float[])expected.dBeta.Clone();
+        LayerNormBackwardReference.Backward(x, mean, rstd, gamma, dy, rows, dim, expected.dx, expected.dGamma, expected.dBeta);
+        KernelPathScope.ForEachPath(path =>
+        {
+            var dx = new float[rows * dim];
+            var dGamma = (float[])startGamma.Clone();
+            var dBeta = (float[])startBeta.Clone();
+            LayerNormBackward.Backward(x, mean, rstd, gamma, dy, rows, dim, dx, dGamma, dBeta);
+            for (int i = 0; i < dx.Length; i++) AssertNear(expected.dx[i], dx[i], $"{path} dx[{i}]");
+            for (int i = 0; i < dim; i++)
+            {
+                Assert.True(Math.Abs(expected.dGamma[i] - dGamma[i]) <= 1e-5 * rows, $"{path} dGamma[{i}]: {dGamma[i]} vs {expected.dGamma[i]}");
+                Assert.True(Math.Abs(expected.dBeta[i] - dBeta[i]) <= 1e-5 * rows, $"{path} dBeta[{i}]: {dBeta[i]} vs {expected.dBeta[i]}");
+            }
+            // no parameter gradients wanted: dx alone
+            var dxOnly = new float[rows * dim];
+            LayerNormBackward.Backward(x, mean, rstd, gamma, dy, rows, dim, dxOnly, default, default);
+            Assert.Equal(dx, dxOnly);
+        });
+    }
+
+    [Fact]
+    public void ColumnSumsAndMultiplyAreTheScalarLoopsBits()
+    {
+        var rng = new Random(10);
+        int rows = 29, cols = 53;
+        var x = KernelPathScope.Random(rng, rows * cols);
+        var start = KernelPathScope.Random(rng, cols);
+        var expected = (float[])start.Clone();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) expected[j] += x[r * cols + j];
+        var mask = KernelPathScope.Random(rng, rows * cols);
+        KernelPathScope.ForEachPath(path =>
+        {
+            var sums = (float[])start.Clone();
+            Elementwise.AddColumnSums(x, rows, cols, sums);
+            Assert.Equal(expected, sums);
+            var product = (float[])x.Clone();
+            Elementwise.Multiply(product, mask, product);
+            Assert.Equal(x.Select((v, i) => v * mask[i]).ToArray(), product);
+        });
+    }
+
     static void AssertNear(float expected, float actual, string what)
     {
         Assert.False(float.IsNaN(actual), $"{what} was not written");

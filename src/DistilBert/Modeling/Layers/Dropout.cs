@@ -20,6 +20,6 @@ public static class Dropout
     /// <summary>dx = dy·mask (in place).</summary>
     public static void Backward(Span<float> dy, ReadOnlySpan<float> mask)
     {
-        for (int i = 0; i < dy.Length; i++) dy[i] *= mask[i];
+        Compute.Elementwise.Multiply(dy, mask[..dy.Length], dy);
     }
 }

@@ -59,12 +59,7 @@ public sealed class LinearLayer
             Gemm.Sgemm(true, false, OutFeatures, InFeatures, rows, 1f, dy, OutFeatures, x, InFeatures, 1f, Weight.EnsureGrad(), InFeatures);
         if (Bias is { RequiresGrad: true })
         {
-            var db = Bias.EnsureGrad();
-            for (int r = 0; r < rows; r++)
-            {
-                var row = dy.Slice(r * OutFeatures, OutFeatures);
-                for (int j = 0; j < OutFeatures; j++) db[j] += row[j];
-            }
+            Elementwise.AddColumnSums(dy, rows, OutFeatures, Bias.EnsureGrad());
         }
         if (!dx.IsEmpty)
             Gemm.Sgemm(false, false, rows, InFeatures, OutFeatures, 1f, dy, OutFeatures, Weight.Value, InFeatures, accumulateDx ? 1f : 0f, dx, InFeatures);
