@@ -221,6 +221,41 @@ public class TrainSpeedKernelTests
         });
     }
 
+    /// <summary>dy with 0, a few, most and all rows non-zero (the gathered and the dense path), dx overwritten or accumulated.</summary>
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(3, false)]
+    [InlineData(3, true)]
+    [InlineData(40, true)]
+    [InlineData(50, false)]
+    public void LinearBackwardSkipsZeroRowsExactly(int activeRows, bool accumulateDx)
+    {
+        var rng = new Random(activeRows + (accumulateDx ? 100 : 0));
+        int rows = 50, inFeatures = 37, outFeatures = 29;
+        var x = KernelPathScope.Random(rng, rows * inFeatures);
+        var weight = KernelPathScope.Random(rng, outFeatures * inFeatures);
+        var dy = new float[rows * outFeatures];
+        foreach (int r in Enumerable.Range(0, rows).OrderBy(_ => rng.Next()).Take(activeRows))
+            for (int j = 0; j < outFeatures; j++) dy[r * outFeatures + j] = (float)(rng.NextDouble() - 0.5);
+        var startW = KernelPathScope.Random(rng, outFeatures * inFeatures);
+        var startB = KernelPathScope.Random(rng, outFeatures);
+        var startDx = KernelPathScope.Random(rng, rows * inFeatures);
+        var (ew, eb, edx) = ((float[])startW.Clone(), (float[])startB.Clone(), (float[])startDx.Clone());
+        LinearBackwardReference.Backward(x, dy, rows, inFeatures, outFeatures, weight, ew, eb, edx, accumulateDx);
+        var (w, b, dx) = ((float[])startW.Clone(), (float[])startB.Clone(), (float[])startDx.Clone());
+        LinearBackward.Backward(x, dy, rows, inFeatures, outFeatures, weight, w, b, dx, accumulateDx);
+        for (int i = 0; i < w.Length; i++) AssertNear(ew[i], w[i], $"dW[{i}]");
+        for (int i = 0; i < b.Length; i++) AssertNear(eb[i], b[i], $"db[{i}]");
+        for (int i = 0; i < dx.Length; i++) AssertNear(edx[i], dx[i], $"dx[{i}]");
+        // only some outputs wanted
+        var dxOnly = (float[])startDx.Clone();
+        LinearBackward.Backward(x, dy, rows, inFeatures, outFeatures, weight, default, default, dxOnly, accumulateDx);
+        Assert.Equal(dx, dxOnly);
+        var wOnly = (float[])startW.Clone();
+        LinearBackward.Backward(x, dy, rows, inFeatures, outFeatures, weight, wOnly, default, default, accumulateDx);
+        Assert.Equal(w, wOnly);
+    }
+
     static void AssertNear(float expected, float actual, string what)
     {
         Assert.False(float.IsNaN(actual), $"{what} was not written");
