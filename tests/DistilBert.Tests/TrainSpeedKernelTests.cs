@@ -256,6 +256,25 @@ public class TrainSpeedKernelTests
         Assert.Equal(w, wOnly);
     }
 
+    [Fact]
+    public void DropoutDrawsTheScalarLoopsMasksAndLeavesTheSameRngState()
+    {
+        foreach (double p in new[] { 0.1, 0.5, 0.97 })
+            foreach (int n in new[] { 1, 15, 16, 33, 1000 })
+                KernelPathScope.ForEachPath(path =>
+                {
+                    var x = KernelPathScope.Random(new Random(n), n);
+                    var (expectedX, expectedMask, mask) = ((float[])x.Clone(), new float[n], new float[n]);
+                    var (reference, random) = (new SeededRandom(12345), new SeededRandom(12345));
+                    DistilBert.Modeling.Layers.DropoutReference.Forward(expectedX, p, reference, expectedMask);
+                    DistilBert.Modeling.Layers.Dropout.Forward(x, p, random, mask);
+                    Assert.Equal(expectedMask, mask);
+                    Assert.Equal(expectedX, x);
+                    Assert.Equal(reference.State, random.State);
+                    if (n == 1000) Assert.InRange(mask.Count(m => m == 0) / 1000.0, p - 0.06, p + 0.06);
+                });
+    }
+
     static void AssertNear(float expected, float actual, string what)
     {
         Assert.False(float.IsNaN(actual), $"{what} was not written");
