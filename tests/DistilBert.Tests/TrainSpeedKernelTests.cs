@@ -275,6 +275,24 @@ public class TrainSpeedKernelTests
                 });
     }
 
+    [Fact]
+    public void ContextFromProbabilitiesMatchesReference()
+    {
+        var rng = new Random(11);
+        int[] starts = [0, 17, 25, 26, 50];
+        int heads = 2, headDim = 16, stride = 35;
+        var probs = KernelPathScope.Random(rng, (int)Attention.ProbabilitiesLength(starts, heads));
+        var v = KernelPathScope.Random(rng, 50 * stride);
+        var expected = new float[50 * stride];
+        AttentionContextReference.FromProbabilities(probs, v, stride, starts, heads, headDim, expected);
+        KernelPathScope.ForEachPath(path =>
+        {
+            var context = new float[50 * stride];
+            AttentionContext.FromProbabilities(probs, v, stride, starts, heads, headDim, context);
+            for (int i = 0; i < context.Length; i++) AssertNear(expected[i], context[i], $"{path} context[{i}]");
+        });
+    }
+
     static void AssertNear(float expected, float actual, string what)
     {
         Assert.False(float.IsNaN(actual), $"{what} was not written");

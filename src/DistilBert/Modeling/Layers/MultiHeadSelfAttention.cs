@@ -70,7 +70,7 @@ public sealed class MultiHeadSelfAttention
             var dropped = _cache.Get("attn.probs.dropped", probLength);
             probs.AsSpan(0, (int)probLength).CopyTo(dropped);
             Dropout.Forward(dropped.AsSpan(0, (int)probLength), _dropout, ctx.Random!, _cache.Get("attn.dropmask", probLength));
-            ContextFromProbabilities(dropped, v, layout, context);
+            AttentionContext.FromProbabilities(dropped.AsSpan(0, (int)probLength), v, dim, layout.SequenceStarts, _heads, _headDim, context);
             returned = dropped;
         }
         if (!probabilitiesOut.IsEmpty) returned.AsSpan(0, (int)probLength).CopyTo(probabilitiesOut);
@@ -111,22 +111,6 @@ public sealed class MultiHeadSelfAttention
         Attention.Forward(qkv, width, qkv.AsSpan(dim), width, qkv.AsSpan(2 * dim), width, layout.SequenceStarts, _heads, _headDim, Scale,
             layout.KeyMask, context, dim, probabilitiesOut);
         Output.Forward(context, tokens, y, ctx);
-    }
-
-    // context_h[T, headDim] = P_h[T, T] · v_h[T, headDim] per sequence and head
-    void ContextFromProbabilities(float[] probs, float[] v, BatchLayout layout, float[] context)
-    {
-        long offset = 0;
-        for (int s = 0; s < layout.Sequences; s++)
-        {
-            int start = layout.SequenceStarts[s], t = layout.Length(s);
-            for (int h = 0; h < _heads; h++)
-            {
-                int col = start * _dim + h * _headDim;
-                Gemm.Sgemm(false, false, t, _headDim, t, 1f, probs.AsSpan((int)offset, t * t), t, v.AsSpan(col), _dim, 0f, context.AsSpan(col), _dim);
-                offset += (long)t * t;
-            }
-        }
     }
 
     /// <summary>dy: [tokens, dim] → dx: [tokens, dim] (overwritten). Softmax backward dS = P∘(dP − rowsum(P∘dP)); masked
