@@ -28,7 +28,8 @@ public static class AttentionBackward
         Check(q, k, v, stride, sequenceStarts, heads, headDim, keyMask, probabilities, usedProbabilities, dropMask, dContext, dq, dk, dv);
         int sequences = sequenceStarts.Length - 1;
         if (sequences <= 0 || heads == 0) return;
-        var offsets = ProbabilityOffsets(sequenceStarts, heads);
+        var work = _work ??= new BackwardWork();
+        var offsets = work.Offsets(sequenceStarts, heads);
         unsafe
         {
             fixed (float* pq = q, pk = k, pv = v, pm = keyMask, pp = probabilities, pu = usedProbabilities, pd = dropMask,
@@ -36,25 +37,12 @@ public static class AttentionBackward
             fixed (int* ps = sequenceStarts)
             fixed (long* po = offsets)
             {
-                var work = _work ??= new BackwardWork();
                 work.Set(pq, pk, pv, stride, ps, po, heads, headDim, scale, keyMask.IsEmpty ? null : pm, fullyMaskedRowsGetNoGradient,
                     pp, pu, dropMask.IsEmpty ? null : pd, pc, pdq, pdk, pdv);
                 try { ComputeThreads.For(sequences * heads, work); }
                 finally { work.Clear(); }
             }
         }
-    }
-
-    /// <summary>Start of each sequence's block of probabilities (heads·T² each).</summary>
-    static long[] ProbabilityOffsets(ReadOnlySpan<int> starts, int heads)
-    {
-        var offsets = new long[starts.Length];
-        for (int s = 0; s + 1 < starts.Length; s++)
-        {
-            long t = starts[s + 1] - starts[s];
-            offsets[s + 1] = offsets[s] + heads * t * t;
-        }
-        return offsets;
     }
 
     [ThreadStatic] static BackwardWork? _work;
@@ -67,6 +55,20 @@ public static class AttentionBackward
         int _stride, _heads, _headDim;
         float _scale;
         bool _fullyMaskedNoGradient;
+        long[] _offsetBuffer = [];
+
+        /// <summary>Start of each sequence's block of probabilities (heads·T² each), in a buffer reused across calls.</summary>
+        public long[] Offsets(ReadOnlySpan<int> starts, int heads)
+        {
+            if (_offsetBuffer.Length < starts.Length) _offsetBuffer = new long[starts.Length];
+            _offsetBuffer[0] = 0;
+            for (int s = 0; s + 1 < starts.Length; s++)
+            {
+                long t = starts[s + 1] - starts[s];
+                _offsetBuffer[s + 1] = _offsetBuffer[s] + heads * t * t;
+            }
+            return _offsetBuffer;
+        }
 
         public void Set(float* q, float* k, float* v, int stride, int* starts, long* offsets, int heads, int headDim, float scale,
             float* mask, bool fullyMaskedNoGradient, float* p, float* used, float* drop, float* dc, float* dq, float* dk, float* dv)

@@ -25,7 +25,10 @@ public static class AttentionContext
         if (probabilities.Length < probLength)
             throw new InvalidInputException($"attention context: probabilities has {probabilities.Length} elements, the batch needs {probLength}");
         if (sequences <= 0 || heads == 0) return;
-        var offsets = new long[sequences + 1];
+        var work = _work ??= new ContextWork();
+        if (work.OffsetBuffer.Length < sequences + 1) work.OffsetBuffer = new long[sequences + 1];
+        var offsets = work.OffsetBuffer;
+        offsets[0] = 0;
         for (int s = 0; s < sequences; s++)
         {
             long t = sequenceStarts[s + 1] - sequenceStarts[s];
@@ -37,7 +40,6 @@ public static class AttentionContext
             fixed (int* ps = sequenceStarts)
             fixed (long* po = offsets)
             {
-                var work = _work ??= new ContextWork();
                 work.Set(pp, pv, pc, stride, ps, po, heads, headDim);
                 try { ComputeThreads.For(sequences * heads, work); }
                 finally { work.Set(null, null, null, 0, null, null, 0, 0); }
@@ -53,6 +55,8 @@ public static class AttentionContext
         int* _starts;
         long* _offsets;
         int _stride, _heads, _headDim;
+        /// <summary>Per-sequence probability offsets, reused across calls (steady-state training allocates nothing).</summary>
+        public long[] OffsetBuffer { get; set; } = [];
 
         public void Set(float* p, float* v, float* context, int stride, int* starts, long* offsets, int heads, int headDim)
         {
