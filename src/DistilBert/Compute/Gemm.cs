@@ -287,10 +287,7 @@ internal static unsafe class GemmDriver
                 float* panel = dst + (nint)ir * kc;
                 if (_transA && rn == 8 && mr == 8 && Avx.IsSupported)
                 {
-                    // stored [k, m]: the 8 values of one k are contiguous, one vector per k
-                    var scale = Vector256.Create(alpha);
-                    float* src = _a + p0 * _lda + row0 + ir;
-                    for (int p = 0; p < kc; p++) (Vector256.Load(src + p * _lda) * scale).Store(panel + p * 8);
+                    PackA8FromTransposed(_a + p0 * _lda + row0 + ir, _lda, kc, alpha, panel);
                 }
                 else if (_transA)
                 {
@@ -345,6 +342,14 @@ internal static unsafe class GemmDriver
         }
         for (; p < kc; p++)
             for (int r = 0; r < 8; r++) dst[p * 8 + r] = alpha * src[r * lda + p];
+    }
+
+    /// <summary>8 rows of a transposed A (stored [k, m]: the 8 values of one k are contiguous) into the 8-row
+    /// micro-panel layout, one vector per k (training's dW = dyᵀ·x packs all of dy this way).</summary>
+    static void PackA8FromTransposed(float* src, nint lda, int kc, float alpha, float* dst)
+    {
+        var scale = Vector256.Create(alpha);
+        for (int p = 0; p < kc; p++) (Vector256.Load(src + p * lda) * scale).Store(dst + p * 8);
     }
 
     /// <summary>dst[j·ldd + i] = src[i·lds + j] for an 8×8 block.</summary>

@@ -98,25 +98,11 @@ public sealed class AdamW
                 if (!State.TryGetValue(p.Name, out var s)) s = (new float[p.Length], new float[p.Length], 0);
                 long step = s.Step + 1;
                 State[p.Name] = (s.ExpAvg, s.ExpAvgSq, step);
-                var value = p.Value;
-                var m = s.ExpAvg;
-                var v = s.ExpAvgSq;
-                float decay = (float)(1 - lr * group.WeightDecay);
-                float b1 = (float)Beta1, oneMinusB1 = (float)(1 - Beta1), b2 = (float)Beta2, oneMinusB2 = (float)(1 - Beta2);
                 double biasCorrection1 = 1 - Math.Pow(Beta1, step);
                 double biasCorrection2 = 1 - Math.Pow(Beta2, step);
-                float stepSize = (float)(lr / biasCorrection1);
-                float bc2Sqrt = (float)Math.Sqrt(biasCorrection2);
-                float eps = (float)Eps;
-                for (int i = 0; i < value.Length; i++)
-                {
-                    float gi = g[i];
-                    if (group.WeightDecay != 0) value[i] *= decay;
-                    m[i] = m[i] * b1 + gi * oneMinusB1;
-                    v[i] = v[i] * b2 + gi * gi * oneMinusB2;
-                    float denom = MathF.Sqrt(v[i]) / bc2Sqrt + eps;
-                    value[i] += -stepSize * (m[i] / denom);
-                }
+                var scalars = new AdamWScalars((float)(1 - lr * group.WeightDecay), group.WeightDecay != 0, (float)Beta1, (float)(1 - Beta1),
+                    (float)Beta2, (float)(1 - Beta2), (float)(lr / biasCorrection1), (float)Math.Sqrt(biasCorrection2), (float)Eps);
+                OptimizerKernels.AdamWUpdate(p.Value, g, s.ExpAvg, s.ExpAvgSq, scalars);
                 p.MarkChanged();
             }
         }
@@ -135,8 +121,7 @@ public static class GradientClipping
         if (coefficient < 1)
         {
             float c = (float)coefficient;
-            foreach (var g in grads)
-                for (int i = 0; i < g.Length; i++) g[i] *= c;
+            foreach (var g in grads) OptimizerKernels.Scale(g, c);
         }
         return total;
     }
@@ -145,12 +130,7 @@ public static class GradientClipping
     public static double GlobalNorm(IEnumerable<float[]> grads)
     {
         double sum = 0;
-        foreach (var g in grads)
-        {
-            double t = 0;
-            foreach (var x in g) t += (double)x * x;
-            sum += t;
-        }
+        foreach (var g in grads) sum += OptimizerKernels.SumOfSquares(g);
         return Math.Sqrt(sum);
     }
 }

@@ -25,37 +25,8 @@ public sealed class LayerNormLayer
     public void ForwardResidual(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, int rows, Span<float> y) =>
         Compute.LayerNorm.ForwardResidual(x[..(rows * Dim)], residual[..(rows * Dim)], Weight.Value, Bias.Value, y[..(rows * Dim)], rows, Dim, Eps);
 
-    /// <summary>
-    /// x̂ = (x−μ)·rstd, g = dy·γ: dγ += Σ dy·x̂, dβ += Σ dy, dx = rstd·(g − mean(g) − x̂·mean(g·x̂)).
-    /// Plain reference-speed loops (no LayerNorm backward kernel exists in Compute). dx is overwritten.
-    /// </summary>
-    public void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy, int rows, Span<float> dx)
-    {
-        var dGamma = Weight.RequiresGrad ? Weight.EnsureGrad() : null;
-        var dBeta = Bias.RequiresGrad ? Bias.EnsureGrad() : null;
-        var gamma = Weight.Value;
-        for (int r = 0; r < rows; r++)
-        {
-            var xr = x.Slice(r * Dim, Dim);
-            var dyr = dy.Slice(r * Dim, Dim);
-            var dxr = dx.Slice(r * Dim, Dim);
-            float mu = mean[r], rs = rstd[r];
-            double sumG = 0, sumGx = 0;
-            for (int i = 0; i < Dim; i++)
-            {
-                float xhat = (xr[i] - mu) * rs;
-                float g = dyr[i] * gamma[i];
-                sumG += g;
-                sumGx += g * xhat;
-                if (dGamma is not null) dGamma[i] += dyr[i] * xhat;
-                if (dBeta is not null) dBeta[i] += dyr[i];
-            }
-            float meanG = (float)(sumG / Dim), meanGx = (float)(sumGx / Dim);
-            for (int i = 0; i < Dim; i++)
-            {
-                float xhat = (xr[i] - mu) * rs;
-                dxr[i] = rs * (dyr[i] * gamma[i] - meanG - xhat * meanGx);
-            }
-        }
-    }
+    /// <summary>x̂ = (x−μ)·rstd, g = dy·γ: dγ += Σ dy·x̂, dβ += Σ dy, dx = rstd·(g − mean(g) − x̂·mean(g·x̂)); dx is overwritten.</summary>
+    public void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy, int rows, Span<float> dx) =>
+        Compute.LayerNormBackward.Backward(x, mean, rstd, Weight.Value, dy, rows, Dim, dx,
+            Weight.RequiresGrad ? Weight.EnsureGrad() : default, Bias.RequiresGrad ? Bias.EnsureGrad() : default);
 }

@@ -71,21 +71,11 @@ public sealed class LinearLayer
 
     public bool HasPackedWeight => _packed is not null;
 
-    /// <summary>dW += dyᵀ·x, db += Σrows dy; dx = dy·W (added to dx when <paramref name="accumulateDx"/>; skipped if dx is empty).</summary>
+    /// <summary>dW += dyᵀ·x, db += Σrows dy; dx = dy·W (added to dx when <paramref name="accumulateDx"/>; skipped if dx is empty).
+    /// Rows of dy that are all zero are skipped (<see cref="LinearBackward"/>).</summary>
     public void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int rows, Span<float> dx, bool accumulateDx = false)
     {
-        if (Weight.RequiresGrad)
-            Gemm.Sgemm(true, false, OutFeatures, InFeatures, rows, 1f, dy, OutFeatures, x, InFeatures, 1f, Weight.EnsureGrad(), InFeatures);
-        if (Bias is { RequiresGrad: true })
-        {
-            var db = Bias.EnsureGrad();
-            for (int r = 0; r < rows; r++)
-            {
-                var row = dy.Slice(r * OutFeatures, OutFeatures);
-                for (int j = 0; j < OutFeatures; j++) db[j] += row[j];
-            }
-        }
-        if (!dx.IsEmpty)
-            Gemm.Sgemm(false, false, rows, InFeatures, OutFeatures, 1f, dy, OutFeatures, Weight.Value, InFeatures, accumulateDx ? 1f : 0f, dx, InFeatures);
+        LinearBackward.Backward(x, dy, rows, InFeatures, OutFeatures, Weight.Value, Weight.RequiresGrad ? Weight.EnsureGrad() : default,
+            Bias is { RequiresGrad: true } ? Bias.EnsureGrad() : default, dx, accumulateDx);
     }
 }

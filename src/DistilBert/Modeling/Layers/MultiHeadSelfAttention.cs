@@ -70,7 +70,7 @@ public sealed class MultiHeadSelfAttention
             var dropped = _cache.Get("attn.probs.dropped", probLength);
             probs.AsSpan(0, (int)probLength).CopyTo(dropped);
             Dropout.Forward(dropped.AsSpan(0, (int)probLength), _dropout, ctx.Random!, _cache.Get("attn.dropmask", probLength));
-            ContextFromProbabilities(dropped, v, layout, context);
+            AttentionContext.FromProbabilities(dropped.AsSpan(0, (int)probLength), v, dim, layout.SequenceStarts, _heads, _headDim, context);
             returned = dropped;
         }
         if (!probabilitiesOut.IsEmpty) returned.AsSpan(0, (int)probLength).CopyTo(probabilitiesOut);
@@ -177,22 +177,6 @@ public sealed class MultiHeadSelfAttention
     /// <summary>The fused q/k/v pack (tests), or null before the first inference call.</summary>
     internal PackedMatrix? PackedQkv => _packedQkv;
 
-    // context_h[T, headDim] = P_h[T, T] · v_h[T, headDim] per sequence and head
-    void ContextFromProbabilities(float[] probs, float[] v, BatchLayout layout, float[] context)
-    {
-        long offset = 0;
-        for (int s = 0; s < layout.Sequences; s++)
-        {
-            int start = layout.SequenceStarts[s], t = layout.Length(s);
-            for (int h = 0; h < _heads; h++)
-            {
-                int col = start * _dim + h * _headDim;
-                Gemm.Sgemm(false, false, t, _headDim, t, 1f, probs.AsSpan((int)offset, t * t), t, v.AsSpan(col), _dim, 0f, context.AsSpan(col), _dim);
-                offset += (long)t * t;
-            }
-        }
-    }
-
     /// <summary>dy: [tokens, dim] → dx: [tokens, dim] (overwritten). Softmax backward dS = P∘(dP − rowsum(P∘dP)); masked
     /// keys have P = 0 and get no gradient; a fully masked row gets none with DistilBERT's fill, and the uniform-softmax
     /// gradient with BERT's additive mask, as autograd gives in HF.</summary>
@@ -212,51 +196,15 @@ public sealed class MultiHeadSelfAttention
 
         var dContext = ctx.Shared.Get("attn.grad.context", n);
         Output.Backward(context, dy, tokens, dContext);
-        var dq = ctx.Shared.GetCleared("attn.grad.q", n);
-        var dk = ctx.Shared.GetCleared("attn.grad.k", n);
-        var dv = ctx.Shared.GetCleared("attn.grad.v", n);
-        float scale = Scale;
-        long offset = 0;
-        for (int s = 0; s < layout.Sequences; s++)
-        {
-            int start = layout.SequenceStarts[s], t = layout.Length(s);
-            var dP = ctx.Shared.Get("attn.grad.p", (long)t * t);
-            for (int h = 0; h < _heads; h++)
-            {
-                int col = start * dim + h * _headDim;
-                var p = probs.AsSpan((int)offset, t * t);
-                var pUsed = usedProbs.AsSpan((int)offset, t * t);
-                // dv_h += P_usedᵀ · dctx_h ; dP = dctx_h · v_hᵀ
-                Gemm.Sgemm(true, false, t, _headDim, t, 1f, pUsed, t, dContext.AsSpan(col), dim, 1f, dv.AsSpan(col), dim);
-                Gemm.Sgemm(false, true, t, t, _headDim, 1f, dContext.AsSpan(col), dim, v.AsSpan(col), dim, 0f, dP, t);
-                if (dropMask is not null) Dropout.Backward(dP.AsSpan(0, t * t), dropMask.AsSpan((int)offset, t * t));
-                for (int i = 0; i < t; i++)
-                {
-                    var pRow = p.Slice(i * t, t);
-                    var dRow = dP.AsSpan(i * t, t);
-                    if (!_additiveMask && layout.KeyMask is { } mask && AllKeysMasked(mask, start, t))
-                    {
-                        dRow.Clear();
-                        continue;
-                    }
-                    double dot = 0;
-                    for (int j = 0; j < t; j++) dot += pRow[j] * dRow[j];
-                    for (int j = 0; j < t; j++) dRow[j] = pRow[j] * (dRow[j] - (float)dot);
-                }
-                // dq_h += scale·dS·k_h ; dk_h += scale·dSᵀ·q_h
-                Gemm.Sgemm(false, false, t, _headDim, t, scale, dP, t, k.AsSpan(col), dim, 1f, dq.AsSpan(col), dim);
-                Gemm.Sgemm(true, false, t, _headDim, t, scale, dP, t, q.AsSpan(col), dim, 1f, dk.AsSpan(col), dim);
-                offset += (long)t * t;
-            }
-        }
+        var dq = ctx.Shared.Get("attn.grad.q", n);
+        var dk = ctx.Shared.Get("attn.grad.k", n);
+        var dv = ctx.Shared.Get("attn.grad.v", n);
+        int probLength = (int)Attention.ProbabilitiesLength(layout.SequenceStarts, _heads);
+        AttentionBackward.Backward(q, k, v, dim, layout.SequenceStarts, _heads, _headDim, Scale, layout.KeyMask,
+            fullyMaskedRowsGetNoGradient: !_additiveMask, probs.AsSpan(0, probLength), usedProbs.AsSpan(0, probLength),
+            dropMask is null ? default : dropMask.AsSpan(0, probLength), dContext, dq, dk, dv);
         Query.Backward(_x, dq, tokens, dx);
         Key.Backward(_x, dk, tokens, dx, accumulateDx: true);
         Value.Backward(_x, dv, tokens, dx, accumulateDx: true);
-    }
-
-    static bool AllKeysMasked(float[] mask, int start, int length)
-    {
-        for (int j = 0; j < length; j++) if (mask[start + j] != 0) return false;
-        return true;
     }
 }

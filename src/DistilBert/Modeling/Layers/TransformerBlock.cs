@@ -1,3 +1,5 @@
+using DistilBert.Compute;
+
 namespace DistilBert.Modeling.Layers;
 
 /// <summary>HF parameter names of one post-LN transformer layer.</summary>
@@ -85,13 +87,13 @@ public sealed class TransformerBlock
         if (ctx.Drops(_dropout.FeedForwardOutput)) Dropout.Backward(dFfn.AsSpan(0, n), _cache.Get("block.ffn.dropmask", 0));
         var dh = ctx.Shared.Get("block.grad.h", n);
         FeedForward.Backward(dFfn, ctx, dh);
-        for (int i = 0; i < n; i++) dh[i] += dSum2[i];
+        Elementwise.Add(dh.AsSpan(0, n), dSum2.AsSpan(0, n), dh);
         var dSum1 = ctx.Shared.Get("block.grad.sum1", n);
         AttentionNorm.Backward(_cache.Get("block.attn", 0), _cache.Get("block.h.mean", 0), _cache.Get("block.h.rstd", 0), dh, tokens, dSum1);
         var dAttn = ctx.Shared.Get("block.grad.attn", n);
         dSum1.AsSpan(0, n).CopyTo(dAttn);
         if (ctx.Drops(_dropout.AttentionOutput)) Dropout.Backward(dAttn.AsSpan(0, n), _cache.Get("block.attn.dropmask", 0));
         Attention.Backward(dAttn, ctx, dx);
-        for (int i = 0; i < n; i++) dx[i] += dSum1[i];
+        Elementwise.Add(dx.AsSpan(0, n), dSum1.AsSpan(0, n), dx);
     }
 }
