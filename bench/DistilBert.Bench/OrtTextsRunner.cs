@@ -99,14 +99,7 @@ public static class OrtTextsRunner
         {
             foreach (var sequences in data.Batches) RunBatch(session, PaddedBatch.From(sequences)).Dispose();
         }
-        for (int i = 0; i < warmup; i++) Pass();
-        var times = new double[iterations];
-        for (int i = 0; i < iterations; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            Pass();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
+        var times = KernelBench.TimePasses(Pass, warmup, iterations);
         double median = KernelBench.Median(times);
         using var stdout = Console.OpenStandardOutput();
         using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))

@@ -75,6 +75,21 @@ public static class KernelBench
         ];
     }
 
+    /// <summary>Runs <paramref name="pass"/> <paramref name="warmup"/> times untimed, then <paramref name="iterations"/>
+    /// times timed; returns each timed pass in seconds.</summary>
+    public static double[] TimePasses(Action pass, int warmup, int iterations)
+    {
+        for (int i = 0; i < warmup; i++) pass();
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pass();
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        return times;
+    }
+
     public static double Median(double[] values)
     {
         var sorted = values.OrderBy(v => v).ToArray();

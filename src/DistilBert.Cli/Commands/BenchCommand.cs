@@ -92,15 +92,7 @@ public static class BenchCommand
         var run = CreateEngine(shape, engine);
         double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
         var sequences = Enumerable.Range(0, batch).Select(b => ids.AsSpan(b * seq, seq).ToArray()).ToArray();
-        Action forward = () => run(sequences);
-        for (int i = 0; i < warmup; i++) forward();
-        var times = new double[iterations];
-        for (int i = 0; i < iterations; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            forward();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
+        var times = KernelBench.TimePasses(() => run(sequences), warmup, iterations);
         double median = KernelBench.Median(times), best = times.Min();
         double flops = shape.Flops(lengths);
         long peakRss = ProcessMemory.Read().PeakResidentBytes; // VmHWM: the load counts too
@@ -216,14 +208,7 @@ public static class BenchCommand
         ComputeThreads.Count = threads;
         var forward = CreateEngine(shape, engine);
         void Pass() { foreach (var batch in data.Batches) forward(batch); }
-        for (int i = 0; i < warmup; i++) Pass();
-        var times = new double[iterations];
-        for (int i = 0; i < iterations; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            Pass();
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
+        var times = KernelBench.TimePasses(Pass, warmup, iterations);
         double median = KernelBench.Median(times);
         double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
         double padding = 1 - (double)data.Tokens / data.PaddedTokens;

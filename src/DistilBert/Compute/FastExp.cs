@@ -22,14 +22,7 @@ internal static class FastExp
     {
         var clamped = Vector512.Min(Vector512.Max(x, Vector512.Create(MinInput)), Vector512.Create(MaxInput));
         var n = Vector512.Round(clamped * Log2E);
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), clamped));
-        var p = Vector512.Create(1f / 720);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var p = ReducedExp(clamped, n);
         // 2^n for n in [-126, 128]: split as 2^(n/2)·2^(n - n/2) so n = 128 (x near MaxInput) does not overflow the bits
         var ni = Vector512.ConvertToInt32(n);
         var half = ni >> 1;
@@ -41,6 +34,20 @@ internal static class FastExp
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
     }
 
+    /// <summary>e^r for r = x − n·ln2 (|r| ≤ ln2/2), by the degree-6 Taylor polynomial.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> ReducedExp(Vector512<float> x, Vector512<float> n)
+    {
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), x));
+        var p = Vector512.Create(1f / 720);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        return Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+    }
+
     /// <summary>e^x for x ≤ 0 (GELU's e^(−z²)), without the general version's overflow and NaN handling: below
     /// ln(2^-126), and for NaN, it returns 2^-126 ≈ 1.2e-38 instead of 0 / NaN, so callers must carry NaN through their
     /// other terms and only use it where a 1e-38 difference vanishes.</summary>
@@ -49,14 +56,7 @@ internal static class FastExp
     {
         var clamped = System.Runtime.Intrinsics.X86.Avx512F.Max(x, Vector512.Create(MinInput)); // vmaxps: NaN → MinInput
         var n = System.Runtime.Intrinsics.X86.Avx512F.RoundScale(clamped * Log2E, 0); // round to nearest even
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), clamped));
-        var p = Vector512.Create(1f / 720);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var p = ReducedExp(clamped, n);
         // n in [-126, 0]: 2^n is one exponent field, no split needed
         var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
         return p * scale;
