@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace DistilBert.Compute;
 
 /// <summary>
@@ -60,6 +61,7 @@ public static class Attention
 
         public void Clear() { _q = _k = _v = _mask = _context = _probabilities = null; _starts = null; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int index)
         {
             int s = index / _heads, h = index % _heads;

@@ -212,6 +212,7 @@ internal static unsafe class GemmDriver
             Block(row0, rows, panel0, panelEnd);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Block(int row0, int rows, int panel0, int panelEnd)
         {
             int mr = MR(_path);
@@ -278,6 +279,7 @@ internal static unsafe class GemmDriver
 
         /// <summary>dst: micro-panels of mr rows, k-major: dst[(ir + p·mr) + r] = alpha · A[row0 + ir + r, p0 + p];
         /// rows past the block are zero so the kernel can always run full height.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void PackA(int row0, int rows, int p0, int kc, int mr, float* dst)
         {
             float alpha = _alpha;
@@ -321,6 +323,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>8 rows × kc columns of a row-major A into the 8-row micro-panel layout, 8×8 blocks transposed in
     /// registers (the scalar scatter costs several percent of a small-M GEMM).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PackA8Transposed(float* src, nint lda, int kc, float alpha, float* dst)
     {
         var scale = Vector256.Create(alpha);
@@ -346,6 +349,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>8 rows of a transposed A (stored [k, m]: the 8 values of one k are contiguous) into the 8-row
     /// micro-panel layout, one vector per k (training's dW = dyᵀ·x packs all of dy this way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PackA8FromTransposed(float* src, nint lda, int kc, float alpha, float* dst)
     {
         var scale = Vector256.Create(alpha);
@@ -353,6 +357,7 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>dst[j·ldd + i] = src[i·lds + j] for an 8×8 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose8x8Block(float* src, nint lds, float* dst, nint ldd)
     {
         var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + lds);

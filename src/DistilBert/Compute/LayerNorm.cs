@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -94,6 +95,7 @@ public static class LayerNorm
             _x = x; _residual = residual; _gamma = gamma; _beta = beta; _y = y; _rows = rows; _dim = dim; _eps = eps; _mean = mean; _rstd = rstd; _wide = wide;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int index)
         {
             int end = Math.Min(_rows, (index + 1) * RowsPerTask);

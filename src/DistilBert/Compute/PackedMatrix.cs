@@ -104,6 +104,7 @@ public sealed unsafe class PackedMatrix
             _b = b; _ldb = ldb; _transposed = transposed; _k = k; _n = n; _dst = dst;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int panel)
         {
             const int nr = GemmDriver.NR;

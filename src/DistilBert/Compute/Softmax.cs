@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -16,6 +17,7 @@ public static class Softmax
     }
 
     /// <summary>One row in place; wide = 512-bit vectors, else 256-bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Row(Span<float> row, bool wide)
     {
         ref float x = ref MemoryMarshal.GetReference(row);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -14,6 +15,7 @@ internal interface IVectorOp
 /// every element sees exactly the same arithmetic.</summary>
 internal static class VectorMath
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Map<TOp>(ReadOnlySpan<float> x, Span<float> y, bool wide) where TOp : IVectorOp
     {
         ref float xs = ref MemoryMarshal.GetReference(x);
