@@ -120,7 +120,7 @@ public static class OrtTextsRunner
             writer.WriteNumber("tokens_per_s", data.Tokens / median);
             writer.WriteNumber("padded_tokens_per_s", data.PaddedTokens / median);
             writer.WriteNumber("padded_gflops", paddedFlops / median / 1e9);   // the work ORT does, padding included
-            writer.WriteNumber("peak_rss_mib", PeakRssKiB() / 1024.0);
+            writer.WriteNumber("peak_rss_mib", ProcessMemory.Read().PeakResidentBytes / 1048576.0);
             writer.WriteStartArray("times_ms");
             foreach (var t in times) writer.WriteNumberValue(t * 1e3);
             writer.WriteEndArray();
@@ -188,13 +188,5 @@ public static class OrtTextsRunner
         }
         Console.WriteLine(failures == 0 ? "check passed" : $"check FAILED ({failures} failure(s))");
         return failures == 0 ? 0 : 1;
-    }
-
-    static long PeakRssKiB()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        return -1;
     }
 }

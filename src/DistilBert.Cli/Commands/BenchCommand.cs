@@ -212,7 +212,7 @@ public static class BenchCommand
         double median = KernelBench.Median(times);
         double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
         double padding = 1 - (double)data.Tokens / data.PaddedTokens;
-        long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
+        long peakRss = ProcessMemory.Read().PeakResidentBytes;
         if (json)
         {
             WriteJson(writer =>
