@@ -142,8 +142,10 @@ public static class AttentionBackward
                 dst[(nint)j * t + i] = src[(nint)i * t + j];
     }
 
-    /// <summary>dRow ← P∘(g − Σ P∘g) with g = dRow∘mask (mask empty = none); the sum of float products in double.</summary>
-    static void SoftmaxBackwardRow(ReadOnlySpan<float> pRow, ReadOnlySpan<float> maskRow, Span<float> dRow)
+    /// <summary>dRow ← P∘(g − Σ P∘g / Σ P) with g = dRow∘mask (mask empty = none); the sums in double. Dividing by
+    /// Σ P (1 up to the float rounding of the stored softmax) and removing the rounding residue afterwards keep the row
+    /// summing to 0, as it does exactly: a last-layer query or key-bias gradient is otherwise mostly that noise.</summary>
+    internal static void SoftmaxBackwardRow(ReadOnlySpan<float> pRow, ReadOnlySpan<float> maskRow, Span<float> dRow)
     {
         ref float p = ref MemoryMarshal.GetReference(pRow);
         ref float g = ref MemoryMarshal.GetReference(dRow);
@@ -151,37 +153,48 @@ public static class AttentionBackward
         bool masked = !maskRow.IsEmpty;
         int n = pRow.Length, i = 0;
         // the row sum in double, as the reference: P∘dP can cancel heavily when one key dominates
-        double dot = 0;
+        double dot = 0, sumP = 0;
         if (KernelPaths.Active == KernelPath.Avx512)
         {
             var acc = Vector512<double>.Zero;
+            var accP = Vector512<double>.Zero;
             for (; i + 16 <= n; i += 16)
             {
                 var gi = Vector512.LoadUnsafe(ref g, (nuint)i);
                 if (masked) { gi *= Vector512.LoadUnsafe(ref m, (nuint)i); gi.StoreUnsafe(ref g, (nuint)i); }
-                var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref p, (nuint)i) * gi);
+                var pi = Vector512.LoadUnsafe(ref p, (nuint)i);
+                var (lo, hi) = Vector512.Widen(pi * gi);
                 acc += lo + hi;
+                var (plo, phi) = Vector512.Widen(pi);
+                accP += plo + phi;
             }
             dot = Vector512.Sum(acc);
+            sumP = Vector512.Sum(accP);
         }
         else if (KernelPaths.Active == KernelPath.Avx2)
         {
             var acc = Vector256<double>.Zero;
+            var accP = Vector256<double>.Zero;
             for (; i + 8 <= n; i += 8)
             {
                 var gi = Vector256.LoadUnsafe(ref g, (nuint)i);
                 if (masked) { gi *= Vector256.LoadUnsafe(ref m, (nuint)i); gi.StoreUnsafe(ref g, (nuint)i); }
-                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref p, (nuint)i) * gi);
+                var pi = Vector256.LoadUnsafe(ref p, (nuint)i);
+                var (lo, hi) = Vector256.Widen(pi * gi);
                 acc += lo + hi;
+                var (plo, phi) = Vector256.Widen(pi);
+                accP += plo + phi;
             }
             dot = Vector256.Sum(acc);
+            sumP = Vector256.Sum(accP);
         }
         for (; i < n; i++)
         {
             if (masked) dRow[i] *= maskRow[i];
             dot += pRow[i] * dRow[i];
+            sumP += pRow[i];
         }
-        float rowSum = (float)dot;
+        float rowSum = sumP > 0 ? (float)(dot / sumP) : 0f;
         i = 0;
         if (KernelPaths.Active == KernelPath.Avx512)
         {
@@ -196,6 +209,27 @@ public static class AttentionBackward
                 (Vector256.LoadUnsafe(ref p, (nuint)i) * (Vector256.LoadUnsafe(ref g, (nuint)i) - vd)).StoreUnsafe(ref g, (nuint)i);
         }
         for (; i < n; i++) dRow[i] = pRow[i] * (dRow[i] - rowSum);
+        if (sumP <= 0) return;
+        // Exactly, dS sums to 0 over the row (softmax is shift-invariant): the key bias gets no gradient and queries
+        // none along a direction common to all keys. Take the float rounding's residue out again, in proportion to P.
+        double residue = 0;
+        i = 0;
+        if (KernelPaths.Active == KernelPath.Avx512)
+        {
+            var acc = Vector512<double>.Zero;
+            for (; i + 16 <= n; i += 16) { var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref g, (nuint)i)); acc += lo + hi; }
+            residue = Vector512.Sum(acc);
+        }
+        for (; i < n; i++) residue += dRow[i];
+        float shift = (float)(residue / sumP);
+        i = 0;
+        if (KernelPaths.Active == KernelPath.Avx512)
+        {
+            var vs = Vector512.Create(shift);
+            for (; i + 16 <= n; i += 16)
+                (Vector512.LoadUnsafe(ref g, (nuint)i) - Vector512.LoadUnsafe(ref p, (nuint)i) * vs).StoreUnsafe(ref g, (nuint)i);
+        }
+        for (; i < n; i++) dRow[i] -= pRow[i] * shift;
     }
 
     static void Check(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int stride, ReadOnlySpan<int> starts,
@@ -251,15 +285,17 @@ public static class AttentionBackwardReference
                     }
                 for (int i = 0; i < t; i++)
                 {
-                    double rowDot = 0;
+                    double rowDot = 0, rowP = 0;
                     for (int j = 0; j < t; j++)
                     {
+                        rowP += probabilities[(int)offset + i * t + j];
                         double dp = 0;
                         for (int c = 0; c < headDim; c++) dp += (double)dContext[(start + i) * stride + col + c] * v[(start + j) * stride + col + c];
                         if (!dropMask.IsEmpty) dp *= dropMask[(int)offset + i * t + j];
                         dS[i * t + j] = (float)dp;
                         rowDot += probabilities[(int)offset + i * t + j] * dp;
                     }
+                    if (rowP > 0) rowDot /= rowP; // P as stored sums to 1 only up to rounding
                     for (int j = 0; j < t; j++)
                     {
                         float pij = probabilities[(int)offset + i * t + j];
