@@ -45,11 +45,12 @@ public class ComputeGemmTests
 
     public static IEnumerable<object[]> Shapes()
     {
-        // (m, n, k, transA, transB, alpha, beta): odd sizes around the 8-row / 48-column / 256-deep block edges
+        // (m, n, k, transA, transB, alpha, beta): odd sizes around the 8-row / 48-column / 768-deep block edges, and
+        // last panels 16, 32 and 42 wide (the narrow AVX-512 kernels, directly into C or through the edge tile)
         int[][] mnk =
         [
-            [1, 1, 1], [1, 7, 3], [7, 1, 5], [8, 48, 256], [9, 49, 257], [33, 47, 31], [17, 96, 513], [130, 97, 64],
-            [3, 769, 7], [129, 5, 300], [64, 144, 1], [260, 50, 20],
+            [1, 1, 1], [1, 7, 3], [7, 1, 5], [8, 48, 768], [9, 49, 769], [33, 47, 31], [17, 96, 1537], [130, 97, 64],
+            [3, 769, 7], [129, 5, 300], [64, 144, 1], [260, 50, 20], [8, 64, 100], [16, 80, 40], [13, 90, 70], [25, 112, 33],
         ];
         var rng = new Random(7);
         foreach (var s in mnk)
@@ -173,8 +174,11 @@ public class ComputeLinearTests
     [InlineData(9, 769, 33, Epilogue.Gelu, false)]
     // full 8 × 48 tiles through the AVX-512 tile epilogue: bias only, and after several K steps (k > KC)
     [InlineData(16, 96, 40, Epilogue.None, true)]
-    [InlineData(64, 144, 520, Epilogue.Relu, true)]
-    [InlineData(128, 192, 600, Epilogue.Gelu, true)]
+    [InlineData(64, 144, 1000, Epilogue.Relu, true)]
+    [InlineData(128, 192, 1600, Epilogue.Gelu, true)]
+    // narrow last panels (32 and 16 wide) with the epilogue, full and ragged rows
+    [InlineData(24, 80, 50, Epilogue.Gelu, true)]
+    [InlineData(9, 64, 800, Epilogue.Relu, true)]
     public void PackedLinearWithEpilogueMatchesReference(int m, int n, int k, Epilogue epilogue, bool withBias)
     {
         var rng = new Random(m + n + k);

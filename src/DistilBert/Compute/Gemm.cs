@@ -162,18 +162,16 @@ internal static unsafe class GemmDriver
         int threads = parallel ? ComputeThreads.Count : 1;
         int panels = (n + NR - 1) / NR;
 
-        // Two tasks per thread. M is cut into blocks of MC rows; when that gives too few tasks (small M: latency), N
-        // is split instead of shrinking the blocks: every B micro-panel is then reused over all MC rows. Shrinking the
-        // blocks to 32 rows so each thread got its own (the old rule) was 6 % slower at M = 128 and 8 % at M = 64.
-        int wanted = threads == 1 ? 1 : 2 * threads;
+        // M is cut into blocks of MC rows, two tasks per thread. When that gives too few tasks (small M: latency), N is
+        // split instead of shrinking the blocks: every B micro-panel is then reused over all MC rows (32-row blocks, the
+        // old rule, were 6 % slower at M = 128).
         int mc = Math.Min(MCMax, RoundUp(m, mr));
         int mBlocks = (m + mc - 1) / mc;
-        int nChunks = Math.Clamp((wanted + mBlocks - 1) / mBlocks, 1, panels);
-        int panelsPerChunk = (panels + nChunks - 1) / nChunks;
-        nChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
-
         var work = _work ??= new GemmWork();
-        work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, mc, nChunks, panelsPerChunk);
+        int[] chunkStarts = work.ChunkStarts(2 * threads + 1);
+        int nChunks = SplitPanels(panels, mBlocks, threads, k <= KC, chunkStarts);
+        work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, mc, nChunks,
+            Interlocked.Increment(ref _calls));
         try
         {
             if (threads == 1 || mBlocks * nChunks == 1)
@@ -184,11 +182,44 @@ internal static unsafe class GemmDriver
         finally { work.Clear(); }
     }
 
+    static long _calls;
+
+    /// <summary>Cuts the panels of every row block into chunks (one task each): starts[0..chunks] are panel offsets.</summary>
+    /// <param name="aPackedOnce">K fits one block, so a thread packs its rows of A once and reuses them for all its chunks</param>
+    internal static int SplitPanels(int panels, int mBlocks, int threads, bool aPackedOnce, int[] starts)
+    {
+        int chunks;
+        if (threads == 1 || mBlocks >= 2 * threads) chunks = 1;
+        else if (mBlocks == 1 && aPackedOnce && panels >= 2 * threads)
+        {
+            // One row block (batch-1 latency): a big chunk per thread first, then small ones that even out whichever
+            // thread started late or ran slow. The A rows are packed once per thread, so extra chunks cost nothing.
+            int big = Math.Max(1, 3 * panels / (4 * threads));
+            int rest = panels - threads * big;
+            starts[0] = 0;
+            for (int i = 1; i <= threads; i++) starts[i] = starts[i - 1] + big;
+            for (int i = 1; i <= threads; i++) starts[threads + i] = threads * big + (int)((long)rest * i / threads);
+            return 2 * threads;
+        }
+        else if (mBlocks == 1) chunks = Math.Min(threads, panels); // every chunk re-packs A for every K block
+        else chunks = Math.Min((2 * threads + mBlocks - 1) / mBlocks, panels);
+        for (int i = 0; i <= chunks; i++) starts[i] = (int)((long)panels * i / chunks);
+        return chunks;
+    }
+
     static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
     sealed class GemmWork : ParallelWork
     {
-        int _m, _n, _k, _mc, _nChunks, _panelsPerChunk;
+        int _m, _n, _k, _mc, _nChunks;
+        int[] _chunkStarts = [];
+        long _call;
+
+        public int[] ChunkStarts(int length)
+        {
+            if (_chunkStarts.Length < length) _chunkStarts = new int[length];
+            return _chunkStarts;
+        }
         float _alpha, _beta;
         float* _a, _b, _c, _bias;
         nint _lda, _ldc;
@@ -197,11 +228,11 @@ internal static unsafe class GemmDriver
         KernelPath _path;
 
         public void Set(int m, int n, int k, float alpha, float* a, nint lda, bool transA, float* b, float beta,
-            float* c, nint ldc, float* bias, Epilogue epilogue, KernelPath path, int mc, int nChunks, int panelsPerChunk)
+            float* c, nint ldc, float* bias, Epilogue epilogue, KernelPath path, int mc, int nChunks, long call)
         {
             _m = m; _n = n; _k = k; _alpha = alpha; _a = a; _lda = lda; _transA = transA; _b = b; _beta = beta;
             _c = c; _ldc = ldc; _bias = bias; _epilogue = epilogue; _path = path; _mc = mc; _nChunks = nChunks;
-            _panelsPerChunk = panelsPerChunk;
+            _call = call;
         }
 
         public void Clear() { _a = _b = _c = _bias = null; }
@@ -210,10 +241,13 @@ internal static unsafe class GemmDriver
         {
             int mb = index / _nChunks, chunk = index % _nChunks;
             int row0 = mb * _mc, rows = Math.Min(_mc, _m - row0);
-            int panel0 = chunk * _panelsPerChunk;
-            int panelEnd = Math.Min(panel0 + _panelsPerChunk, (_n + NR - 1) / NR);
-            Block(row0, rows, panel0, panelEnd);
+            Block(row0, rows, _chunkStarts[chunk], _chunkStarts[chunk + 1]);
         }
+
+        // What this thread's A workspace holds: rows from row0, K from p0, of GEMM call number _packedCall.
+        [ThreadStatic] static long _packedCall;
+        [ThreadStatic] static int _packedRow0, _packedP0;
+        [ThreadStatic] static float* _packedBuffer;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Block(int row0, int rows, int panel0, int panelEnd)
@@ -234,7 +268,12 @@ internal static unsafe class GemmDriver
             for (int p0 = 0; p0 < _k; p0 += KC)
             {
                 int kc = Math.Min(KC, _k - p0);
-                PackA(row0, rows, p0, kc, mr, aPack);
+                // A thread that runs several chunks of the same rows of one call packs them only once (K in one block).
+                if (_packedCall != _call || _packedRow0 != row0 || _packedP0 != p0 || _packedBuffer != aPack)
+                {
+                    PackA(row0, rows, p0, kc, mr, aPack);
+                    _packedCall = _call; _packedRow0 = row0; _packedP0 = p0; _packedBuffer = aPack;
+                }
                 bool accumulate = p0 > 0 || _beta != 0;
                 bool last = p0 + kc >= _k;
                 bool epilogue = last && (_bias != null || _epilogue != Epilogue.None);
@@ -272,6 +311,15 @@ internal static unsafe class GemmDriver
                             continue;
                         }
                         if (fullTile) MicroKernel(_path, kc, ap, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
+                        else if (cn <= 32 && _path == KernelPath.Avx512)
+                        {
+                            // a narrow last panel (attention's head dim 64 = 48 + 16, T = 128 = 2·48 + 32): only the
+                            // columns that exist, instead of a whole 48-wide tile
+                            bool direct = rn == 8 && (cn == 16 || cn == 32);
+                            if (cn <= 16) Kernel8x16Avx512(kc, ap, bp, direct ? cp : tile, direct ? _ldc : NR, direct && accumulate);
+                            else Kernel8x32Avx512(kc, ap, bp, direct ? cp : tile, direct ? _ldc : NR, direct && accumulate);
+                            if (!direct) MergeTile(tile, cp, _ldc, rn, cn, accumulate);
+                        }
                         else
                         {
                             MicroKernel(_path, kc, ap, bp, tile, NR, false, prefetch, prefetchEnd);
@@ -377,6 +425,7 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>In-register 8×8 transpose: row i of the result holds element i of every input row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
         ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
     {
@@ -421,8 +470,57 @@ internal static unsafe class GemmDriver
         for (int r = 0; r < rows; r++) new Span<float>(c + r * ldc, cols).Clear();
     }
 
+    /// <summary>C[rows, cols] (+)= the edge tile. Vector loads of the tile, masked at the ragged end: the kernel has just
+    /// written it with vector stores, and scalar reloads of those fail store forwarding (a 128 × 42 GEMM ran 2.4× slower).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MergeTile(float* tile, float* c, nint ldc, int rows, int cols, bool accumulate)
     {
+        if (Avx512F.IsSupported)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* t = tile + r * NR, d = c + r * ldc;
+                for (int j = 0; j < cols; j += 16)
+                {
+                    var v = Vector512.Load(t + j);
+                    if (j + 16 <= cols)
+                    {
+                        if (accumulate) v += Vector512.Load(d + j);
+                        v.Store(d + j);
+                    }
+                    else
+                    {
+                        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - j)).AsSingle();
+                        if (accumulate) v += Avx512F.MaskLoad(d + j, mask, Vector512<float>.Zero);
+                        Avx512F.MaskStore(d + j, mask, v);
+                    }
+                }
+            }
+            return;
+        }
+        if (Avx.IsSupported)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* t = tile + r * NR, d = c + r * ldc;
+                for (int j = 0; j < cols; j += 8)
+                {
+                    var v = Vector256.Load(t + j);
+                    if (j + 8 <= cols)
+                    {
+                        if (accumulate) v += Vector256.Load(d + j);
+                        v.Store(d + j);
+                    }
+                    else
+                    {
+                        var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(cols - j)).AsSingle();
+                        if (accumulate) v += Avx.MaskLoad(d + j, mask);
+                        Avx.MaskStore(d + j, mask, v);
+                    }
+                }
+            }
+            return;
+        }
         for (int r = 0; r < rows; r++)
         {
             float* t = tile + r * NR, d = c + r * ldc;
@@ -577,6 +675,78 @@ internal static unsafe class GemmDriver
         c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 16); c52.Store(c + 5 * ldc + 32);
         c60.Store(c + 6 * ldc + 0); c61.Store(c + 6 * ldc + 16); c62.Store(c + 6 * ldc + 32);
         c70.Store(c + 7 * ldc + 0); c71.Store(c + 7 * ldc + 16); c72.Store(c + 7 * ldc + 32);
+    }
+
+    /// <summary>C[8, 32] (+)= A micro-panel [kc, 8] · the first 32 columns of a B micro-panel [kc, 48].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel8x32Avx512(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (accumulate)
+        {
+            c00 = Vector512.Load(c + 0 * ldc); c01 = Vector512.Load(c + 0 * ldc + 16);
+            c10 = Vector512.Load(c + 1 * ldc); c11 = Vector512.Load(c + 1 * ldc + 16);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
+            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
+            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector512<float>.Zero;
+            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(a6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(a7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71);
+            a += 8; b += NR;
+        }
+        c00.Store(c + 0 * ldc); c01.Store(c + 0 * ldc + 16);
+        c10.Store(c + 1 * ldc); c11.Store(c + 1 * ldc + 16);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 16);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 16);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 16);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 16);
+        c60.Store(c + 6 * ldc); c61.Store(c + 6 * ldc + 16);
+        c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
+    }
+
+    /// <summary>C[8, 16] (+)= A micro-panel [kc, 8] · the first 16 columns of a B micro-panel [kc, 48].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel8x16Avx512(int kc, float* a, float* b, float* c, nint ldc, bool accumulate)
+    {
+        Vector512<float> c0, c1, c2, c3, c4, c5, c6, c7;
+        if (accumulate)
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + ldc); c2 = Vector512.Load(c + 2 * ldc); c3 = Vector512.Load(c + 3 * ldc);
+            c4 = Vector512.Load(c + 4 * ldc); c5 = Vector512.Load(c + 5 * ldc); c6 = Vector512.Load(c + 6 * ldc); c7 = Vector512.Load(c + 7 * ldc);
+        }
+        else c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = Vector512<float>.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+            a += 8; b += NR;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
     }
 
     /// <summary>C[4, 24] (+)= A micro-panel [kc, 4] · 24 columns of a B micro-panel [kc, 48] (called twice per panel);
