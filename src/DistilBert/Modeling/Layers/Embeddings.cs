@@ -34,7 +34,8 @@ public sealed class Embeddings
     public void Forward(int[] ids, int[]? tokenTypes, BatchLayout layout, LayerContext ctx, float[] y)
     {
         int tokens = layout.Tokens, dim = _dim;
-        var sum = ctx.Buffer(_cache, "emb.sum", (long)tokens * dim);
+        // inference sums straight into y and normalises it in place (training keeps the sum for Backward)
+        var sum = ctx.Training ? ctx.Buffer(_cache, "emb.sum", (long)tokens * dim) : y;
         var word = WordEmbeddings.Value;
         var pos = PositionEmbeddings.Value;
         var types = TokenTypeEmbeddings?.Value;

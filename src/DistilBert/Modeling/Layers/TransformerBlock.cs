@@ -44,7 +44,7 @@ public sealed class TransformerBlock
         _dim = dim;
     }
 
-    /// <summary>x: [tokens, dim] → y: [tokens, dim] (y must not alias x).</summary>
+    /// <summary>x: [tokens, dim] → y: [tokens, dim] (y must not alias x). Inference overwrites x: it is consumed.</summary>
     public void Forward(float[] x, BatchLayout layout, LayerContext ctx, float[] y, Span<float> probabilitiesOut)
     {
         int tokens = layout.Tokens;
@@ -53,8 +53,9 @@ public sealed class TransformerBlock
         Attention.Forward(x, layout, ctx, attn, probabilitiesOut);
         if (!ctx.Training)
         {
-            // Inference: residual add fused into each LayerNorm; nothing kept.
-            var hidden = ctx.Shared.Get("block.h", n);
+            // Inference: residual add fused into each LayerNorm; nothing kept. LN(attn + x) goes into x's buffer: x is
+            // not needed again, and a separate [tokens, dim] buffer was 12 MiB of peak memory at 32 × 128.
+            var hidden = x;
             AttentionNorm.ForwardResidual(attn, x, tokens, hidden);
             var ffnOut = attn; // the attention output is consumed: reuse its buffer
             FeedForward.Forward(hidden, tokens, ctx, ffnOut);
