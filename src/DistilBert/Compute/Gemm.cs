@@ -318,12 +318,12 @@ internal static unsafe class GemmDriver
                             bool direct = rn == 8 && (cn == 16 || cn == 32);
                             if (cn <= 16) Kernel8x16Avx512(kc, ap, bp, direct ? cp : tile, direct ? _ldc : NR, direct && accumulate);
                             else Kernel8x32Avx512(kc, ap, bp, direct ? cp : tile, direct ? _ldc : NR, direct && accumulate);
-                            if (!direct) MergeTile(tile, cp, _ldc, rn, cn, accumulate);
+                            if (!direct) MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate);
                         }
                         else
                         {
                             MicroKernel(_path, kc, ap, bp, tile, NR, false, prefetch, prefetchEnd);
-                            MergeTile(tile, cp, _ldc, rn, cn, accumulate);
+                            MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate);
                         }
                         if (epilogue)
                             for (int r = 0; r < rn; r++) Epilogues.Apply(cp + r * _ldc, _bias == null ? null : _bias + c0, cn, _epilogue);
@@ -473,9 +473,9 @@ internal static unsafe class GemmDriver
     /// <summary>C[rows, cols] (+)= the edge tile. Vector loads of the tile, masked at the ragged end: the kernel has just
     /// written it with vector stores, and scalar reloads of those fail store forwarding (a 128 × 42 GEMM ran 2.4× slower).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MergeTile(float* tile, float* c, nint ldc, int rows, int cols, bool accumulate)
+    static void MergeTile(KernelPath path, float* tile, float* c, nint ldc, int rows, int cols, bool accumulate)
     {
-        if (Avx512F.IsSupported)
+        if (path == KernelPath.Avx512)
         {
             for (int r = 0; r < rows; r++)
             {
@@ -498,7 +498,7 @@ internal static unsafe class GemmDriver
             }
             return;
         }
-        if (Avx.IsSupported)
+        if (path == KernelPath.Avx2)
         {
             for (int r = 0; r < rows; r++)
             {
