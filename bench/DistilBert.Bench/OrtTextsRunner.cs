@@ -108,22 +108,9 @@ public static class OrtTextsRunner
             writer.WriteString("engine", "ort");
             writer.WriteString("version", OrtEnv.Instance().GetVersionString());
             writer.WriteString("model", Path.GetFileName(modelPath));
-            writer.WriteString("order", TextBatches.OrderName(order));
-            writer.WriteNumber("texts", data.Texts);
-            writer.WriteNumber("batches", data.Batches.Count);
-            writer.WriteNumber("tokens", data.Tokens);
-            writer.WriteNumber("padded_tokens", data.PaddedTokens);
-            writer.WriteNumber("threads", threads);
-            writer.WriteNumber("median_pass_ms", median * 1e3);
-            writer.WriteNumber("best_pass_ms", times.Min() * 1e3);
-            writer.WriteNumber("texts_per_s", data.Texts / median);
-            writer.WriteNumber("tokens_per_s", data.Tokens / median);
+            data.WriteRun(writer, order, threads, times);
             writer.WriteNumber("padded_tokens_per_s", data.PaddedTokens / median);
             writer.WriteNumber("padded_gflops", paddedFlops / median / 1e9);   // the work ORT does, padding included
-            writer.WriteNumber("peak_rss_mib", ProcessMemory.Read().PeakResidentBytes / 1048576.0);
-            writer.WriteStartArray("times_ms");
-            foreach (var t in times) writer.WriteNumberValue(t * 1e3);
-            writer.WriteEndArray();
             writer.WriteEndObject();
         }
         stdout.Write("\n"u8);

@@ -71,6 +71,27 @@ public sealed class TextBatches
         _ => throw new InvalidInputException($"--order must be file, length or length-desc, got '{value}'"),
     };
 
+    /// <summary>The fields every engine's <c>--json</c> report of one timed run over these batches shares (our
+    /// <c>bench --texts</c> and the ONNX Runtime runner's <c>ort-texts</c>): sizes, pass times, rates, peak RSS.</summary>
+    public void WriteRun(Utf8JsonWriter writer, BatchOrder order, int threads, double[] passSeconds)
+    {
+        double median = KernelBench.Median(passSeconds);
+        writer.WriteString("order", OrderName(order));
+        writer.WriteNumber("texts", Texts);
+        writer.WriteNumber("batches", Batches.Count);
+        writer.WriteNumber("tokens", Tokens);
+        writer.WriteNumber("padded_tokens", PaddedTokens);
+        writer.WriteNumber("threads", threads);
+        writer.WriteNumber("median_pass_ms", median * 1e3);
+        writer.WriteNumber("best_pass_ms", passSeconds.Min() * 1e3);
+        writer.WriteNumber("texts_per_s", Texts / median);
+        writer.WriteNumber("tokens_per_s", Tokens / median);
+        writer.WriteNumber("peak_rss_mib", ProcessMemory.Read().PeakResidentBytes / 1048576.0);
+        writer.WriteStartArray("times_ms");
+        foreach (var t in passSeconds) writer.WriteNumberValue(t * 1e3);
+        writer.WriteEndArray();
+    }
+
     public static string OrderName(BatchOrder order) => order switch
     {
         BatchOrder.Length => "length",

@@ -212,28 +212,14 @@ public static class BenchCommand
         double median = KernelBench.Median(times);
         double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));
         double padding = 1 - (double)data.Tokens / data.PaddedTokens;
-        long peakRss = ProcessMemory.Read().PeakResidentBytes;
         if (json)
         {
             WriteJson(writer =>
             {
                 writer.WriteString("engine", engine);
                 writer.WriteString("shape", shape.Name);
-                writer.WriteString("order", TextBatches.OrderName(order));
-                writer.WriteNumber("texts", data.Texts);
-                writer.WriteNumber("batches", data.Batches.Count);
-                writer.WriteNumber("tokens", data.Tokens);
-                writer.WriteNumber("padded_tokens", data.PaddedTokens);
-                writer.WriteNumber("threads", threads);
-                writer.WriteNumber("median_pass_ms", median * 1e3);
-                writer.WriteNumber("texts_per_s", data.Texts / median);
-                writer.WriteNumber("tokens_per_s", data.Tokens / median);
+                data.WriteRun(writer, order, threads, times);
                 writer.WriteNumber("gflops", flops / median / 1e9);
-                writer.WriteNumber("best_pass_ms", times.Min() * 1e3);
-                writer.WriteNumber("peak_rss_mib", peakRss / 1048576.0);
-                writer.WriteStartArray("times_ms");
-                foreach (var t in times) writer.WriteNumberValue(t * 1e3);
-                writer.WriteEndArray();
             });
             return 0;
         }
