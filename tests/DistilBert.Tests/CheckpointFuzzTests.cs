@@ -13,9 +13,10 @@ namespace DistilBert.Tests;
 public sealed class CheckpointFuzzTests(ITestOutputHelper output) : IDisposable
 {
     // Thousands of tiny files: on Linux keep them in memory (tmpfs) rather than on a shared disk.
-    readonly string _dir = Directory.CreateDirectory(Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"ckpt-fuzz-{Guid.NewGuid():N}")).FullName;
+    readonly TempDirectory _tmp = new("ckpt-fuzz", Directory.Exists("/dev/shm") ? "/dev/shm" : null);
+    string _dir => _tmp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _tmp.Dispose();
 
     static readonly byte[] Interesting = "{}[]\",:0123456789-eE.FIBU"u8.ToArray().Concat(new byte[] { 0, 0x7f, 0x80, 0xff, (byte)'K', (byte)'J', (byte)'X', (byte)'q', (byte)'h', (byte)'(', (byte)'t', (byte)'R', (byte)'Q', (byte)'u', (byte)'.', (byte)'c' }).ToArray();
 

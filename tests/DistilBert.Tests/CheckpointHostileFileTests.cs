@@ -8,9 +8,10 @@ namespace DistilBert.Tests;
 /// <summary>Broken and malicious checkpoints: each is refused with a ModelFileException that says why.</summary>
 public sealed class CheckpointHostileFileTests : IDisposable
 {
-    readonly string _dir = CheckpointTests.TempDir();
+    readonly TempDirectory _tmp = new("ckpt-hostile");
+    string _dir => _tmp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _tmp.Dispose();
 
     string Write(byte[] bytes, string name = "model.safetensors")
     {
@@ -242,9 +243,10 @@ public sealed class CheckpointHostileFileTests : IDisposable
 /// <summary>torch's legacy (pre-zip) torch.save format, built from the golden zip checkpoints' own pickles and storages.</summary>
 public sealed class CheckpointLegacyTorchTests : IDisposable
 {
-    readonly string _dir = CheckpointTests.TempDir();
+    readonly TempDirectory _tmp = new("ckpt-legacy");
+    string _dir => _tmp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _tmp.Dispose();
 
     static readonly Dictionary<TensorDType, string> StorageTypes = new()
     {

@@ -65,13 +65,10 @@ public class CheckpointTests
         Assert.True(report.IsComplete, report.ToString());
         Assert.Empty(report.Unexpected);
 
-        var tmp = TempPath(".safetensors");
-        try
-        {
-            StateDict.Save(tmp, registry);
-            Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(tmp));
-        }
-        finally { File.Delete(tmp); }
+        using var tmpDir = new TempDirectory("ckpt");
+        var tmp = tmpDir.File("model.safetensors");
+        StateDict.Save(tmp, registry);
+        Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(tmp));
     }
 
     [Theory]
@@ -86,42 +83,36 @@ public class CheckpointTests
         Assert.True(report.IsComplete, report.ToString());
         Assert.Empty(report.Unexpected); // the bin's alias keys are accounted for by the tied parameters
 
-        var tmp = TempPath(".safetensors");
-        try
-        {
-            StateDict.Save(tmp, registry);
-            Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), File.ReadAllBytes(tmp));
-        }
-        finally { File.Delete(tmp); }
+        using var tmpDir = new TempDirectory("ckpt");
+        var tmp = tmpDir.File("model.safetensors");
+        StateDict.Save(tmp, registry);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), File.ReadAllBytes(tmp));
     }
 
     [Fact]
     public void HalfBFloatAndDoubleConvertToFloat32AndIntegersToInt64()
     {
-        var path = TempPath(".safetensors");
-        try
-        {
-            Half[] half = [(Half)1.5f, (Half)(-0.25f), Half.MaxValue];
-            double[] doubles = [1e-3, -7.5];
-            SafeTensors.Write(path, [
-                new TensorToWrite("h", TensorDType.F16, [3], System.Runtime.InteropServices.MemoryMarshal.AsBytes(half.AsSpan()).ToArray()),
-                new TensorToWrite("b", TensorDType.BF16, [2], new byte[] { 0xc0, 0x3f, 0x00, 0xc1 }), // 1.5, -8
-                new TensorToWrite("d", TensorDType.F64, [2], System.Runtime.InteropServices.MemoryMarshal.AsBytes(doubles.AsSpan()).ToArray()),
-                new TensorToWrite("i", TensorDType.I32, [2], new byte[] { 0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0 }),
-                new TensorToWrite("u", TensorDType.U8, [2], new byte[] { 200, 1 }),
-            ]);
-            using var s = CheckpointFile.Open(path);
-            Assert.Equal([1.5f, -0.25f, 65504f], s.ReadFloat32("h"));
-            Assert.Equal([1.5f, -8f], s.ReadFloat32("b"));
-            Assert.Equal([1e-3f, -7.5f], s.ReadFloat32("d"));
-            Assert.Equal([-1L, 5L], s.ReadInt64("i"));
-            Assert.Equal([200L, 1L], s.ReadInt64("u"));
-            var e = Assert.Throws<ModelFileException>(() => s.ReadFloat32("i"));
-            Assert.Contains("expected a floating-point tensor", e.Message);
-            e = Assert.Throws<ModelFileException>(() => ((SafeTensorsFile)s).GetFloat32Span("h"));
-            Assert.Contains("not F32", e.Message);
-        }
-        finally { File.Delete(path); }
+        using var tmp = new TempDirectory("ckpt");
+        var path = tmp.File("mixed.safetensors");
+        Half[] half = [(Half)1.5f, (Half)(-0.25f), Half.MaxValue];
+        double[] doubles = [1e-3, -7.5];
+        SafeTensors.Write(path, [
+            new TensorToWrite("h", TensorDType.F16, [3], System.Runtime.InteropServices.MemoryMarshal.AsBytes(half.AsSpan()).ToArray()),
+            new TensorToWrite("b", TensorDType.BF16, [2], new byte[] { 0xc0, 0x3f, 0x00, 0xc1 }), // 1.5, -8
+            new TensorToWrite("d", TensorDType.F64, [2], System.Runtime.InteropServices.MemoryMarshal.AsBytes(doubles.AsSpan()).ToArray()),
+            new TensorToWrite("i", TensorDType.I32, [2], new byte[] { 0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0 }),
+            new TensorToWrite("u", TensorDType.U8, [2], new byte[] { 200, 1 }),
+        ]);
+        using var s = CheckpointFile.Open(path);
+        Assert.Equal([1.5f, -0.25f, 65504f], s.ReadFloat32("h"));
+        Assert.Equal([1.5f, -8f], s.ReadFloat32("b"));
+        Assert.Equal([1e-3f, -7.5f], s.ReadFloat32("d"));
+        Assert.Equal([-1L, 5L], s.ReadInt64("i"));
+        Assert.Equal([200L, 1L], s.ReadInt64("u"));
+        var e = Assert.Throws<ModelFileException>(() => s.ReadFloat32("i"));
+        Assert.Contains("expected a floating-point tensor", e.Message);
+        e = Assert.Throws<ModelFileException>(() => ((SafeTensorsFile)s).GetFloat32Span("h"));
+        Assert.Contains("not F32", e.Message);
     }
 
     [Fact]
@@ -139,20 +130,17 @@ public class CheckpointTests
     public void FolderPrefersSafeTensorsAndFallsBackToTorchBin()
     {
         using (var s = CheckpointFile.Open(Fixtures.Golden("models", "bert_mlm"))) Assert.IsType<SafeTensorsFile>(s);
-        var dir = TempDir();
-        try
-        {
-            var bin = Path.Combine(dir, "pytorch_model.bin");
-            File.Copy(Fixtures.Golden("models", "bert_mlm", "pytorch_model.bin"), bin);
-            using (var s = CheckpointFile.Open(dir)) Assert.IsType<TorchCheckpointFile>(s);
-            // Sniffed by content, not by name.
-            var renamed = Path.Combine(dir, "weights.safetensors");
-            File.Move(bin, renamed);
-            using (var s = CheckpointFile.Open(renamed)) Assert.IsType<TorchCheckpointFile>(s);
-            var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(dir));
-            Assert.Contains("no weights found", e.Message);
-        }
-        finally { Directory.Delete(dir, true); }
+        using var tmp = new TempDirectory("ckpt");
+        var dir = tmp.Path;
+        var bin = Path.Combine(dir, "pytorch_model.bin");
+        File.Copy(Fixtures.Golden("models", "bert_mlm", "pytorch_model.bin"), bin);
+        using (var s = CheckpointFile.Open(dir)) Assert.IsType<TorchCheckpointFile>(s);
+        // Sniffed by content, not by name.
+        var renamed = Path.Combine(dir, "weights.safetensors");
+        File.Move(bin, renamed);
+        using (var s = CheckpointFile.Open(renamed)) Assert.IsType<TorchCheckpointFile>(s);
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(dir));
+        Assert.Contains("no weights found", e.Message);
     }
 
     [Fact]
@@ -218,55 +206,49 @@ public class CheckpointTests
         var registry = RegistryFor(st);
         StateDict.LoadInto(registry, st, null);
         var config = File.ReadAllText(Path.Combine(source, "config.json"));
-        var parent = TempDir();
-        try
-        {
-            var dir = Path.Combine(parent, "saved");
-            ModelFolder.Save(dir, config, registry, [Fixtures.Golden("tokenizer", "vocab.txt"), Fixtures.Golden("tokenizer", "tokenizer_config.json")]);
-            Assert.Equal(["config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-            Assert.Equal(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
-            Assert.Equal(config, File.ReadAllText(Path.Combine(dir, "config.json")));
-            // Saving over an existing folder replaces files and leaves no temporary folder behind.
-            registry.First().Value[0] += 1;
-            ModelFolder.Save(dir + Path.DirectorySeparatorChar, config, registry, [Path.Combine(dir, "vocab.txt")]);
-            Assert.NotEqual(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
-            Assert.Equal(["saved"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
-            Assert.Throws<InvalidInputException>(() => ModelFolder.Save(dir, "{not json", registry));
-        }
-        finally { Directory.Delete(parent, true); }
+        using var tmp = new TempDirectory("ckpt");
+        var parent = tmp.Path;
+        var dir = Path.Combine(parent, "saved");
+        ModelFolder.Save(dir, config, registry, [Fixtures.Golden("tokenizer", "vocab.txt"), Fixtures.Golden("tokenizer", "tokenizer_config.json")]);
+        Assert.Equal(["config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
+        Assert.Equal(config, File.ReadAllText(Path.Combine(dir, "config.json")));
+        // Saving over an existing folder replaces files and leaves no temporary folder behind.
+        registry.First().Value[0] += 1;
+        ModelFolder.Save(dir + Path.DirectorySeparatorChar, config, registry, [Path.Combine(dir, "vocab.txt")]);
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
+        Assert.Equal(["saved"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
+        Assert.Throws<InvalidInputException>(() => ModelFolder.Save(dir, "{not json", registry));
     }
 
     [Fact]
     public void ShardedSafeTensorsOpenAsOneSource()
     {
         using var whole = CheckpointFile.Open(Fixtures.Golden("models", "bert_mlm"));
-        var dir = TempDir();
-        try
+        using var tmp = new TempDirectory("ckpt");
+        var dir = tmp.Path;
+        var names = whole.Tensors.Select(t => t.Name).ToList();
+        var half = names.Count / 2;
+        var map = new JsonObject();
+        for (int shard = 0; shard < 2; shard++)
         {
-            var names = whole.Tensors.Select(t => t.Name).ToList();
-            var half = names.Count / 2;
-            var map = new JsonObject();
-            for (int shard = 0; shard < 2; shard++)
-            {
-                var file = $"model-0000{shard + 1}-of-00002.safetensors";
-                var part = shard == 0 ? names.Take(half) : names.Skip(half);
-                SafeTensors.Write(Path.Combine(dir, file), part.Select(n => ToWrite(whole, n)));
-                foreach (var n in part) map[n] = file;
-            }
-            File.WriteAllText(Path.Combine(dir, "model.safetensors.index.json"), new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = 1 }, ["weight_map"] = map }.ToJsonString());
-            using var sharded = CheckpointFile.Open(dir);
-            Assert.IsType<ShardedTensorSource>(sharded);
-            Assert.Equal(names.Order(), sharded.Tensors.Select(t => t.Name).Order());
-            foreach (var t in whole.Tensors.Where(t => t.DType == TensorDType.F32))
-                AssertBitIdentical(whole.ReadFloat32(t.Name), sharded.ReadFloat32(t.Name), t.Name);
-            Assert.Equal(whole.ReadInt64("bert.embeddings.position_ids"), sharded.ReadInt64("bert.embeddings.position_ids"));
-
-            map[names[0]] = "../evil.safetensors";
-            File.WriteAllText(Path.Combine(dir, "model.safetensors.index.json"), new JsonObject { ["weight_map"] = map.DeepClone() }.ToJsonString());
-            var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(dir));
-            Assert.Contains("not a plain file name", e.Message);
+            var file = $"model-0000{shard + 1}-of-00002.safetensors";
+            var part = shard == 0 ? names.Take(half) : names.Skip(half);
+            SafeTensors.Write(Path.Combine(dir, file), part.Select(n => ToWrite(whole, n)));
+            foreach (var n in part) map[n] = file;
         }
-        finally { Directory.Delete(dir, true); }
+        File.WriteAllText(Path.Combine(dir, "model.safetensors.index.json"), new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = 1 }, ["weight_map"] = map }.ToJsonString());
+        using var sharded = CheckpointFile.Open(dir);
+        Assert.IsType<ShardedTensorSource>(sharded);
+        Assert.Equal(names.Order(), sharded.Tensors.Select(t => t.Name).Order());
+        foreach (var t in whole.Tensors.Where(t => t.DType == TensorDType.F32))
+            AssertBitIdentical(whole.ReadFloat32(t.Name), sharded.ReadFloat32(t.Name), t.Name);
+        Assert.Equal(whole.ReadInt64("bert.embeddings.position_ids"), sharded.ReadInt64("bert.embeddings.position_ids"));
+
+        map[names[0]] = "../evil.safetensors";
+        File.WriteAllText(Path.Combine(dir, "model.safetensors.index.json"), new JsonObject { ["weight_map"] = map.DeepClone() }.ToJsonString());
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(dir));
+        Assert.Contains("not a plain file name", e.Message);
     }
 
     internal static TensorToWrite ToWrite(ITensorSource s, string name)
@@ -298,14 +280,6 @@ public class CheckpointTests
                 Assert.Fail($"{what}[{i}]: {expected[i]:R} != {actual[i]:R}");
     }
 
-    internal static string TempPath(string ext) => Path.Combine(Path.GetTempPath(), $"ckpt-{Guid.NewGuid():N}{ext}");
-
-    internal static string TempDir()
-    {
-        var d = TempPath("");
-        Directory.CreateDirectory(d);
-        return d;
-    }
 }
 
 public class CheckpointSummaryTests
@@ -348,13 +322,10 @@ public class CheckpointCliTests
         var folder = Fixtures.Golden("models", "bert_mlm");
         Assert.Equal(0, Run("info", folder));
         Assert.Equal(0, Run("info", Path.Combine(folder, "pytorch_model.bin"), "--json"));
-        var bad = CheckpointTests.TempPath(".safetensors");
-        try
-        {
-            File.WriteAllBytes(bad, [1, 2, 3]);
-            Assert.Equal(1, Run("info", bad));
-            Assert.Equal(1, Run("info", "./no/such/folder"));
-        }
-        finally { File.Delete(bad); }
+        using var tmp = new TempDirectory("ckpt-cli");
+        var bad = tmp.File("bad.safetensors");
+        File.WriteAllBytes(bad, [1, 2, 3]);
+        Assert.Equal(1, Run("info", bad));
+        Assert.Equal(1, Run("info", "./no/such/folder"));
     }
 }

@@ -39,31 +39,27 @@ public class ComputeBenchTests
     [Fact]
     public void TextsAreReadFromTsvJsonLinesAndPlainLines()
     {
-        var dir = Directory.CreateTempSubdirectory("bench-texts");
-        try
-        {
-            var tsv = Path.Combine(dir.FullName, "sst.tsv");
-            File.WriteAllLines(tsv, ["sentence\tlabel", "a fine film\t1", "dull\t0", "the best picture of the whole year\t1"]);
-            var batches = TextBatches.Load(tsv, batchSize: 2, maxLength: 128, limit: null);
-            Assert.Equal(3, batches.Texts);
-            Assert.Equal(2, batches.Batches.Count);
-            Assert.Equal([5, 3], batches.Batches[0].Select(s => s.Length)); // [CLS] a fine film [SEP]; [CLS] dull [SEP]
-            Assert.Equal(2L, batches.PaddedTokens - batches.Tokens); // the 3-token sequence padded to 5
+        using var dir = new TempDirectory("bench-texts");
+        var tsv = Path.Combine(dir.Path, "sst.tsv");
+        File.WriteAllLines(tsv, ["sentence\tlabel", "a fine film\t1", "dull\t0", "the best picture of the whole year\t1"]);
+        var batches = TextBatches.Load(tsv, batchSize: 2, maxLength: 128, limit: null);
+        Assert.Equal(3, batches.Texts);
+        Assert.Equal(2, batches.Batches.Count);
+        Assert.Equal([5, 3], batches.Batches[0].Select(s => s.Length)); // [CLS] a fine film [SEP]; [CLS] dull [SEP]
+        Assert.Equal(2L, batches.PaddedTokens - batches.Tokens); // the 3-token sequence padded to 5
 
-            var json = Path.Combine(dir.FullName, "imdb.jsonl");
-            File.WriteAllLines(json, ["{\"text\": \"one two three\", \"label\": 1}", "{\"text\": \"four\"}"]);
-            Assert.Equal(2, TextBatches.Load(json, 8, 128, null).Texts);
-            var truncated = TextBatches.Load(json, 8, maxLength: 3, limit: 1);
-            Assert.Equal(3, truncated.Batches[0][0].Length);
+        var json = Path.Combine(dir.Path, "imdb.jsonl");
+        File.WriteAllLines(json, ["{\"text\": \"one two three\", \"label\": 1}", "{\"text\": \"four\"}"]);
+        Assert.Equal(2, TextBatches.Load(json, 8, 128, null).Texts);
+        var truncated = TextBatches.Load(json, 8, maxLength: 3, limit: 1);
+        Assert.Equal(3, truncated.Batches[0][0].Length);
 
-            var plain = Path.Combine(dir.FullName, "plain.txt");
-            File.WriteAllLines(plain, ["hello world", "", "again"]);
-            Assert.Equal(2, TextBatches.Load(plain, 8, 128, null).Texts);
+        var plain = Path.Combine(dir.Path, "plain.txt");
+        File.WriteAllLines(plain, ["hello world", "", "again"]);
+        Assert.Equal(2, TextBatches.Load(plain, 8, 128, null).Texts);
 
-            File.WriteAllLines(json, ["{\"label\": 1}"]);
-            var e = Assert.Throws<DataFileException>(() => TextBatches.Load(json, 8, 128, null));
-            Assert.Contains("text", e.Message);
-        }
-        finally { dir.Delete(recursive: true); }
+        File.WriteAllLines(json, ["{\"label\": 1}"]);
+        var e = Assert.Throws<DataFileException>(() => TextBatches.Load(json, 8, 128, null));
+        Assert.Contains("text", e.Message);
     }
 }

@@ -6,9 +6,10 @@ namespace DistilBert.Tests;
 
 public sealed class DataReaderTests : IDisposable
 {
-    readonly string folder = Directory.CreateTempSubdirectory("distilbert-data-").FullName;
+    readonly TempDirectory _tmp = new("data");
+    string folder => _tmp.Path;
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => _tmp.Dispose();
 
     string Write(string name, string content)
     {

@@ -7,22 +7,23 @@ using DistilBert.Training;
 namespace DistilBert.Tests;
 
 /// <summary>General distillation on a tiny teacher/student pair (the golden 12-layer BERT and its 6-layer student).</summary>
-public class DistillGeneralTests
+public sealed class DistillGeneralTests : IDisposable
 {
     static string Dist(params string[] parts) => Fixtures.Golden(["distillation", .. parts]);
 
-    static string Temp(string name)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "distilbert-distill-" + Guid.NewGuid().ToString("N"), name);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    readonly TempDirectory _tmp = new("distill");
+    int _temps;
+
+    public void Dispose() => _tmp.Dispose();
+
+    /// <summary>A fresh folder named <paramref name="name"/> inside this test's temp directory.</summary>
+    string Temp(string name) => Directory.CreateDirectory(Path.Combine(_tmp.Path, (++_temps).ToString(), name)).FullName;
 
     /// <summary>A 1000-token vocabulary matching the golden models' vocab_size: specials, then w5 … w999.</summary>
     static string[] VocabTokens() => ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", .. Enumerable.Range(5, 995).Select(i => $"w{i}")];
 
     /// <summary>Copies a golden model folder and gives it the vocabulary.</summary>
-    static string ModelFolder(string golden, string[]? vocab = null)
+    string ModelFolder(string golden, string[]? vocab = null)
     {
         var dir = Temp(golden);
         foreach (var f in new[] { "config.json", "model.safetensors" }) File.Copy(Dist(golden, f), Path.Combine(dir, f));
@@ -31,7 +32,7 @@ public class DistillGeneralTests
     }
 
     /// <summary>Sentences over 40 words in a fixed cyclic order with random starts and lengths: learnable by an MLM.</summary>
-    static string Corpus(int lines, int seed = 1)
+    string Corpus(int lines, int seed = 1)
     {
         var random = new Random(seed);
         var path = Path.Combine(Temp("corpus"), "corpus.txt");

@@ -10,14 +10,15 @@ namespace DistilBert.Tests;
 /// Task distillation on a toy sentiment-like task: a 4-layer BERT teacher is fine-tuned here (its own Backward), then a
 /// 2-layer DistilBERT student initialised from its layers learns from it.
 /// </summary>
-public class DistillTaskTests
+public sealed class DistillTaskTests : IDisposable
 {
-    static string Temp(string name)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "distilbert-distill-task-" + Guid.NewGuid().ToString("N"), name);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    readonly TempDirectory _tmp = new("distill-task");
+    int _temps;
+
+    public void Dispose() => _tmp.Dispose();
+
+    /// <summary>A fresh folder named <paramref name="name"/> inside this test's temp directory.</summary>
+    string Temp(string name) => Directory.CreateDirectory(Path.Combine(_tmp.Path, (++_temps).ToString(), name)).FullName;
 
     static readonly string[] Vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", .. Enumerable.Range(5, 95).Select(i => $"w{i}")];
 
@@ -43,7 +44,7 @@ public class DistillTaskTests
     }
 
     /// <summary>Fine-tunes a 4-layer BERT classifier on the toy task and saves it with the vocabulary.</summary>
-    static string TrainTeacher(string dataDir, string train)
+    string TrainTeacher(string dataDir, string train)
     {
         var config = ModelConfig.Parse("""
             {"architectures": ["BertForSequenceClassification"], "model_type": "bert", "vocab_size": 100, "hidden_size": 32,
@@ -142,8 +143,8 @@ public class DistillTaskQuestionAnsweringTests
     [Fact]
     public void LabelsPointAtTheAnswerAndAnIdenticalStudentHasNoSoftLoss()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "distilbert-distill-qa-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
+        using var tmp = new TempDirectory("distill-qa");
+        var dir = tmp.Path;
         File.WriteAllLines(Path.Combine(dir, "vocab.txt"), Vocab);
         var squad = Path.Combine(dir, "squad.json");
         File.WriteAllText(squad, """
@@ -186,8 +187,8 @@ public class DistillTaskTokenDataTests
     [Fact]
     public void TagsSitOnFirstSubTokensAndTruncatedWordsAreMarked()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "distilbert-distill-ner-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
+        using var tmp = new TempDirectory("distill-ner");
+        var dir = tmp.Path;
         File.WriteAllLines(Path.Combine(dir, "vocab.txt"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "new", "york", "is", "big", "##ger", "."]);
         var conll = Path.Combine(dir, "train.conll");
         File.WriteAllLines(conll, ["new\tB-location", "york\tI-location", "is\tO", "bigger\tO", ".\tO", ""]);

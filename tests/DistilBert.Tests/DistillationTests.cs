@@ -39,26 +39,20 @@ public class DistillationTests
     [InlineData("pytorch_model.bin")]
     public void InitStudentCommandWritesHfsStudentByteForByte(string teacherWeights)
     {
-        var outDir = Path.Combine(Path.GetTempPath(), $"student-{Guid.NewGuid():N}");
-        var teacherDir = Path.Combine(Path.GetTempPath(), $"teacher-{Guid.NewGuid():N}");
-        try
-        {
-            Directory.CreateDirectory(teacherDir);
-            File.Copy(Dist("teacher_bert_12layer", "config.json"), Path.Combine(teacherDir, "config.json"));
-            File.Copy(Dist("teacher_bert_12layer", teacherWeights), Path.Combine(teacherDir, teacherWeights));
-            int rc = DistilBert.Cli.Program.BuildRoot().Parse(["init-student", "--teacher", teacherDir, "--out", outDir, "--json"]).Invoke();
-            Assert.Equal(0, rc);
-            // HF: extract_distilbert.py --vocab_transform, then DistilBertForMaskedLM.from_pretrained(...).save_pretrained(...)
-            Assert.Equal(File.ReadAllBytes(Dist("student_distilbert_6layer", "model.safetensors")), File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
-            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")))!;
-            Assert.Equal(6, (int)config["n_layers"]!);
-            Assert.Equal(16, (int)config["dim"]!);
-            Assert.Equal("DistilBertForMaskedLM", (string)config["architectures"]![0]!);
-        }
-        finally
-        {
-            foreach (var dir in new[] { outDir, teacherDir }) if (Directory.Exists(dir)) Directory.Delete(dir, true);
-        }
+        using var tmp = new TempDirectory("init-student");
+        var outDir = tmp.File("student");
+        var teacherDir = tmp.File("teacher");
+        Directory.CreateDirectory(teacherDir);
+        File.Copy(Dist("teacher_bert_12layer", "config.json"), Path.Combine(teacherDir, "config.json"));
+        File.Copy(Dist("teacher_bert_12layer", teacherWeights), Path.Combine(teacherDir, teacherWeights));
+        int rc = DistilBert.Cli.Program.BuildRoot().Parse(["init-student", "--teacher", teacherDir, "--out", outDir, "--json"]).Invoke();
+        Assert.Equal(0, rc);
+        // HF: extract_distilbert.py --vocab_transform, then DistilBertForMaskedLM.from_pretrained(...).save_pretrained(...)
+        Assert.Equal(File.ReadAllBytes(Dist("student_distilbert_6layer", "model.safetensors")), File.ReadAllBytes(Path.Combine(outDir, "model.safetensors")));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")))!;
+        Assert.Equal(6, (int)config["n_layers"]!);
+        Assert.Equal(16, (int)config["dim"]!);
+        Assert.Equal("DistilBertForMaskedLM", (string)config["architectures"]![0]!);
     }
 
     [Fact]

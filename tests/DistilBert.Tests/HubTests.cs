@@ -10,18 +10,21 @@ public sealed class HubTests : IDisposable
     const string RepoId = "test-org/tiny-distilbert";
     const string Commit = "0123456789abcdef0123456789abcdef01234567";
     readonly HubFakeServer _hub = new();
-    readonly string _cache = CheckpointTests.TempDir();
+    readonly TempDirectory _tmp = new("hub");
+    // Inside the temp directory, so a path-traversal write that escaped the cache would still be caught and cleaned up.
+    readonly string _cache;
     readonly byte[] _weights = File.ReadAllBytes(Fixtures.Golden("models", "distilbert_seqcls", "model.safetensors"));
 
     public HubTests()
     {
+        _cache = Directory.CreateDirectory(_tmp.File("cache")).FullName;
         _hub.Repos[RepoId] = GoldenRepo(Commit, token: null);
     }
 
     public void Dispose()
     {
         _hub.Dispose();
-        Directory.Delete(_cache, true);
+        _tmp.Dispose();
     }
 
     static HubFakeServer.Repo GoldenRepo(string commit, string? token)
@@ -237,7 +240,7 @@ public sealed class HubTests : IDisposable
         for (int s = 0; s < 2; s++)
         {
             var file = $"model-0000{s + 1}-of-00002.safetensors";
-            var tmp = CheckpointTests.TempPath(".safetensors");
+            var tmp = _tmp.File(file);
             var part = names.Where((_, i) => i % 2 == s).ToList();
             SafeTensors.Write(tmp, part.Select(n => CheckpointTests.ToWrite(whole, n)));
             sharded.Files[file] = File.ReadAllBytes(tmp);

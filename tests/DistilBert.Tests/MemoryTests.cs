@@ -89,16 +89,12 @@ public class MemoryTests
         var normal = LoadGolden(name, "model.safetensors");
         var released = LoadGolden(name, "model.safetensors");
         released.PrepareForInference();
-        var dir = Path.Combine(Path.GetTempPath(), $"memory-save-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        try
-        {
-            // Save reads every Value: released ones unpack from the packed copies
-            StateDict.Save(Path.Combine(dir, "released.safetensors"), released.Parameters);
-            StateDict.Save(Path.Combine(dir, "normal.safetensors"), normal.Parameters);
-            Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "normal.safetensors")), File.ReadAllBytes(Path.Combine(dir, "released.safetensors")));
-        }
-        finally { Directory.Delete(dir, recursive: true); }
+        using var tmp = new TempDirectory("memory-save");
+        var dir = tmp.Path;
+        // Save reads every Value: released ones unpack from the packed copies
+        StateDict.Save(Path.Combine(dir, "released.safetensors"), released.Parameters);
+        StateDict.Save(Path.Combine(dir, "normal.safetensors"), normal.Parameters);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "normal.safetensors")), File.ReadAllBytes(Path.Combine(dir, "released.safetensors")));
         foreach (var p in normal.Parameters)
         {
             var q = released.Parameters[p.Name];

@@ -15,27 +15,24 @@ public class ModelInferenceTests
     public void InferCommandReplaysAGoldenCase(string name)
     {
         var folder = Fixtures.Golden("models", name);
-        var outPath = Path.Combine(Path.GetTempPath(), $"infer-{name}-{Guid.NewGuid():N}.safetensors");
-        try
+        using var tmp = new TempDirectory("infer");
+        var outPath = tmp.File($"infer-{name}.safetensors");
+        int exit = CliAction.Run(() => Program.BuildRoot().Parse(["infer", "--model", folder, "--inputs", Path.Combine(folder, "expected.safetensors"),
+            "--out", outPath, "--hidden-states", "--attentions"]).Invoke());
+        Assert.Equal(0, exit);
+        using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
+        using var actual = SafeTensors.Open(outPath);
+        var config = ModelConfig.Load(folder);
+        int compared = 0;
+        foreach (var info in actual.Tensors)
         {
-            int exit = CliAction.Run(() => Program.BuildRoot().Parse(["infer", "--model", folder, "--inputs", Path.Combine(folder, "expected.safetensors"),
-                "--out", outPath, "--hidden-states", "--attentions"]).Invoke());
-            Assert.Equal(0, exit);
-            using var expected = SafeTensors.Open(Path.Combine(folder, "expected.safetensors"));
-            using var actual = SafeTensors.Open(outPath);
-            var config = ModelConfig.Load(folder);
-            int compared = 0;
-            foreach (var info in actual.Tensors)
-            {
-                Assert.True(expected.Contains(info.Name), $"unexpected output {info.Name}");
-                Assert.Equal(expected.Info(info.Name).Shape, info.Shape);
-                ModelGoldenTests.AssertClose(name, info.Name, expected.ReadFloat32(info.Name), actual.ReadFloat32(info.Name), ModelGoldenTests.Tolerance(info.Name, config));
-                compared++;
-            }
-            // every expected output was written: all tensors except the inputs
-            Assert.Equal(expected.Tensors.Count(t => t.DType == TensorDType.F32), compared);
+            Assert.True(expected.Contains(info.Name), $"unexpected output {info.Name}");
+            Assert.Equal(expected.Info(info.Name).Shape, info.Shape);
+            ModelGoldenTests.AssertClose(name, info.Name, expected.ReadFloat32(info.Name), actual.ReadFloat32(info.Name), ModelGoldenTests.Tolerance(info.Name, config));
+            compared++;
         }
-        finally { File.Delete(outPath); }
+        // every expected output was written: all tensors except the inputs
+        Assert.Equal(expected.Tensors.Count(t => t.DType == TensorDType.F32), compared);
     }
 
     [Fact]
@@ -106,19 +103,16 @@ public class ModelInferenceTests
     public void InferReportsAMissingInputTensorAndAMaskOfTheWrongShape()
     {
         var folder = Fixtures.Golden("models", "distilbert_qa");
-        var dir = Directory.CreateTempSubdirectory("infer-bad-").FullName;
-        try
-        {
-            var noIds = Path.Combine(dir, "noids.safetensors");
-            SafeTensors.Write(noIds, [TensorToWrite.Int64("attention_mask", [1, 2], [1, 1])]);
-            var badMask = Path.Combine(dir, "badmask.safetensors");
-            SafeTensors.Write(badMask, [TensorToWrite.Int64("input_ids", [1, 3], [1, 2, 3]), TensorToWrite.Int64("attention_mask", [1, 2], [1, 1])]);
-            var e1 = Assert.Throws<InvalidInputException>(() => InferCommand.Run(folder, noIds, Path.Combine(dir, "o.safetensors"), ForwardOptions.None, TextWriter.Null));
-            Assert.Contains("missing tensor 'input_ids'", e1.Message);
-            var e2 = Assert.Throws<InvalidInputException>(() => InferCommand.Run(folder, badMask, Path.Combine(dir, "o.safetensors"), ForwardOptions.None, TextWriter.Null));
-            Assert.Contains("attention_mask has shape [1, 2] but input_ids has [1, 3]", e2.Message);
-        }
-        finally { Directory.Delete(dir, true); }
+        using var tmp = new TempDirectory("infer-bad");
+        var dir = tmp.Path;
+        var noIds = Path.Combine(dir, "noids.safetensors");
+        SafeTensors.Write(noIds, [TensorToWrite.Int64("attention_mask", [1, 2], [1, 1])]);
+        var badMask = Path.Combine(dir, "badmask.safetensors");
+        SafeTensors.Write(badMask, [TensorToWrite.Int64("input_ids", [1, 3], [1, 2, 3]), TensorToWrite.Int64("attention_mask", [1, 2], [1, 1])]);
+        var e1 = Assert.Throws<InvalidInputException>(() => InferCommand.Run(folder, noIds, Path.Combine(dir, "o.safetensors"), ForwardOptions.None, TextWriter.Null));
+        Assert.Contains("missing tensor 'input_ids'", e1.Message);
+        var e2 = Assert.Throws<InvalidInputException>(() => InferCommand.Run(folder, badMask, Path.Combine(dir, "o.safetensors"), ForwardOptions.None, TextWriter.Null));
+        Assert.Contains("attention_mask has shape [1, 2] but input_ids has [1, 3]", e2.Message);
     }
 
     [Fact]

@@ -9,36 +9,33 @@ public class ModelInitTests
     [Fact]
     public void InitWritesAFolderWithHfInitThatLoadsBackComplete()
     {
-        var dir = Directory.CreateTempSubdirectory("init-").FullName;
-        try
+        using var tmp = new TempDirectory("init");
+        var dir = tmp.Path;
+        var outDir = Path.Combine(dir, "model");
+        var model = InitCommand.Run(Fixtures.Golden("models", "distilbert_tokcls", "config.json"), outDir, null, seed: 9);
+        var config = (DistilBertConfig)model.Config;
+        Assert.True(config.SinusoidalPosEmbds);
+        var (loaded, report) = PretrainedModel.Load(outDir);
+        Assert.Empty(report.Missing);
+        Assert.Empty(report.Unexpected);
+        Assert.Equal("DistilBertForTokenClassification", loaded.ArchitectureName);
+        Assert.Equal(ModelConfig.Load(outDir).ToJson(), File.ReadAllText(Path.Combine(outDir, "config.json")));
+        foreach (var p in loaded.Parameters)
         {
-            var outDir = Path.Combine(dir, "model");
-            var model = InitCommand.Run(Fixtures.Golden("models", "distilbert_tokcls", "config.json"), outDir, null, seed: 9);
-            var config = (DistilBertConfig)model.Config;
-            Assert.True(config.SinusoidalPosEmbds);
-            var (loaded, report) = PretrainedModel.Load(outDir);
-            Assert.Empty(report.Missing);
-            Assert.Empty(report.Unexpected);
-            Assert.Equal("DistilBertForTokenClassification", loaded.ArchitectureName);
-            Assert.Equal(ModelConfig.Load(outDir).ToJson(), File.ReadAllText(Path.Combine(outDir, "config.json")));
-            foreach (var p in loaded.Parameters)
-            {
-                Assert.Equal(model.Parameters[p.Name].Value, p.Value);
-                if (p.Name.EndsWith("layer_norm.weight") || p.Name.EndsWith("LayerNorm.weight")) Assert.All(p.Value, v => Assert.Equal(1f, v));
-                else if (p.Name.EndsWith(".bias")) Assert.All(p.Value, v => Assert.Equal(0f, v));
-            }
-            var word = loaded.Parameters["distilbert.embeddings.word_embeddings.weight"];
-            int dim = config.Dim;
-            Assert.All(word.Value.Take(dim), v => Assert.Equal(0f, v)); // pad row
-            double std = Math.Sqrt(word.Value.Skip(dim).Select(v => (double)v * v).Average());
-            Assert.InRange(std, config.InitializerRange * 0.95, config.InitializerRange * 1.05);
-            var positions = loaded.Parameters["distilbert.embeddings.position_embeddings.weight"];
-            using var tables = SafeTensors.Open(Fixtures.Golden("primitives", "sinusoidal.safetensors"));
-            var expected = tables.ReadFloat32($"n_pos{config.MaxPositionEmbeddings}_dim{dim}");
-            for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - positions.Value[i]) <= 1e-6, $"sinusoidal[{i}]");
-            Assert.False(positions.RequiresGrad);
+            Assert.Equal(model.Parameters[p.Name].Value, p.Value);
+            if (p.Name.EndsWith("layer_norm.weight") || p.Name.EndsWith("LayerNorm.weight")) Assert.All(p.Value, v => Assert.Equal(1f, v));
+            else if (p.Name.EndsWith(".bias")) Assert.All(p.Value, v => Assert.Equal(0f, v));
         }
-        finally { Directory.Delete(dir, true); }
+        var word = loaded.Parameters["distilbert.embeddings.word_embeddings.weight"];
+        int dim = config.Dim;
+        Assert.All(word.Value.Take(dim), v => Assert.Equal(0f, v)); // pad row
+        double std = Math.Sqrt(word.Value.Skip(dim).Select(v => (double)v * v).Average());
+        Assert.InRange(std, config.InitializerRange * 0.95, config.InitializerRange * 1.05);
+        var positions = loaded.Parameters["distilbert.embeddings.position_embeddings.weight"];
+        using var tables = SafeTensors.Open(Fixtures.Golden("primitives", "sinusoidal.safetensors"));
+        var expected = tables.ReadFloat32($"n_pos{config.MaxPositionEmbeddings}_dim{dim}");
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - positions.Value[i]) <= 1e-6, $"sinusoidal[{i}]");
+        Assert.False(positions.RequiresGrad);
     }
 
     [Fact]

@@ -72,18 +72,15 @@ public class OrtMixTests
     [Fact]
     public void Load_SameFileSameBatchesForBothOrders_AndBadOrderIsNamed()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"ortmix-{Guid.NewGuid():N}.txt");
-        try
-        {
-            File.WriteAllLines(path, ["a much longer sentence than the others here", "short", "medium length one"]);
-            var file = TextBatches.Load(path, batchSize: 2, maxLength: 6, limit: null);
-            Assert.All(file.Batches.SelectMany(b => b), s => Assert.True(s.Length <= 6));   // truncated like --seq
-            Assert.Equal(6, file.Batches[0][0].Length);
-            var sorted = TextBatches.Load(path, 2, 6, null, BatchOrder.Length);
-            Assert.Equal(file.Tokens, sorted.Tokens);
-            Assert.Equal(new[] { 3, 5, 6 }, sorted.Batches.SelectMany(b => b.Select(s => s.Length)));
-        }
-        finally { File.Delete(path); }
+        using var tmp = new TempDirectory("ortmix");
+        string path = tmp.File("texts.txt");
+        File.WriteAllLines(path, ["a much longer sentence than the others here", "short", "medium length one"]);
+        var file = TextBatches.Load(path, batchSize: 2, maxLength: 6, limit: null);
+        Assert.All(file.Batches.SelectMany(b => b), s => Assert.True(s.Length <= 6));   // truncated like --seq
+        Assert.Equal(6, file.Batches[0][0].Length);
+        var sorted = TextBatches.Load(path, 2, 6, null, BatchOrder.Length);
+        Assert.Equal(file.Tokens, sorted.Tokens);
+        Assert.Equal(new[] { 3, 5, 6 }, sorted.Batches.SelectMany(b => b.Select(s => s.Length)));
         var e = Assert.Throws<InvalidInputException>(() => TextBatches.ParseOrder("random"));
         Assert.Contains("--order", e.Message);
     }
@@ -96,7 +93,8 @@ public class OrtMixCliTests
     [Fact]
     public void Bench_UnknownOrder_IsAnErrorNamingTheOption()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"ortmix-cli-{Guid.NewGuid():N}.txt");
+        using var tmp = new TempDirectory("ortmix-cli");
+        string path = tmp.File("texts.txt");
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (output, error) = (new StringWriter(), new StringWriter());
         try
@@ -112,7 +110,6 @@ public class OrtMixCliTests
         {
             Console.SetOut(oldOut);
             Console.SetError(oldErr);
-            File.Delete(path);
         }
     }
 }

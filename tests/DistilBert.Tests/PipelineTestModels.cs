@@ -8,7 +8,9 @@ namespace DistilBert.Tests;
 /// </summary>
 public sealed class PipelineTestModels : IDisposable
 {
-    public string Root { get; } = Directory.CreateTempSubdirectory("distilbert-pipelines-").FullName;
+    readonly TempDirectory _tmp = new("pipelines");
+
+    public string Root => _tmp.Path;
 
     public static readonly string[] NerLabels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
 
@@ -59,8 +61,5 @@ public sealed class PipelineTestModels : IDisposable
             File.Copy(Fixtures.Golden("tokenizer", file), Path.Combine(folder, file), overwrite: true);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _tmp.Dispose();
 }

@@ -29,47 +29,43 @@ public sealed class QuickstartTests
     [Fact]
     public void QuickstartDistilsTheTeacherAndReportsBothModels()
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"quickstart-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
+        using var tmp = new TempDirectory("quickstart");
+        var dir = tmp.Path;
+        // A slice of the shipped splits: the real run uses 8,000 and 1,000 rows.
+        var train = Path.Combine(dir, "train.tsv");
+        var validation = Path.Combine(dir, "validation.tsv");
+        File.WriteAllLines(train, File.ReadLines(Repo("samples", "sst2", "distill-train.tsv")).Take(301));
+        File.WriteAllLines(validation, File.ReadLines(Repo("samples", "sst2", "validation.tsv")).Take(201));
+        var outDir = Path.Combine(dir, "student");
+
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (output, error) = (new StringWriter(), new StringWriter());
+        Console.SetOut(output);
+        Console.SetError(error);
+        int code;
         try
         {
-            // A slice of the shipped splits: the real run uses 8,000 and 1,000 rows.
-            var train = Path.Combine(dir, "train.tsv");
-            var validation = Path.Combine(dir, "validation.tsv");
-            File.WriteAllLines(train, File.ReadLines(Repo("samples", "sst2", "distill-train.tsv")).Take(301));
-            File.WriteAllLines(validation, File.ReadLines(Repo("samples", "sst2", "validation.tsv")).Take(201));
-            var outDir = Path.Combine(dir, "student");
-
-            var (oldOut, oldErr) = (Console.Out, Console.Error);
-            var (output, error) = (new StringWriter(), new StringWriter());
-            Console.SetOut(output);
-            Console.SetError(error);
-            int code;
-            try
-            {
-                code = Program.BuildRoot().Parse(["quickstart", "--teacher", Repo("models", "sentiment-teacher"), "--train", train,
-                    "--validation", validation, "--out", outDir, "--epochs", "1", "--json"]).Invoke();
-            }
-            finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-            Assert.True(code == 0, error.ToString());
-
-            using var json = JsonDocument.Parse(output.ToString());
-            var root = json.RootElement;
-            var teacher = root.GetProperty("teacher");
-            var student = root.GetProperty("student");
-            Assert.Equal(Path.GetFullPath(outDir), student.GetProperty("path").GetString());
-            Assert.Equal(teacher.GetProperty("layers").GetInt32() / 2, student.GetProperty("layers").GetInt32());
-            Assert.True(student.GetProperty("parameters").GetInt64() < teacher.GetProperty("parameters").GetInt64());
-            Assert.True(student.GetProperty("sentences_per_second").GetDouble() > 0);
-            Assert.InRange(teacher.GetProperty("accuracy").GetDouble(), 0.6, 1.0); // a trained teacher, far above chance
-            Assert.InRange(student.GetProperty("accuracy").GetDouble(), 0.0, 1.0);
-            Assert.Equal(200, root.GetProperty("validation_examples").GetInt32());
-
-            // The student folder is an HF model folder the other commands load.
-            var loaded = PretrainedModel.Load(outDir);
-            Assert.Equal("DistilBertForSequenceClassification", loaded.Model.ArchitectureName);
-            Assert.True(File.Exists(Path.Combine(outDir, "vocab.txt")));
+            code = Program.BuildRoot().Parse(["quickstart", "--teacher", Repo("models", "sentiment-teacher"), "--train", train,
+                "--validation", validation, "--out", outDir, "--epochs", "1", "--json"]).Invoke();
         }
-        finally { Directory.Delete(dir, recursive: true); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        Assert.True(code == 0, error.ToString());
+
+        using var json = JsonDocument.Parse(output.ToString());
+        var root = json.RootElement;
+        var teacher = root.GetProperty("teacher");
+        var student = root.GetProperty("student");
+        Assert.Equal(Path.GetFullPath(outDir), student.GetProperty("path").GetString());
+        Assert.Equal(teacher.GetProperty("layers").GetInt32() / 2, student.GetProperty("layers").GetInt32());
+        Assert.True(student.GetProperty("parameters").GetInt64() < teacher.GetProperty("parameters").GetInt64());
+        Assert.True(student.GetProperty("sentences_per_second").GetDouble() > 0);
+        Assert.InRange(teacher.GetProperty("accuracy").GetDouble(), 0.6, 1.0); // a trained teacher, far above chance
+        Assert.InRange(student.GetProperty("accuracy").GetDouble(), 0.0, 1.0);
+        Assert.Equal(200, root.GetProperty("validation_examples").GetInt32());
+
+        // The student folder is an HF model folder the other commands load.
+        var loaded = PretrainedModel.Load(outDir);
+        Assert.Equal("DistilBertForSequenceClassification", loaded.Model.ArchitectureName);
+        Assert.True(File.Exists(Path.Combine(outDir, "vocab.txt")));
     }
 }

@@ -12,13 +12,10 @@ public class SafeTensorsTests
         Assert.Contains(st.Tensors, t => t.Name == "distilbert.embeddings.word_embeddings.weight");
         Assert.Equal("pt", st.Metadata["format"]);
 
-        var tmp = Path.Combine(Path.GetTempPath(), $"st-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            SafeTensors.Write(tmp, st.Tensors.Select(t => TensorToWrite.Float32(t.Name, t.Shape, st.ReadFloat32(t.Name))));
-            Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(tmp));
-        }
-        finally { File.Delete(tmp); }
+        using var tmpDir = new TempDirectory("st");
+        var tmp = tmpDir.File("model.safetensors");
+        SafeTensors.Write(tmp, st.Tensors.Select(t => TensorToWrite.Float32(t.Name, t.Shape, st.ReadFloat32(t.Name))));
+        Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(tmp));
     }
 
     [Fact]
@@ -33,16 +30,13 @@ public class SafeTensorsTests
     [Fact]
     public void RejectsHugeHeaderLengthWithClearError()
     {
-        var tmp = Path.Combine(Path.GetTempPath(), $"st-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            var bytes = new byte[16];
-            BitConverter.TryWriteBytes(bytes.AsSpan(0, 8), ulong.MaxValue / 2);
-            File.WriteAllBytes(tmp, bytes);
-            var e = Assert.Throws<ModelFileException>(() => SafeTensors.Open(tmp));
-            Assert.Contains("header length", e.Message);
-            Assert.Contains(tmp, e.Message);
-        }
-        finally { File.Delete(tmp); }
+        using var tmpDir = new TempDirectory("st");
+        var tmp = tmpDir.File("huge-header.safetensors");
+        var bytes = new byte[16];
+        BitConverter.TryWriteBytes(bytes.AsSpan(0, 8), ulong.MaxValue / 2);
+        File.WriteAllBytes(tmp, bytes);
+        var e = Assert.Throws<ModelFileException>(() => SafeTensors.Open(tmp));
+        Assert.Contains("header length", e.Message);
+        Assert.Contains(tmp, e.Message);
     }
 }

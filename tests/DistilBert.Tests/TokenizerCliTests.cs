@@ -5,11 +5,15 @@ using DistilBert.Tokenization;
 
 namespace DistilBert.Tests;
 
-public class TokenizerCliTests
+public sealed class TokenizerCliTests : IDisposable
 {
     static int Run(params string[] args) => Program.BuildRoot().Parse(args).Invoke();
 
-    static string Temp(string name) => Path.Combine(Path.GetTempPath(), "distilbert-cli-" + Guid.NewGuid().ToString("N") + "-" + name);
+    readonly TempDirectory _tmp = new("tokenizer-cli");
+
+    public void Dispose() => _tmp.Dispose();
+
+    string Temp(string name) => _tmp.File(name);
 
     [Fact]
     public void EmbeddedVocabularyIsTheGoldenOne()

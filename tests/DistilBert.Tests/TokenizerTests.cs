@@ -9,13 +9,6 @@ public class TokenizerTests
 {
     static WordPieceTokenizer Tok => TokenizerGoldenTests.Golden.Value;
 
-    static string TempDir()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "distilbert-tok-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
-
     /// <summary>bert-base-uncased's tokenizer.json as transformers' BertConverter writes it, for the golden vocab.</summary>
     internal static JsonObject BertConverterJson()
     {
@@ -71,7 +64,8 @@ public class TokenizerTests
     [Fact]
     public void TokenizerJsonAsBertConverterWritesItGivesTheSameEncodings()
     {
-        var dir = TempDir();
+        using var tmp = new TempDirectory("tok");
+        var dir = tmp.Path;
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), BertConverterJson().ToJsonString());
         var fromJson = WordPieceTokenizer.FromFolder(dir);
         Assert.Equal(512, fromJson.ModelMaxLength);
@@ -88,7 +82,8 @@ public class TokenizerTests
     [Fact]
     public void FolderConfigOverridesTheTokenizerJsonNormalizerAsTransformersDoes()
     {
-        var dir = TempDir();
+        using var tmp = new TempDirectory("tok");
+        var dir = tmp.Path;
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), BertConverterJson().ToJsonString());
         Assert.True(WordPieceTokenizer.FromFolder(dir).Normalizer.Lowercase);
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case": false, "model_max_length": 128}""");
@@ -115,7 +110,8 @@ public class TokenizerTests
         JsonObject node = root;
         foreach (var part in parts[..^1]) node = (JsonObject)node[part]!;
         node[parts[^1]] = JsonNode.Parse(json);
-        var dir = TempDir();
+        using var tmp = new TempDirectory("tok");
+        var dir = tmp.Path;
         var path = Path.Combine(dir, "tokenizer.json");
         File.WriteAllText(path, root.ToJsonString());
         var e = Assert.Throws<TokenizerFileException>(() => WordPieceTokenizer.FromTokenizerJson(path));
@@ -126,7 +122,8 @@ public class TokenizerTests
     [Fact]
     public void InvalidJsonIsRefusedWithFileAndLine()
     {
-        var path = Path.Combine(TempDir(), "tokenizer.json");
+        using var tmp = new TempDirectory("tok");
+        var path = tmp.File("tokenizer.json");
         File.WriteAllText(path, "{\n \"model\": [1, 2,\n");
         var e = Assert.Throws<TokenizerFileException>(() => WordPieceTokenizer.FromTokenizerJson(path));
         Assert.Contains(path, e.Message);
@@ -141,7 +138,8 @@ public class TokenizerTests
     [InlineData("", "empty")]
     public void BadVocabularyIsRefusedNamingFileAndProblem(string content, string expected)
     {
-        var path = Path.Combine(TempDir(), "vocab.txt");
+        using var tmp = new TempDirectory("tok");
+        var path = tmp.File("vocab.txt");
         File.WriteAllText(path, content);
         var e = Assert.Throws<TokenizerFileException>(() => WordPieceTokenizer.FromVocabFile(path));
         Assert.Contains(path, e.Message);
@@ -395,7 +393,8 @@ public class TokenizerTests
     [Fact]
     public void SaveWritesAFolderThatLoadsBackIdentically()
     {
-        var dir = TempDir();
+        using var tmp = new TempDirectory("tok");
+        var dir = tmp.Path;
         Tok.Save(dir);
         Assert.Equal(File.ReadAllBytes(Fixtures.Golden("tokenizer", "vocab.txt")), File.ReadAllBytes(Path.Combine(dir, "vocab.txt")));
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "tokenizer_config.json")))!;
@@ -410,7 +409,8 @@ public class TokenizerTests
     [Fact]
     public void FolderSettingsAreRead()
     {
-        var dir = TempDir();
+        using var tmp = new TempDirectory("tok");
+        var dir = tmp.Path;
         File.Copy(Fixtures.Golden("tokenizer", "vocab.txt"), Path.Combine(dir, "vocab.txt"));
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"),
             """{"do_lower_case": false, "model_max_length": 1000000000000000019884624838656, "tokenize_chinese_chars": false}""");

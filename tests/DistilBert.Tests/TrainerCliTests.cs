@@ -8,13 +8,13 @@ namespace DistilBert.Tests;
 /// <summary>distilbert train from the command line: classify and ner runs, refusal to overwrite, resume, bad data lines, the PNG.</summary>
 public sealed class TrainerCliTests : IDisposable
 {
-    readonly string _root = Directory.CreateTempSubdirectory("distilbert-train-cli-").FullName;
+    readonly TempDirectory _tmp = new("train-cli");
 
-    public void Dispose() { try { Directory.Delete(_root, recursive: true); } catch (IOException) { } }
+    public void Dispose() => _tmp.Dispose();
 
     static int Run(params string[] args) => Program.BuildRoot().Parse(args).Invoke();
 
-    string Path_(string name) => Path.Combine(_root, name);
+    string Path_(string name) => _tmp.File(name);
 
     /// <summary>A tiny DistilBERT MLM checkpoint (as from distilbert init) with the real vocabulary beside it.</summary>
     string BaseModel()

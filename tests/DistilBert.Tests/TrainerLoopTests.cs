@@ -8,15 +8,15 @@ namespace DistilBert.Tests;
 /// <summary>The shared loop: learning, resume = uninterrupted, atomic checkpoints, accumulation, divergence, output folder.</summary>
 public sealed class TrainerLoopTests : IDisposable
 {
-    readonly string _root = Directory.CreateTempSubdirectory("distilbert-trainer-").FullName;
+    readonly TempDirectory _tmp = new("trainer");
     static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() => WordPieceTokenizer.FromVocabFile(Fixtures.Golden("tokenizer", "vocab.txt")));
     static readonly string[] Positive = ["good", "great", "nice", "fine", "happy", "lovely"];
     static readonly string[] Negative = ["bad", "awful", "poor", "sad", "ugly", "nasty"];
     static readonly string[] Filler = ["the", "movie", "film", "was", "really", "quite", "very", "story", "plot", "a"];
 
-    public void Dispose() { try { Directory.Delete(_root, recursive: true); } catch (IOException) { } }
+    public void Dispose() => _tmp.Dispose();
 
-    string Dir(string name) => Path.Combine(_root, name);
+    string Dir(string name) => _tmp.File(name);
 
     /// <summary>Toy sentiment: four filler words and one polar word at a random place (every text is 7 tokens).</summary>
     internal static List<LabeledText> ToyData(int count, int seed)

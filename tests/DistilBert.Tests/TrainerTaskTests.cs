@@ -9,10 +9,11 @@ namespace DistilBert.Tests;
 /// <summary>Task preprocessing: NER first-sub-token labels, QA windows and answer positions, MLM blocks, task model heads.</summary>
 public sealed class TrainerTaskTests : IDisposable
 {
-    readonly string _root = Directory.CreateTempSubdirectory("distilbert-trainer-tasks-").FullName;
+    readonly TempDirectory _tmp = new("trainer-tasks");
+    string _root => _tmp.Path;
     static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() => WordPieceTokenizer.FromVocabFile(Fixtures.Golden("tokenizer", "vocab.txt")));
 
-    public void Dispose() { try { Directory.Delete(_root, recursive: true); } catch (IOException) { } }
+    public void Dispose() => _tmp.Dispose();
 
     [Fact]
     public void NerLabelsGoOnTheFirstSubTokenOnly()

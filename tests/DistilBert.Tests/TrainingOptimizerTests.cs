@@ -133,16 +133,13 @@ public class TrainingOptimizerStateTests
         var (regB, b) = Make();
         var optB = new AdamW(AdamW.SingleGroup(regB, 0.01));
         grads[0].CopyTo(b.EnsureGrad(), 0); optB.Step(1e-2);
-        var path = Path.Combine(Path.GetTempPath(), $"adamw-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            DistilBert.Checkpoints.SafeTensors.Write(path, optB.StateTensors());
-            var optC = new AdamW(AdamW.SingleGroup(regB, 0.01));
-            using (var source = DistilBert.Checkpoints.SafeTensors.Open(path)) optC.LoadState(source);
-            foreach (var g in grads.Skip(1)) { g.CopyTo(b.Grad!, 0); optC.Step(1e-2); }
-            Assert.Equal(a.Value, b.Value);
-            Assert.Equal(3, optC.State["layer.weight"].Step);
-        }
-        finally { File.Delete(path); }
+        using var tmp = new TempDirectory("adamw");
+        var path = tmp.File("adamw-state.safetensors");
+        DistilBert.Checkpoints.SafeTensors.Write(path, optB.StateTensors());
+        var optC = new AdamW(AdamW.SingleGroup(regB, 0.01));
+        using (var source = DistilBert.Checkpoints.SafeTensors.Open(path)) optC.LoadState(source);
+        foreach (var g in grads.Skip(1)) { g.CopyTo(b.Grad!, 0); optC.Step(1e-2); }
+        Assert.Equal(a.Value, b.Value);
+        Assert.Equal(3, optC.State["layer.weight"].Step);
     }
 }

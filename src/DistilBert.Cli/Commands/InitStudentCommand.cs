@@ -70,7 +70,14 @@ public static class InitStudentCommand
     static void WriteAtomically(string path, string text)
     {
         var tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            File.WriteAllText(tmp, text);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp); // a failed write or rename must not leave it behind
+        }
     }
 }

@@ -218,7 +218,14 @@ public sealed partial class WordPieceTokenizer
     static void WriteAtomically(string path, string content)
     {
         var temporary = path + ".tmp";
-        File.WriteAllText(temporary, content, new System.Text.UTF8Encoding(false));
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            File.WriteAllText(temporary, content, new System.Text.UTF8Encoding(false));
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary); // a failed write or rename must not leave it behind
+        }
     }
 }
