@@ -41,7 +41,7 @@ public static class InitStudentCommand
                 .Where(t => !(t.Name == "vocab_projector.weight" && t.Value.AsSpan().SequenceEqual(word.Value)))
                 .Select(t => TensorToWrite.Float32(t.Name, t.Shape, t.Value));
             SafeTensors.Write(Path.Combine(outDir, "model.safetensors"), toWrite);
-            WriteAtomically(Path.Combine(outDir, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            AtomicFile.WriteAllText(Path.Combine(outDir, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             foreach (var file in TokenizerFiles)
                 if (File.Exists(Path.Combine(teacherDir, file))) File.Copy(Path.Combine(teacherDir, file), Path.Combine(outDir, file), overwrite: true);
 
@@ -65,19 +65,5 @@ public static class InitStudentCommand
             return 0;
         });
         return command;
-    }
-
-    static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            File.WriteAllText(tmp, text);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp); // a failed write or rename must not leave it behind
-        }
     }
 }

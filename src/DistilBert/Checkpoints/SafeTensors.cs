@@ -81,26 +81,17 @@ public static class SafeTensors
         }
         var header = headerStream.ToArray();
         int padded = (header.Length + 7) / 8 * 8;
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        try
+        AtomicFile.Write(path, temporary =>
         {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-                fs.Write(len);
-                fs.Write(header);
-                for (int i = header.Length; i < padded; i++) fs.WriteByte((byte)' ');
-                foreach (var t in ordered) fs.Write(t.Data.Span);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            // Only a failed write or rename (disk full, the target is a directory...) leaves it: never leave it behind.
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+            using var fs = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            fs.Write(len);
+            fs.Write(header);
+            for (int i = header.Length; i < padded; i++) fs.WriteByte((byte)' ');
+            foreach (var t in ordered) fs.Write(t.Data.Span);
+            fs.Flush(flushToDisk: true);
+        });
     }
 }
 

@@ -93,16 +93,7 @@ public sealed partial class HubCache
         var path = RefPath(revision);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         if (File.Exists(path) && File.ReadAllText(path) == commit) return;
-        var tmp = path + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            File.WriteAllText(tmp, commit);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp); // a failed write or rename must not leave it behind
-        }
+        AtomicFile.WriteAllText(path, commit);
     }
 
     /// <summary>Points snapshots/&lt;commit&gt;/&lt;file&gt; at blobs/&lt;etag&gt;: a relative symlink as huggingface_hub makes, else a copy.</summary>

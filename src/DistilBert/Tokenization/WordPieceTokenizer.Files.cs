@@ -188,7 +188,7 @@ public sealed partial class WordPieceTokenizer
     {
         ArgumentNullException.ThrowIfNull(directory);
         Directory.CreateDirectory(directory);
-        WriteAtomically(Path.Combine(directory, "vocab.txt"), string.Concat(Vocab.Tokens.Select(t => t + "\n")));
+        AtomicFile.WriteAllText(Path.Combine(directory, "vocab.txt"), string.Concat(Vocab.Tokens.Select(t => t + "\n")));
         var special = new JsonObject
         {
             ["cls_token"] = Vocab.Special.Cls, ["mask_token"] = Vocab.Special.Mask, ["pad_token"] = Vocab.Special.Pad,
@@ -211,21 +211,8 @@ public sealed partial class WordPieceTokenizer
             ["unk_token"] = Vocab.Special.Unk,
         };
         var indented = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        WriteAtomically(Path.Combine(directory, "special_tokens_map.json"), special.ToJsonString(indented) + "\n");
-        WriteAtomically(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(indented) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(directory, "special_tokens_map.json"), special.ToJsonString(indented) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(indented) + "\n");
     }
 
-    static void WriteAtomically(string path, string content)
-    {
-        var temporary = path + ".tmp";
-        try
-        {
-            File.WriteAllText(temporary, content, new System.Text.UTF8Encoding(false));
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary); // a failed write or rename must not leave it behind
-        }
-    }
 }

@@ -194,16 +194,7 @@ public sealed class Trainer
         foreach (var file in Directory.GetFiles(source))
         {
             // Copy then rename: a reader of the run folder never sees a half-copied file.
-            var temp = Path.Combine(_runDirectory, $".{Path.GetFileName(file)}.tmp-{Environment.ProcessId}");
-            try
-            {
-                File.Copy(file, temp, overwrite: true);
-                File.Move(temp, Path.Combine(_runDirectory, Path.GetFileName(file)), overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(temp)) File.Delete(temp); // a failed copy or rename must not leave it behind
-            }
+            AtomicFile.Copy(file, Path.Combine(_runDirectory, Path.GetFileName(file)));
         }
     }
 
