@@ -26,9 +26,10 @@ public static class CliAction
         catch (Exception e) when (IsUserError(e)) { return Report(e); }
     }
 
+    // IOException covers a missing file or folder, an output path that is a directory, a full disk: the user's to fix,
+    // and its message names the path.
     static bool IsUserError(Exception e) =>
-        e is DistilBertException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
-            or OperationCanceledException;
+        e is DistilBertException or IOException or UnauthorizedAccessException or OperationCanceledException;
 
     static int Report(Exception e)
     {

@@ -236,3 +236,29 @@ public class ModelTrainingMemoryTests
         ModelGoldenTests.AssertClose("distilbert_seqcls", "logits", expected.ReadFloat32("logits"), model.Forward(input)["logits"].Data, (1e-4, 1e-4));
     }
 }
+
+/// <summary>Captures Console.Error, so it runs in the collection that no other test runs beside.</summary>
+[Collection(nameof(PipelineCliCollection))]
+public class InferCliErrorTests
+{
+    [Fact]
+    public void InferToAnOutputPathThatIsADirectoryIsAClearError()
+    {
+        var folder = Fixtures.Golden("models", "distilbert_qa");
+        using var tmp = new TempDirectory("infer-dir");
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        int exit;
+        try
+        {
+            exit = CliAction.Run(() => Program.BuildRoot().Parse(["infer", "--model", folder, "--inputs",
+                Path.Combine(folder, "expected.safetensors"), "--out", tmp.Path]).Invoke());
+        }
+        finally { Console.SetError(saved); }
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", error.ToString());
+        Assert.Contains(Path.GetFileName(tmp.Path), error.ToString());
+        Assert.Empty(Directory.GetFileSystemEntries(tmp.Path)); // and no temp file left in it or beside it
+    }
+}
