@@ -95,4 +95,18 @@ public sealed class TokenizerCliTests : IDisposable
         Assert.Contains($"{input}:2", e.Message);
         Assert.Equal(1, Run("tokenize", "--input", input, "--output", Temp("o.jsonl")));
     }
+
+    [Fact]
+    public void ABadLineLeavesNoPartialOutputAndThePreviousOneIntact()
+    {
+        var input = Temp("half-bad.jsonl");
+        // the bad line comes after a first batch has been written (LinesPerBatch lines)
+        File.WriteAllLines(input, [.. Enumerable.Repeat("fine text", TokenizeCommand.LinesPerBatch + 5), "{\"text\": 5}"]);
+        var output = Temp("kept.jsonl");
+        File.WriteAllText(output, "previous\n");
+        Assert.Equal(1, Run("tokenize", "--input", input, "--output", output));
+        Assert.Equal("previous\n", File.ReadAllText(output));
+        var left = Directory.GetFileSystemEntries(Path.GetDirectoryName(output)!).Select(p => Path.GetFileName(p)!).Order();
+        Assert.Equal(["half-bad.jsonl", "kept.jsonl"], left); // no temporary file beside it
+    }
 }

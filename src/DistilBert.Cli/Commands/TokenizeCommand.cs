@@ -15,7 +15,7 @@ namespace DistilBert.Cli.Commands;
 public static class TokenizeCommand
 {
     const string EmbeddedVocab = "DistilBert.Cli.bert-base-uncased-vocab.txt";
-    const int LinesPerBatch = 256;
+    internal const int LinesPerBatch = 256;
     static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Command Create()
@@ -51,12 +51,12 @@ public static class TokenizeCommand
             {
                 var pairText = parse.GetValue(pair);
                 if (parse.GetValue(json) || parse.GetValue(output) is not null)
-                {
-                    using var writer = OpenOutput(parse.GetValue(output));
-                    using var jsonWriter = new Utf8JsonWriter(writer, JsonOptions);
-                    foreach (var text in arguments) WriteJsonLine(jsonWriter, writer, tokenizer.Encode(text, pairText, options), options);
-                    return 0;
-                }
+                    return WithOutput(parse.GetValue(output), writer =>
+                    {
+                        using var jsonWriter = new Utf8JsonWriter(writer, JsonOptions);
+                        foreach (var text in arguments) WriteJsonLine(jsonWriter, writer, tokenizer.Encode(text, pairText, options), options);
+                        return 0;
+                    });
                 foreach (var text in arguments) ShowTable(tokenizer, text, pairText, options);
                 return 0;
             }
@@ -64,7 +64,7 @@ public static class TokenizeCommand
                 throw new InvalidInputException("nothing to tokenize: give TEXT arguments, --input FILE, or pipe lines on stdin");
             if (parse.GetValue(pair) is not null)
                 throw new InvalidInputException("--pair applies to TEXT arguments; in --input files give \"text_pair\" in each JSON line");
-            return TokenizeLines(tokenizer, options, inputPath ?? "-", parse.GetValue(output));
+            return WithOutput(parse.GetValue(output), writer => TokenizeLines(tokenizer, options, inputPath ?? "-", writer));
         });
         return command;
     }
@@ -128,18 +128,33 @@ public static class TokenizeCommand
         }
     }
 
-    static Stream OpenOutput(string? path) =>
-        path is null ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+    /// <summary>Runs <paramref name="write"/> on stdout, or on a file that appears only once it is complete: a bad input
+    /// line that stops the command half-way leaves no partial file behind (nor the previous one damaged).</summary>
+    static int WithOutput(string? path, Func<Stream, int> write)
+    {
+        if (path is null)
+        {
+            using var stdout = Console.OpenStandardOutput();
+            return write(stdout);
+        }
+        int exitCode = 0;
+        AtomicFile.Write(path, temporary =>
+        {
+            using var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            exitCode = write(file);
+        });
+        return exitCode;
+    }
 
     /// <summary>Streams lines through the batch API, in blocks of <see cref="LinesPerBatch"/>, writing JSON lines in order.</summary>
-    static int TokenizeLines(WordPieceTokenizer tokenizer, EncodeOptions options, string inputPath, string? outputPath)
+    static int TokenizeLines(WordPieceTokenizer tokenizer, EncodeOptions options, string inputPath, Stream destination)
     {
         bool fromStdin = inputPath == "-";
         var displayName = fromStdin ? "stdin" : inputPath;
         using var inputStream = fromStdin ? Console.OpenStandardInput() : File.OpenRead(inputPath);
         long totalBytes = fromStdin ? 0 : inputStream.Length;
         using var reader = new StreamReader(inputStream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, 1 << 16);
-        using var output = new BufferedStream(OpenOutput(outputPath), 1 << 16);
+        using var output = new BufferedStream(destination, 1 << 16);
         using var json = new Utf8JsonWriter(output, JsonOptions);
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
