@@ -192,44 +192,62 @@ internal static unsafe class StreamingLinear
     static void Rows(KernelPath path, float* x, int m, int k, float* w, int j0, int j1, int n, float* bias, float* y)
     {
         float* tails = stackalloc float[8 * TailWidth]; // 4 W rows then 4 x rows
+        // the vector loops take K up to a multiple of their width; the rest runs once more over zero-padded copies (no
+        // call inside the loops: the register allocator would spill the accumulators around it)
+        int full = k - k % (path == KernelPath.Avx512 ? 16 : 8);
         int j = j0;
         for (; j + 4 <= j1; j += 4)
         {
             float* wj = w + (nint)j * k;
             float* bj = bias == null ? null : bias + j;
             int r = 0;
-            for (; r + 4 <= m; r += 4) Dot4x4(path, wj, x + (nint)r * k, k, y + (nint)r * n + j, n, bj, tails);
-            for (; r < m; r++) Dot4x1(path, wj, x + (nint)r * k, k, y + (nint)r * n + j, bj, tails);
+            for (; r + 4 <= m; r += 4)
+            {
+                float* xr = x + (nint)r * k, yr = y + (nint)r * n + j;
+                Dot4x4(path, wj, k, xr, k, full, yr, n, bj, accumulate: false);
+                if (full == k) continue;
+                CopyTails(wj, xr, k, full, 4, tails);
+                Dot4x4(path, tails, TailWidth, tails + 4 * TailWidth, TailWidth, TailWidth, yr, n, null, accumulate: true);
+            }
+            for (; r < m; r++)
+            {
+                float* xr = x + (nint)r * k, yr = y + (nint)r * n + j;
+                Dot4x1(path, wj, k, xr, full, yr, bj, accumulate: false);
+                if (full == k) continue;
+                CopyTails(wj, xr, k, full, 1, tails);
+                Dot4x1(path, tails, TailWidth, tails + 4 * TailWidth, TailWidth, yr, null, accumulate: true);
+            }
         }
         for (; j < j1; j++) // the last n mod 4 rows of W
             for (int r = 0; r < m; r++)
                 y[(nint)r * n + j] = DotPortable(w + (nint)j * k, x + (nint)r * k, k) + (bias == null ? 0 : bias[j]);
     }
 
-    /// <summary>y[i, c] = W row c · x row i + bias[c] for 4 W rows (row stride k) and 4 x rows (row stride k); y row stride ldy.</summary>
-    static void Dot4x4(KernelPath path, float* w, float* x, int k, float* y, nint ldy, float* bias, float* tails)
+    /// <summary>y[i, c] (+)= Σp&lt;length W[c, p] · x[i, p] (+ bias[c]) for 4 W rows (row stride ldw) and 4 x rows (row
+    /// stride ldx); length is a multiple of the path's vector width; y row stride ldy.</summary>
+    static void Dot4x4(KernelPath path, float* w, nint ldw, float* x, nint ldx, int length, float* y, nint ldy, float* bias, bool accumulate)
     {
         switch (path)
         {
-            case KernelPath.Avx512: Dot4x4Avx512(w, x, k, y, ldy, bias, tails); break;
+            case KernelPath.Avx512: Dot4x4Avx512(w, ldw, x, ldx, length, y, ldy, bias, accumulate); break;
             case KernelPath.Avx2:
                 // 16 ymm registers hold 8 accumulators + 4 W vectors + 1 x vector, not 16 accumulators
-                Dot4x2Avx2(w, x, k, y, ldy, bias, tails);
-                Dot4x2Avx2(w, x + 2 * (nint)k, k, y + 2 * ldy, ldy, bias, tails);
+                Dot4x2Avx2(w, ldw, x, ldx, length, y, ldy, bias, accumulate);
+                Dot4x2Avx2(w, ldw, x + 2 * ldx, ldx, length, y + 2 * ldy, ldy, bias, accumulate);
                 break;
             default:
-                for (int i = 0; i < 4; i++) Dot4x1Portable(w, x + i * (nint)k, k, y + i * ldy, bias);
+                for (int i = 0; i < 4; i++) Dot4x1Portable(w, ldw, x + i * ldx, length, y + i * ldy, bias, accumulate);
                 break;
         }
     }
 
-    static void Dot4x1(KernelPath path, float* w, float* x, int k, float* y, float* bias, float* tails)
+    static void Dot4x1(KernelPath path, float* w, nint ldw, float* x, int length, float* y, float* bias, bool accumulate)
     {
         switch (path)
         {
-            case KernelPath.Avx512: Dot4x1Avx512(w, x, k, y, bias, tails); break;
-            case KernelPath.Avx2: Dot4x1Avx2(w, x, k, y, bias, tails); break;
-            default: Dot4x1Portable(w, x, k, y, bias); break;
+            case KernelPath.Avx512: Dot4x1Avx512(w, ldw, x, length, y, bias, accumulate); break;
+            case KernelPath.Avx2: Dot4x1Avx2(w, ldw, x, length, y, bias, accumulate); break;
+            default: Dot4x1Portable(w, ldw, x, length, y, bias, accumulate); break;
         }
     }
 
@@ -244,97 +262,93 @@ internal static unsafe class StreamingLinear
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dot4x4Avx512(float* w, float* x, int k, float* y, nint ldy, float* bias, float* tails)
+    static void Dot4x4Avx512(float* w, nint ldw, float* x, nint ldx, int length, float* y, nint ldy, float* bias, bool accumulate)
     {
         // s{c}{i}: W row c · x row i
         Vector512<float> s00 = default, s10 = default, s20 = default, s30 = default, s01 = default, s11 = default, s21 = default, s31 = default;
         Vector512<float> s02 = default, s12 = default, s22 = default, s32 = default, s03 = default, s13 = default, s23 = default, s33 = default;
-        for (int p = 0; p < k; p += 16)
+        float* w1p = w + ldw, w2p = w + 2 * ldw, w3p = w + 3 * ldw, x1p = x + ldx, x2p = x + 2 * ldx, x3p = x + 3 * ldx;
+        for (int p = 0; p < length; p += 16)
         {
-            float* wp = w + p, xp = x + p;
-            nint ld = k;
-            if (p + 16 > k) { CopyTails(w, x, k, p, 4, tails); wp = tails; xp = tails + 4 * TailWidth; ld = TailWidth; }
-            var w0 = Vector512.Load(wp); var w1 = Vector512.Load(wp + ld); var w2 = Vector512.Load(wp + 2 * ld); var w3 = Vector512.Load(wp + 3 * ld);
-            var xv = Vector512.Load(xp);
+            var w0 = Vector512.Load(w + p); var w1 = Vector512.Load(w1p + p); var w2 = Vector512.Load(w2p + p); var w3 = Vector512.Load(w3p + p);
+            var xv = Vector512.Load(x + p);
             s00 = Avx512F.FusedMultiplyAdd(w0, xv, s00); s10 = Avx512F.FusedMultiplyAdd(w1, xv, s10);
             s20 = Avx512F.FusedMultiplyAdd(w2, xv, s20); s30 = Avx512F.FusedMultiplyAdd(w3, xv, s30);
-            xv = Vector512.Load(xp + ld);
+            xv = Vector512.Load(x1p + p);
             s01 = Avx512F.FusedMultiplyAdd(w0, xv, s01); s11 = Avx512F.FusedMultiplyAdd(w1, xv, s11);
             s21 = Avx512F.FusedMultiplyAdd(w2, xv, s21); s31 = Avx512F.FusedMultiplyAdd(w3, xv, s31);
-            xv = Vector512.Load(xp + 2 * ld);
+            xv = Vector512.Load(x2p + p);
             s02 = Avx512F.FusedMultiplyAdd(w0, xv, s02); s12 = Avx512F.FusedMultiplyAdd(w1, xv, s12);
             s22 = Avx512F.FusedMultiplyAdd(w2, xv, s22); s32 = Avx512F.FusedMultiplyAdd(w3, xv, s32);
-            xv = Vector512.Load(xp + 3 * ld);
+            xv = Vector512.Load(x3p + p);
             s03 = Avx512F.FusedMultiplyAdd(w0, xv, s03); s13 = Avx512F.FusedMultiplyAdd(w1, xv, s13);
             s23 = Avx512F.FusedMultiplyAdd(w2, xv, s23); s33 = Avx512F.FusedMultiplyAdd(w3, xv, s33);
         }
-        Store4(y, bias, Sum4(s00, s10, s20, s30));
-        Store4(y + ldy, bias, Sum4(s01, s11, s21, s31));
-        Store4(y + 2 * ldy, bias, Sum4(s02, s12, s22, s32));
-        Store4(y + 3 * ldy, bias, Sum4(s03, s13, s23, s33));
+        Store4(y, bias, Sum4(s00, s10, s20, s30), accumulate);
+        Store4(y + ldy, bias, Sum4(s01, s11, s21, s31), accumulate);
+        Store4(y + 2 * ldy, bias, Sum4(s02, s12, s22, s32), accumulate);
+        Store4(y + 3 * ldy, bias, Sum4(s03, s13, s23, s33), accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dot4x1Avx512(float* w, float* x, int k, float* y, float* bias, float* tails)
+    static void Dot4x1Avx512(float* w, nint ldw, float* x, int length, float* y, float* bias, bool accumulate)
     {
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-        for (int p = 0; p < k; p += 16)
+        float* w1p = w + ldw, w2p = w + 2 * ldw, w3p = w + 3 * ldw;
+        for (int p = 0; p < length; p += 16)
         {
-            float* wp = w + p, xp = x + p;
-            nint ld = k;
-            if (p + 16 > k) { CopyTails(w, x, k, p, 1, tails); wp = tails; xp = tails + 4 * TailWidth; ld = TailWidth; }
-            var xv = Vector512.Load(xp);
-            s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(wp), xv, s0);
-            s1 = Avx512F.FusedMultiplyAdd(Vector512.Load(wp + ld), xv, s1);
-            s2 = Avx512F.FusedMultiplyAdd(Vector512.Load(wp + 2 * ld), xv, s2);
-            s3 = Avx512F.FusedMultiplyAdd(Vector512.Load(wp + 3 * ld), xv, s3);
+            var xv = Vector512.Load(x + p);
+            s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + p), xv, s0);
+            s1 = Avx512F.FusedMultiplyAdd(Vector512.Load(w1p + p), xv, s1);
+            s2 = Avx512F.FusedMultiplyAdd(Vector512.Load(w2p + p), xv, s2);
+            s3 = Avx512F.FusedMultiplyAdd(Vector512.Load(w3p + p), xv, s3);
         }
-        Store4(y, bias, Sum4(s0, s1, s2, s3));
+        Store4(y, bias, Sum4(s0, s1, s2, s3), accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dot4x2Avx2(float* w, float* x, int k, float* y, nint ldy, float* bias, float* tails)
+    static void Dot4x2Avx2(float* w, nint ldw, float* x, nint ldx, int length, float* y, nint ldy, float* bias, bool accumulate)
     {
         Vector256<float> s00 = default, s10 = default, s20 = default, s30 = default, s01 = default, s11 = default, s21 = default, s31 = default;
-        for (int p = 0; p < k; p += 8)
+        float* w1p = w + ldw, w2p = w + 2 * ldw, w3p = w + 3 * ldw, x1p = x + ldx;
+        for (int p = 0; p < length; p += 8)
         {
-            float* wp = w + p, xp = x + p;
-            nint ld = k;
-            if (p + 8 > k) { CopyTails(w, x, k, p, 2, tails); wp = tails; xp = tails + 4 * TailWidth; ld = TailWidth; }
-            var w0 = Vector256.Load(wp); var w1 = Vector256.Load(wp + ld); var w2 = Vector256.Load(wp + 2 * ld); var w3 = Vector256.Load(wp + 3 * ld);
-            var xv = Vector256.Load(xp);
+            var w0 = Vector256.Load(w + p); var w1 = Vector256.Load(w1p + p); var w2 = Vector256.Load(w2p + p); var w3 = Vector256.Load(w3p + p);
+            var xv = Vector256.Load(x + p);
             s00 = Fma.MultiplyAdd(w0, xv, s00); s10 = Fma.MultiplyAdd(w1, xv, s10);
             s20 = Fma.MultiplyAdd(w2, xv, s20); s30 = Fma.MultiplyAdd(w3, xv, s30);
-            xv = Vector256.Load(xp + ld);
+            xv = Vector256.Load(x1p + p);
             s01 = Fma.MultiplyAdd(w0, xv, s01); s11 = Fma.MultiplyAdd(w1, xv, s11);
             s21 = Fma.MultiplyAdd(w2, xv, s21); s31 = Fma.MultiplyAdd(w3, xv, s31);
         }
-        Store4(y, bias, Sum4(s00, s10, s20, s30));
-        Store4(y + ldy, bias, Sum4(s01, s11, s21, s31));
+        Store4(y, bias, Sum4(s00, s10, s20, s30), accumulate);
+        Store4(y + ldy, bias, Sum4(s01, s11, s21, s31), accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dot4x1Avx2(float* w, float* x, int k, float* y, float* bias, float* tails)
+    static void Dot4x1Avx2(float* w, nint ldw, float* x, int length, float* y, float* bias, bool accumulate)
     {
         Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-        for (int p = 0; p < k; p += 8)
+        float* w1p = w + ldw, w2p = w + 2 * ldw, w3p = w + 3 * ldw;
+        for (int p = 0; p < length; p += 8)
         {
-            float* wp = w + p, xp = x + p;
-            nint ld = k;
-            if (p + 8 > k) { CopyTails(w, x, k, p, 1, tails); wp = tails; xp = tails + 4 * TailWidth; ld = TailWidth; }
-            var xv = Vector256.Load(xp);
-            s0 = Fma.MultiplyAdd(Vector256.Load(wp), xv, s0);
-            s1 = Fma.MultiplyAdd(Vector256.Load(wp + ld), xv, s1);
-            s2 = Fma.MultiplyAdd(Vector256.Load(wp + 2 * ld), xv, s2);
-            s3 = Fma.MultiplyAdd(Vector256.Load(wp + 3 * ld), xv, s3);
+            var xv = Vector256.Load(x + p);
+            s0 = Fma.MultiplyAdd(Vector256.Load(w + p), xv, s0);
+            s1 = Fma.MultiplyAdd(Vector256.Load(w1p + p), xv, s1);
+            s2 = Fma.MultiplyAdd(Vector256.Load(w2p + p), xv, s2);
+            s3 = Fma.MultiplyAdd(Vector256.Load(w3p + p), xv, s3);
         }
-        Store4(y, bias, Sum4(s0, s1, s2, s3));
+        Store4(y, bias, Sum4(s0, s1, s2, s3), accumulate);
     }
 
     /// <summary>Machines without AVX2/FMA: one dot product per W row.</summary>
-    static void Dot4x1Portable(float* w, float* x, int k, float* y, float* bias)
+    static void Dot4x1Portable(float* w, nint ldw, float* x, int length, float* y, float* bias, bool accumulate)
     {
-        for (int c = 0; c < 4; c++) y[c] = DotPortable(w + (nint)c * k, x, k) + (bias == null ? 0 : bias[c]);
+        for (int c = 0; c < 4; c++)
+        {
+            float sum = DotPortable(w + c * ldw, x, length) + (bias == null ? 0 : bias[c]);
+            y[c] = accumulate ? y[c] + sum : sum;
+        }
     }
 
     static float DotPortable(float* a, float* b, int k)
@@ -361,9 +375,10 @@ internal static unsafe class StreamingLinear
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store4(float* y, float* bias, Vector128<float> sums)
+    static void Store4(float* y, float* bias, Vector128<float> sums, bool accumulate)
     {
         if (bias != null) sums += Vector128.Load(bias);
+        if (accumulate) sums += Vector128.Load(y);
         sums.Store(y);
     }
 }
