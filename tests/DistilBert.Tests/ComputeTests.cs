@@ -197,7 +197,9 @@ public class ComputeLinearTests
             {
                 var y2 = new float[m * n];
                 Linear.Forward(x, m, k, w, n, bias, y2);
-                Assert.Equal(y, y2);
+                // up to StreamingMaxRows rows the unpacked overload streams W (another summation order), beyond it packs per call
+                if (m > Linear.StreamingMaxRows) Assert.Equal(y, y2);
+                else for (int i = 0; i < y.Length; i++) Assert.True(MathF.Abs(y[i] - y2[i]) <= 1e-5f, $"{path}: streamed y[{i}] = {y2[i]}, packed {y[i]}");
             }
         });
     }

@@ -88,6 +88,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 {
     public MaskedLmTask Task { get; }
     public override string ArchitectureName => "BertForMaskedLM";
+    public override bool SupportsLogitPositions => true;
 
     public BertForMaskedLM(BertConfig config) : base(config, prefixed: true, addPooler: false) =>
         Task = new MaskedLmTask(new MaskedLmHead(Parameters, MaskedLmNames.Bert, Encoder.Embeddings.WordEmbeddings, config.HiddenSizeValue,

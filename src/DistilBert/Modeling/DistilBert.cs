@@ -50,6 +50,7 @@ public sealed class DistilBertForMaskedLM : DistilBertPreTrainedModel
 {
     public MaskedLmTask Task { get; }
     public override string ArchitectureName => "DistilBertForMaskedLM";
+    public override bool SupportsLogitPositions => true;
 
     public DistilBertForMaskedLM(DistilBertConfig config) : base(config, prefixed: true) =>
         Task = new MaskedLmTask(new MaskedLmHead(Parameters, MaskedLmNames.DistilBert, Encoder.Embeddings.WordEmbeddings, config.Dim,

@@ -152,4 +152,15 @@ public sealed class OutputGradients
 public sealed record ForwardOptions(bool OutputHiddenStates = false, bool OutputAttentions = false)
 {
     public static readonly ForwardOptions None = new();
+
+    /// <summary>
+    /// *ForMaskedLM models in eval mode: compute vocabulary logits only at these token rows, in this order (duplicates
+    /// allowed). Rows index the model's ragged token layout, [0, input.Tokens): sequence s, position i is row
+    /// <c>Layout.SequenceStarts[s] + i</c> (b · seq + i for a padded batch). "logits" is then [positions, vocab] instead
+    /// of [tokens, vocab] (or [batch, seq, vocab]), row r being token row LogitPositions[r]; the MLM head runs only there
+    /// and multiplies by the plain [vocab, dim] projector, never creating a packed copy of it (fill-mask asks for the
+    /// [MASK] rows only). Null: logits at every token. Any other head, a training-mode model, labels, or a row outside
+    /// the batch is an <see cref="InvalidInputException"/>.
+    /// </summary>
+    public int[]? LogitPositions { get; init; }
 }

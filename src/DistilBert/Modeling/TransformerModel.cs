@@ -72,7 +72,9 @@ public abstract class TransformerModel
         var release = new WeightRelease();
         foreach (var p in Parameters) p.ReleaseWhenPacked = release;
         // A one-token forward runs exactly the layers inference uses, so exactly their weights get packed (and released).
-        Forward(ModelInput.FromSequences([[0]]));
+        // An MLM head runs at that one row without packing its projector: a model used through fill-mask then keeps one
+        // copy of the tied embeddings (a later full-logits forward still packs the projector on first use).
+        Forward(ModelInput.FromSequences([[0]]), SupportsLogitPositions ? new ForwardOptions { LogitPositions = [0] } : null);
         _shared.Clear();
         WeightRelease.ReturnFreedMemory();
     }
@@ -134,12 +136,17 @@ public abstract class TransformerModel
     /// <summary>Floats held by the shared inference workspace (for memory checks).</summary>
     public long WorkspaceFloats => _shared.FloatCount;
 
+    /// <summary>True for the *ForMaskedLM models, which accept <see cref="ForwardOptions.LogitPositions"/>.</summary>
+    public virtual bool SupportsLogitPositions => false;
+
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         Validate(input);
+        ValidateLogitPositions(input, options?.LogitPositions);
         if (IsInferenceOnly) CollectOutputGarbage();
         var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random,
-            PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches, LogitsOnlyAtLabels = MaskedLmLogitsOnlyAtLabels };
+            PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches, LogitsOnlyAtLabels = MaskedLmLogitsOnlyAtLabels,
+            LogitPositions = options?.LogitPositions };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);
@@ -247,6 +254,20 @@ public abstract class TransformerModel
             for (int t = 0; t < types.Length; t++)
                 if ((uint)types[t] >= (uint)TypeVocabSize)
                     throw new InvalidInputException($"token_type_ids{input.TokenIndex(t)} = {types[t]} is outside [0, {TypeVocabSize}) (type_vocab_size)");
+    }
+
+    void ValidateLogitPositions(ModelInput input, int[]? positions)
+    {
+        if (positions is null) return;
+        if (!SupportsLogitPositions)
+            throw new InvalidInputException($"ForwardOptions.LogitPositions applies to *ForMaskedLM models; {ArchitectureName} computes no vocabulary logits");
+        if (IsTraining)
+            throw new InvalidInputException("ForwardOptions.LogitPositions is for inference (call Eval()); training computes logits at labelled rows with MaskedLmLogitsOnlyAtLabels");
+        if (input.Labels is not null || input.FloatLabels is not null)
+            throw new InvalidInputException("ForwardOptions.LogitPositions cannot be combined with labels: the loss needs logits at every labelled token");
+        for (int i = 0; i < positions.Length; i++)
+            if ((uint)positions[i] >= (uint)input.Tokens)
+                throw new InvalidInputException($"ForwardOptions.LogitPositions[{i}] = {positions[i]} is outside the batch's token rows [0, {input.Tokens})");
     }
 
     // ---- helpers the heads share ----

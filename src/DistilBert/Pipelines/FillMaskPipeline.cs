@@ -8,12 +8,17 @@ public sealed record FillMaskOutput(long Input, IReadOnlyList<IReadOnlyList<Fill
 /// <summary>
 /// Fill-mask as transformers' FillMaskPipeline: for every [MASK], the top-k tokens with their probability, token
 /// id, token text and the input with the mask replaced (special tokens skipped when there is a single mask).
-/// Needs a *ForMaskedLM model.
+/// Needs a *ForMaskedLM model. The model computes vocabulary logits only at the [MASK] rows
+/// (<see cref="Modeling.ForwardOptions.LogitPositions"/>), not at every token.
 /// </summary>
 public sealed class FillMaskPipeline : TaskPipeline
 {
     public FillMaskPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null)
-        : base(tokenizer, model, settings) { }
+        : base(tokenizer, model, settings)
+    {
+        if (!model.SupportsLogitPositions)
+            throw new InvalidInputException($"fill-mask needs a *ForMaskedLM model; got {model.ArchitectureName}");
+    }
 
     public static FillMaskPipeline Load(string folder, PipelineSettings? settings = null)
     {
@@ -68,9 +73,18 @@ public sealed class FillMaskPipeline : TaskPipeline
 
     FillMaskOutput[] RunBatch(IReadOnlyList<Prepared> batch, int topK, int[]? targetIds)
     {
-        var (output, starts) = Forward(batch.Select(p => p.Encoding).ToList());
+        // the [MASK] rows of the ragged batch, in order: logits come back as [masks, vocab]
+        var maskRows = new List<int>();
+        int sequenceStart = 0;
+        foreach (var prepared in batch)
+        {
+            foreach (int position in prepared.MaskPositions) maskRows.Add(sequenceStart + position);
+            sequenceStart += prepared.Encoding.Length;
+        }
+        var (output, _) = Forward(batch.Select(p => p.Encoding).ToList(), new Modeling.ForwardOptions { LogitPositions = maskRows.ToArray() });
         var logits = output["logits"];
         int vocab = logits.Shape[^1];
+        int maskRow = 0;
         var results = new FillMaskOutput[batch.Count];
         for (int b = 0; b < batch.Count; b++)
         {
@@ -79,7 +93,7 @@ public sealed class FillMaskPipeline : TaskPipeline
             var perMask = new List<IReadOnlyList<FillMaskResult>>(prepared.MaskPositions.Length);
             foreach (int position in prepared.MaskPositions)
             {
-                var row = logits.Data.AsSpan((starts[b] + position) * vocab, vocab);
+                var row = logits.Data.AsSpan(maskRow++ * vocab, vocab);
                 var proposals = new List<FillMaskResult>();
                 foreach (var candidate in FillMaskDecoder.TopK(row, topK, targetIds))
                 {

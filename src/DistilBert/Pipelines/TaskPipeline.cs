@@ -93,7 +93,7 @@ public abstract class TaskPipeline
     }
 
     /// <summary>One forward pass over unpadded sequences. Outputs are ragged: [tokens, ...] with sequence starts in the layout.</summary>
-    protected (ModelOutput Output, int[] SequenceStarts) Forward(IReadOnlyList<EncodedText> sequences)
+    protected (ModelOutput Output, int[] SequenceStarts) Forward(IReadOnlyList<EncodedText> sequences, ForwardOptions? options = null)
     {
         var ids = new int[sequences.Count][];
         int[][]? types = Model.Config is BertConfig ? new int[sequences.Count][] : null;
@@ -103,7 +103,7 @@ public abstract class TaskPipeline
             if (types is not null) types[i] = sequences[i].TypeIds;
         }
         var input = ModelInput.FromSequences(ids, types);
-        var output = Model.Forward(input);
+        var output = Model.Forward(input, options);
         return (output, input.Layout.SequenceStarts);
     }
 

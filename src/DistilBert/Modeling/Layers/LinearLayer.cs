@@ -38,6 +38,19 @@ public sealed class LinearLayer
         Linear.Forward(x[..(rows * InFeatures)], rows, packed, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)], epilogue);
     }
 
+    /// <summary>
+    /// Inference at a few rows (the MLM projector at [MASK] rows) that never creates a packed copy: the plain weight is
+    /// streamed once (<see cref="Linear.ForwardStreamingWeight"/>). Only when the plain copy was already released in favour
+    /// of a packed one (an untied projector after a full-logits forward) is the packed copy used, rather than bringing a
+    /// second copy back.
+    /// </summary>
+    public void ForwardWithoutPacking(ReadOnlySpan<float> x, int rows, Span<float> y)
+    {
+        if (Weight.IsReleased && _packed is not null) ForwardPacked(x, rows, y);
+        else Linear.ForwardStreamingWeight(x[..(rows * InFeatures)], rows, InFeatures, Weight.Value, OutFeatures,
+            Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)]);
+    }
+
     /// <summary>The packed weight, (re)packed if missing or stale; for an inference-only model the plain copy is then
     /// released so the packed one is the only copy (a tied weight is kept: another layer reads it unpacked).</summary>
     PackedMatrix EnsurePacked()

@@ -47,7 +47,9 @@ public sealed class MaskedLmHead
     public int VocabSize => Projector.OutFeatures;
 
     // h: [rows, dim] → logits: [rows, vocab]
-    public void Forward(float[] h, int rows, LayerContext ctx, float[] logits)
+    /// <param name="streamProjector">inference at a few rows: multiply by the plain projector weight without packing it
+    /// (<see cref="LinearLayer.ForwardWithoutPacking"/>)</param>
+    public void Forward(float[] h, int rows, LayerContext ctx, float[] logits, bool streamProjector = false)
     {
         int n = rows * _dim;
         var pre = ctx.Buffer(_cache, "mlm.pre", n);
@@ -58,7 +60,8 @@ public sealed class MaskedLmHead
         var mean = ctx.Training ? _cache.Get("mlm.mean", rows).AsSpan(0, rows) : default;
         var rstd = ctx.Training ? _cache.Get("mlm.rstd", rows).AsSpan(0, rows) : default;
         Norm.Forward(act, rows, normed, mean, rstd);
-        Projector.Forward(normed, rows, logits, ctx);
+        if (streamProjector) Projector.ForwardWithoutPacking(normed, rows, logits);
+        else Projector.Forward(normed, rows, logits, ctx);
         if (ctx.Training) { _h = h; _rows = rows; }
     }
 

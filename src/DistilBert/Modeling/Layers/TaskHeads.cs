@@ -4,7 +4,9 @@ namespace DistilBert.Modeling.Layers;
 /// MLM: logits [tokens, vocab] under "logits"; with labels ([tokens], −100 ignored) a cross-entropy "loss".
 /// In training with <see cref="LayerContext.LogitsOnlyAtLabels"/>, the head runs only at the labelled positions (the loss
 /// and every gradient are the same, since the others do not enter the loss) and no "logits" output is produced: with
-/// 15 % of tokens masked and a 30k vocabulary that is most of an MLM step's work saved.
+/// 15 % of tokens masked and a 30k vocabulary that is most of an MLM step's work saved. In inference,
+/// <see cref="ForwardOptions.LogitPositions"/> does the same at the rows asked for (fill-mask: the [MASK] rows), with
+/// "logits" [positions, vocab].
 /// </summary>
 public sealed class MaskedLmTask(MaskedLmHead head)
 {
@@ -20,6 +22,11 @@ public sealed class MaskedLmTask(MaskedLmHead head)
         if (input.Labels is { } labels && labels.Length != tokens)
             throw new InvalidInputException($"labels has {labels.Length} elements, expected one per token ({string.Join(", ", input.TokenShape())})");
         _labelledPositions = null;
+        if (ctx.LogitPositions is { } rows)
+        {
+            ForwardAtPositions(hidden, rows, ctx, output);
+            return;
+        }
         if (ctx.Training && ctx.LogitsOnlyAtLabels && input.Labels is { } sparse && Array.Exists(sparse, l => l != CrossEntropyLoss.DefaultIgnoreIndex))
         {
             ForwardAtLabels(hidden, sparse, tokens, ctx, output);
@@ -31,6 +38,18 @@ public sealed class MaskedLmTask(MaskedLmHead head)
         output.Add("logits", logits, input.TokenShape(vocab));
         _logits = logits;
         _tokens = tokens;
+    }
+
+    // Inference at the requested rows (ForwardOptions.LogitPositions): hidden [tokens, dim] → gathered [m, dim] →
+    // logits [m, vocab], the projector streamed from its plain weight (the model validated the rows)
+    void ForwardAtPositions(float[] hidden, int[] positions, LayerContext ctx, ModelOutput output)
+    {
+        int dim = Head.Transform.InFeatures, vocab = Head.VocabSize, m = positions.Length;
+        var gathered = ctx.Shared.Get("mlm.rows", (long)m * dim);
+        for (int i = 0; i < m; i++) hidden.AsSpan(positions[i] * dim, dim).CopyTo(gathered.AsSpan(i * dim, dim));
+        var logits = new float[(long)m * vocab];
+        Head.Forward(gathered, m, ctx, logits, streamProjector: true);
+        output.Add("logits", logits, [m, vocab]);
     }
 
     // hidden: [tokens, dim] → rows at labelled positions [m, dim] → logits [m, vocab]

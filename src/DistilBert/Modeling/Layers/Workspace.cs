@@ -48,6 +48,8 @@ public sealed class LayerContext
     public SeededRandom? Random { get; init; }
     /// <summary>Training only: MLM heads compute logits only where labels are set (see MaskedLmTask).</summary>
     public bool LogitsOnlyAtLabels { get; init; }
+    /// <summary>Inference only: the token rows at which an MLM head computes logits (<see cref="ForwardOptions.LogitPositions"/>).</summary>
+    public int[]? LogitPositions { get; init; }
 
     /// <summary>Every layer cache a training forward used, so the model can free them all (ReleaseTrainingMemory).</summary>
     public HashSet<Workspace>? TrainingCaches { get; init; }
