@@ -204,6 +204,33 @@ public class ComputeLinearTests
         });
     }
 
+    [Theory]
+    // full and ragged row blocks (1, 7 and 130 rows: rows past the end repeat the last real one), K in one block and
+    // across blocks, with each epilogue
+    [InlineData(1, 96, 5, Epilogue.None)]
+    [InlineData(7, 48, 768, Epilogue.Gelu)]
+    [InlineData(8, 144, 64, Epilogue.Relu)]
+    [InlineData(130, 96, 1000, Epilogue.Gelu)]
+    public void RowMajorAReadInPlaceGivesThePackedABits(int m, int n, int k, Epilogue epilogue)
+    {
+        var rng = new Random(m * 7 + k);
+        var x = KernelPathScope.Random(rng, m * k);
+        var packed = PackedMatrix.FromLinearWeight(KernelPathScope.Random(rng, n * k, 0.2f), n, k);
+        var bias = KernelPathScope.Random(rng, n);
+        var direct = new float[m * n];
+        var viaPackedA = new float[m * n];
+        bool saved = GemmDriver.UseDirectA;
+        try
+        {
+            GemmDriver.UseDirectA = true;
+            Linear.Forward(x, m, packed, bias, direct, epilogue);
+            GemmDriver.UseDirectA = false;
+            Linear.Forward(x, m, packed, bias, viaPackedA, epilogue);
+        }
+        finally { GemmDriver.UseDirectA = saved; }
+        Assert.Equal(viaPackedA, direct); // same products in the same order: bit for bit
+    }
+
     [Fact]
     public void RepackPicksUpNewWeights()
     {

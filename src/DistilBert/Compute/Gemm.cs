@@ -132,8 +132,9 @@ internal static unsafe class GemmWorkspace
 
 /// <summary>
 /// The blocked SGEMM: C is cut into tasks of MC rows × a run of NR-column panels; each task walks K in KC steps,
-/// packs its A block [MC, KC] into MR-row micro-panels (alpha folded in), and runs the micro-kernel over every
-/// (panel, micro-panel) pair: the B micro-panel [KC, NR] is reused from L2 by every A micro-panel of the block.
+/// packs its A block [MC, KC] into MR-row micro-panels (alpha folded in; on AVX-512 a plain row-major A is read in
+/// place instead), and runs the micro-kernel over every (panel, micro-panel) pair: the B micro-panel [KC, NR] is reused
+/// from L2 by every A micro-panel of the block.
 /// The epilogue (bias, activation) runs on each tile right after its last K step, while it is still in cache.
 /// </summary>
 internal static unsafe class GemmDriver
@@ -183,6 +184,9 @@ internal static unsafe class GemmDriver
     }
 
     static long _calls;
+
+    /// <summary>Whether row-major A is read in place instead of packed (tests and benchmarks compare both).</summary>
+    internal static bool UseDirectA = true;
 
     /// <summary>Cuts the panels of every row block into chunks (one task each): starts[0..chunks] are panel offsets.</summary>
     /// <param name="aPackedOnce">K fits one block, so a thread packs its rows of A once and reuses them for all its chunks</param>
@@ -262,14 +266,19 @@ internal static unsafe class GemmDriver
                 for (int r = 0; r < rows; r++) Epilogues.Apply(cBlock + r * _ldc, _bias == null ? null : _bias + col0, cols, _epilogue);
                 return;
             }
-            float* aPack = GemmWorkspace.PackedA(RoundUp(rows, mr) * Math.Min(KC, _k));
+            // Row-major A with alpha 1 and whole panels (every linear layer's shape): the AVX-512 kernel broadcasts
+            // straight from A's rows, so A is never packed. Each of the 8 rows' cache lines then serves 16 K steps, from
+            // L2 like a packed block would; measured in one process against packing, alternating: 1.2 % faster at 1 × 128
+            // and 8 × 128 (both threads had packed the same A), the same at 32 × 128.
+            bool directA = UseDirectA && _path == KernelPath.Avx512 && !_transA && _alpha == 1f && _n % NR == 0;
+            float* aPack = directA ? null : GemmWorkspace.PackedA(RoundUp(rows, mr) * Math.Min(KC, _k));
             float* tile = stackalloc float[8 * NR + 16];
             tile = (float*)(((nint)tile + 63) & ~(nint)63);
             for (int p0 = 0; p0 < _k; p0 += KC)
             {
                 int kc = Math.Min(KC, _k - p0);
                 // A thread that runs several chunks of the same rows of one call packs them only once (K in one block).
-                if (_packedCall != _call || _packedRow0 != row0 || _packedP0 != p0 || _packedBuffer != aPack)
+                if (!directA && (_packedCall != _call || _packedRow0 != row0 || _packedP0 != p0 || _packedBuffer != aPack))
                 {
                     PackA(row0, rows, p0, kc, mr, aPack);
                     _packedCall = _call; _packedRow0 = row0; _packedP0 = p0; _packedBuffer = aPack;
@@ -301,12 +310,26 @@ internal static unsafe class GemmDriver
                             prefetchEnd = nextB + Math.Min(first + linesPerCall, nextLines) * 16;
                         }
                         int rn = Math.Min(mr, rows - ir);
-                        float* ap = aPack + (nint)ir * kc;
                         float* cp = _c + (row0 + ir) * _ldc + c0;
+                        if (directA)
+                        {
+                            float* rowA = _a + (row0 + ir) * _lda + p0;
+                            if (rn == 8) Kernel8x48Avx512(kc, rowA, _lda, 1, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
+                            else
+                            {
+                                Kernel8x48Avx512(kc, rowA, _lda, 1, rn, bp, tile, NR, false, prefetch, prefetchEnd);
+                                MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate);
+                            }
+                            if (epilogue && rn == 8) TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
+                            else if (epilogue)
+                                for (int r = 0; r < rn; r++) Epilogues.Apply(cp + r * _ldc, _bias == null ? null : _bias + c0, cn, _epilogue);
+                            continue;
+                        }
+                        float* ap = aPack + (nint)ir * kc;
                         bool fullTile = rn == mr && cn == NR;
                         if (fullTile && epilogue && _path == KernelPath.Avx512)
                         {
-                            Kernel8x48Avx512(kc, ap, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
+                            Kernel8x48Avx512(kc, ap, 1, 8, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
                             TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
                             continue;
                         }
@@ -539,7 +562,7 @@ internal static unsafe class GemmDriver
         switch (path)
         {
             case KernelPath.Avx512:
-                Kernel8x48Avx512(kc, a, b, c, ldc, accumulate, prefetch, prefetchEnd);
+                Kernel8x48Avx512(kc, a, 1, 8, 8, b, c, ldc, accumulate, prefetch, prefetchEnd);
                 break;
             case KernelPath.Avx2:
                 Kernel4x24Avx2(kc, a, b, c, ldc, accumulate);
@@ -616,10 +639,22 @@ internal static unsafe class GemmDriver
         public static Vector512<float> Apply(Vector512<float> x, Vector512<float> bias, bool hasBias) => Activations.ReluVector(hasBias ? x + bias : x);
     }
 
-    /// <summary>C[8, 48] (+)= A micro-panel [kc, 8] · B micro-panel [kc, 48]; 24 zmm accumulators stay in registers.</summary>
+    /// <summary>C[8, 48] (+)= A[8, kc] · B micro-panel [kc, 48]; 24 zmm accumulators stay in registers. Element (r, p) of
+    /// A is at a[r·rowStride + p·kStride]: a packed micro-panel is (1, 8), a row-major A read in place is (lda, 1). Rows
+    /// past <paramref name="rows"/> repeat the last real row (nothing is read past A; the caller keeps only real rows).
+    /// The cache lines in [prefetch, prefetchEnd) (the next B micro-panel's slice) are requested on the way.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel8x48Avx512(int kc, float* a, float* b, float* c, nint ldc, bool accumulate, float* prefetch, float* prefetchEnd)
+    static void Kernel8x48Avx512(int kc, float* a, nint rowStride, nint kStride, int rows, float* b, float* c, nint ldc,
+        bool accumulate, float* prefetch, float* prefetchEnd)
     {
+        float* a0 = a;
+        float* a1 = rows > 1 ? a0 + rowStride : a0;
+        float* a2 = rows > 2 ? a1 + rowStride : a1;
+        float* a3 = rows > 3 ? a2 + rowStride : a2;
+        float* a4 = rows > 4 ? a3 + rowStride : a3;
+        float* a5 = rows > 5 ? a4 + rowStride : a4;
+        float* a6 = rows > 6 ? a5 + rowStride : a5;
+        float* a7 = rows > 7 ? a6 + rowStride : a6;
         Vector512<float> c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
         if (accumulate)
         {
@@ -634,38 +669,33 @@ internal static unsafe class GemmDriver
         }
         else
         {
-            c00 = Vector512<float>.Zero; c01 = Vector512<float>.Zero; c02 = Vector512<float>.Zero;
-            c10 = Vector512<float>.Zero; c11 = Vector512<float>.Zero; c12 = Vector512<float>.Zero;
-            c20 = Vector512<float>.Zero; c21 = Vector512<float>.Zero; c22 = Vector512<float>.Zero;
-            c30 = Vector512<float>.Zero; c31 = Vector512<float>.Zero; c32 = Vector512<float>.Zero;
-            c40 = Vector512<float>.Zero; c41 = Vector512<float>.Zero; c42 = Vector512<float>.Zero;
-            c50 = Vector512<float>.Zero; c51 = Vector512<float>.Zero; c52 = Vector512<float>.Zero;
-            c60 = Vector512<float>.Zero; c61 = Vector512<float>.Zero; c62 = Vector512<float>.Zero;
-            c70 = Vector512<float>.Zero; c71 = Vector512<float>.Zero; c72 = Vector512<float>.Zero;
+            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = Vector512<float>.Zero;
+            c40 = c41 = c42 = c50 = c51 = c52 = c60 = c61 = c62 = c70 = c71 = c72 = Vector512<float>.Zero;
         }
         // one line every 4 K steps, or every step when the slice is longer than that (few rows: few calls per panel)
         int prefetchMask = (prefetchEnd - prefetch) / 16 * 4 <= kc ? 3 : 0;
-        for (int p = 0; p < kc; p++)
+        nint q = 0;
+        for (int p = 0; p < kc; p++, q += kStride)
         {
             if ((p & prefetchMask) == 0 && prefetch < prefetchEnd) { Sse.Prefetch0(prefetch); prefetch += 16; }
             var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);
-            var a0 = Vector512.Create(a[0]);
-            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); c02 = Avx512F.FusedMultiplyAdd(a0, b2, c02);
-            var a1 = Vector512.Create(a[1]);
-            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); c12 = Avx512F.FusedMultiplyAdd(a1, b2, c12);
-            var a2 = Vector512.Create(a[2]);
-            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); c22 = Avx512F.FusedMultiplyAdd(a2, b2, c22);
-            var a3 = Vector512.Create(a[3]);
-            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); c32 = Avx512F.FusedMultiplyAdd(a3, b2, c32);
-            var a4 = Vector512.Create(a[4]);
-            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); c42 = Avx512F.FusedMultiplyAdd(a4, b2, c42);
-            var a5 = Vector512.Create(a[5]);
-            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); c52 = Avx512F.FusedMultiplyAdd(a5, b2, c52);
-            var a6 = Vector512.Create(a[6]);
-            c60 = Avx512F.FusedMultiplyAdd(a6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61); c62 = Avx512F.FusedMultiplyAdd(a6, b2, c62);
-            var a7 = Vector512.Create(a[7]);
-            c70 = Avx512F.FusedMultiplyAdd(a7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71); c72 = Avx512F.FusedMultiplyAdd(a7, b2, c72);
-            a += 8; b += 48;
+            var x = Vector512.Create(a0[q]);
+            c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01); c02 = Avx512F.FusedMultiplyAdd(x, b2, c02);
+            x = Vector512.Create(a1[q]);
+            c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); c11 = Avx512F.FusedMultiplyAdd(x, b1, c11); c12 = Avx512F.FusedMultiplyAdd(x, b2, c12);
+            x = Vector512.Create(a2[q]);
+            c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); c21 = Avx512F.FusedMultiplyAdd(x, b1, c21); c22 = Avx512F.FusedMultiplyAdd(x, b2, c22);
+            x = Vector512.Create(a3[q]);
+            c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); c31 = Avx512F.FusedMultiplyAdd(x, b1, c31); c32 = Avx512F.FusedMultiplyAdd(x, b2, c32);
+            x = Vector512.Create(a4[q]);
+            c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); c41 = Avx512F.FusedMultiplyAdd(x, b1, c41); c42 = Avx512F.FusedMultiplyAdd(x, b2, c42);
+            x = Vector512.Create(a5[q]);
+            c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); c51 = Avx512F.FusedMultiplyAdd(x, b1, c51); c52 = Avx512F.FusedMultiplyAdd(x, b2, c52);
+            x = Vector512.Create(a6[q]);
+            c60 = Avx512F.FusedMultiplyAdd(x, b0, c60); c61 = Avx512F.FusedMultiplyAdd(x, b1, c61); c62 = Avx512F.FusedMultiplyAdd(x, b2, c62);
+            x = Vector512.Create(a7[q]);
+            c70 = Avx512F.FusedMultiplyAdd(x, b0, c70); c71 = Avx512F.FusedMultiplyAdd(x, b1, c71); c72 = Avx512F.FusedMultiplyAdd(x, b2, c72);
+            b += 48;
         }
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); c02.Store(c + 0 * ldc + 32);
         c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16); c12.Store(c + 1 * ldc + 32);
