@@ -25,18 +25,18 @@ public static class Linear
     /// <param name="y">[m, n]</param>
     public static void Forward(ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<float> weight, int n, ReadOnlySpan<float> bias, Span<float> y)
     {
+        if (m <= StreamingMaxRows)
+        {
+            ForwardStreamingWeight(x, m, k, weight, n, bias, y);
+            return;
+        }
         GemmChecks.Operand("weight", weight, n, k, k);
         Check(x, m, k, bias, n, y);
-        if (m == 0 || n == 0) return;
+        if (n == 0) return;
         unsafe
         {
             fixed (float* px = x, pw = weight, pb = bias, py = y)
             {
-                if (m <= StreamingMaxRows)
-                {
-                    StreamingLinear.Run(px, m, k, pw, n, bias.IsEmpty ? null : pb, py);
-                    return;
-                }
                 float* packed = GemmWorkspace.PackedB(PackedMatrix.PackedLength(k, n));
                 PackedMatrix.Pack(pw, k, transposed: true, k, n, packed, parallel: true);
                 GemmDriver.Run(m, n, k, 1f, px, k, false, packed, 0f, py, n, bias.IsEmpty ? null : pb, Epilogue.None, parallel: true);
