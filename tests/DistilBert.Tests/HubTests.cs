@@ -106,7 +106,10 @@ public sealed class HubTests : IDisposable
         await Task.Delay(600);
         Assert.False(download.IsCompleted);
         var blob = Path.Combine(RepoDir, "blobs", Sha);
-        File.WriteAllBytes(blob, _weights); // what the other process leaves behind
+        // what the other process leaves behind; it makes the folder itself (our waiting download may not have yet: a
+        // slow start, e.g. the first run after a build, made this test flaky)
+        Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
+        File.WriteAllBytes(blob, _weights);
         held.Dispose();
         var snapshot = await download;
         Assert.Equal(_weights, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
