@@ -68,7 +68,12 @@ public sealed class DistillGeneralTests : IDisposable
         var distiller = Distiller(ModelFolder("teacher_bert_12layer"), ModelFolder("student_distilbert_6layer"), Corpus(160),
             new GeneralDistillationOptions { BatchSize = 8, Epochs = 4, LearningRate = 3e-3, Seed = 3 });
         var observer = new Losses();
+        var teacher = distiller.Task.Teacher;
+        long teacherFloats = teacher.PlainParameterFloats;
         distiller.Run(Temp("run"), observer: observer);
+        // the teacher only runs forward: its linear weights are kept packed only, not twice
+        Assert.True(teacher.IsInferenceOnly);
+        Assert.True(teacher.PlainParameterFloats < teacherFloats / 2, $"{teacher.PlainParameterFloats} of {teacherFloats} plain floats left");
         var losses = observer.Values;
         Assert.Equal(distiller.Plan().TotalSteps, losses.Count);
         double firstFive = losses.Take(5).Average(), lastFive = losses.TakeLast(5).Average();

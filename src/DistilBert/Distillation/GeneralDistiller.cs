@@ -148,7 +148,7 @@ public sealed class GeneralDistiller
     /// </summary>
     public TrainingResult Run(string runDirectory, bool resume = false, ITrainingObserver? observer = null, CancellationToken cancellation = default)
     {
-        Task.Teacher.Eval();
+        Task.Teacher.PrepareForInference();
         return new Trainer(Task, TrainingOptions, runDirectory, observer).Run(resume, cancellation);
     }
 

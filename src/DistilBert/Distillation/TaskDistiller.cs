@@ -208,7 +208,7 @@ public sealed class TaskDistiller : ITrainingTask
     /// the best student's HF model folder).</summary>
     public TrainingResult Run(string runDirectory, bool resume = false, ITrainingObserver? observer = null, CancellationToken cancellation = default)
     {
-        _teacher.Eval();
+        _teacher.PrepareForInference();
         return new Trainer(this, TrainingOptions, runDirectory, observer).Run(resume, cancellation);
     }
 
