@@ -7,7 +7,11 @@
 set -e
 OUT=$(realpath -m "$1"); ROUNDS=${2:-5}
 CLI=$(realpath "${CLI:-src/DistilBert.Cli/bin/Release/net10.0/DistilBert.Cli.dll}")
-mkdir -p "$OUT"; cd "$BENCH_DIR"
+mkdir -p "$OUT"
+# Run from a copy: the runtime maps our DLLs shared, so a build that rewrites the bin folder mid-run would change the
+# code under the running process (docs/benchmarks.md, the soak crash).
+rm -rf "$OUT/cli"; cp -r "$(dirname "$CLI")" "$OUT/cli"; CLI="$OUT/cli/$(basename "$CLI")"
+cd "$BENCH_DIR"
 r=1
 while [ $r -le "$ROUNDS" ]; do
   for who in first second; do

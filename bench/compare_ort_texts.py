@@ -14,7 +14,7 @@ Usage (from the repository root, after `dotnet build -c Release`):
   /usr/bin/python3 bench/compare_ort_texts.py --table OUT_DIR        # only print the tables of a finished run
 Optional: DATA (default /work/shared/data), CLI and BENCH_DLL (the Release builds), LOCK (default /tmp/cpu.lock),
 CASES (comma-separated subset of the case names below), BATCH (default 32)."""
-import fcntl, json, os, resource, statistics as st, subprocess, sys, time
+import fcntl, json, os, resource, shutil, statistics as st, subprocess, sys, time
 
 CASES = {  # name: (file under DATA, limit, order)
     "sst2-file": ("sst2/train.tsv", 1024, "file"),
@@ -64,11 +64,20 @@ def run(out, tag, cmd):
     print(f"{tag}: exit {p.returncode} wall {wall:.0f} s quiet-before={quiet} foreign_cpus={foreign:.2f}", flush=True)
 
 
+def copy_build(dll, folder):
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(os.path.dirname(dll), folder)
+    return os.path.join(folder, os.path.basename(dll))
+
+
 def measure(out, rounds):
     os.makedirs(out, exist_ok=True)
     data = os.environ.get("DATA", "/work/shared/data")
     cli = os.path.abspath(os.environ.get("CLI", "src/DistilBert.Cli/bin/Release/net10.0/DistilBert.Cli.dll"))
     bench = os.path.abspath(os.environ.get("BENCH_DLL", "bench/DistilBert.Bench/bin/Release/net10.0/DistilBert.Bench.dll"))
+    # run from copies: the runtime maps our DLLs shared, so a build rewriting a bin folder mid-run would change the code
+    # under the running process (docs/benchmarks.md, the soak crash)
+    cli, bench = (copy_build(path, os.path.join(out, name)) for path, name in ((cli, "cli"), (bench, "bench-dll")))
     model = os.environ["ORT_MODEL"]
     names = os.environ.get("CASES", ",".join(CASES)).split(",")
     common = ["--batch", str(BATCH), "--seq", str(SEQ), "--threads", str(THREADS), "--warmup", str(WARMUP),
