@@ -314,14 +314,22 @@ internal static unsafe class GemmDriver
                         if (directA)
                         {
                             float* rowA = _a + (row0 + ir) * _lda + p0;
-                            if (rn == 8) Kernel8x48Avx512(kc, rowA, _lda, 1, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
-                            else
+                            if (rn == 8)
                             {
-                                Kernel8x48Avx512(kc, rowA, _lda, 1, rn, bp, tile, NR, false, prefetch, prefetchEnd);
-                                MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate);
+                                Kernel8x48Avx512(kc, rowA, _lda, 1, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
+                                if (epilogue) TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
+                                continue;
                             }
-                            if (epilogue && rn == 8) TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
-                            else if (epilogue)
+                            // the last rows: the same arithmetic as a full tile, on a copy of C's rows, so a row's
+                            // result does not depend on where the batch put it
+                            if (accumulate)
+                            {
+                                MergeTile(_path, cp, tile, NR, rn, cn, accumulate: false, sourceStride: _ldc);
+                                new Span<float>(tile + rn * NR, (8 - rn) * NR).Clear(); // the unused rows: no stale NaN or denormal
+                            }
+                            Kernel8x48Avx512(kc, rowA, _lda, 1, rn, bp, tile, NR, accumulate, prefetch, prefetchEnd);
+                            MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate: false);
+                            if (epilogue)
                                 for (int r = 0; r < rn; r++) Epilogues.Apply(cp + r * _ldc, _bias == null ? null : _bias + c0, cn, _epilogue);
                             continue;
                         }
@@ -493,16 +501,18 @@ internal static unsafe class GemmDriver
         for (int r = 0; r < rows; r++) new Span<float>(c + r * ldc, cols).Clear();
     }
 
-    /// <summary>C[rows, cols] (+)= the edge tile. Vector loads of the tile, masked at the ragged end: the kernel has just
-    /// written it with vector stores, and scalar reloads of those fail store forwarding (a 128 × 42 GEMM ran 2.4× slower).</summary>
+    /// <summary>C[rows, cols] (+)= the edge tile (row stride sourceStride). Vector loads of the tile, masked stores at the
+    /// ragged end: the kernel has just written it with vector stores, and scalar reloads of those fail store forwarding
+    /// (a 128 × 42 GEMM ran 2.4× slower). The source is read in whole vectors, up to cols rounded up to the vector width:
+    /// a tile always has them; C as the source (copied into a tile) only with whole panels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void MergeTile(KernelPath path, float* tile, float* c, nint ldc, int rows, int cols, bool accumulate)
+    static void MergeTile(KernelPath path, float* tile, float* c, nint ldc, int rows, int cols, bool accumulate, nint sourceStride = NR)
     {
         if (path == KernelPath.Avx512)
         {
             for (int r = 0; r < rows; r++)
             {
-                float* t = tile + r * NR, d = c + r * ldc;
+                float* t = tile + r * sourceStride, d = c + r * ldc;
                 for (int j = 0; j < cols; j += 16)
                 {
                     var v = Vector512.Load(t + j);
@@ -525,7 +535,7 @@ internal static unsafe class GemmDriver
         {
             for (int r = 0; r < rows; r++)
             {
-                float* t = tile + r * NR, d = c + r * ldc;
+                float* t = tile + r * sourceStride, d = c + r * ldc;
                 for (int j = 0; j < cols; j += 8)
                 {
                     var v = Vector256.Load(t + j);
@@ -546,7 +556,7 @@ internal static unsafe class GemmDriver
         }
         for (int r = 0; r < rows; r++)
         {
-            float* t = tile + r * NR, d = c + r * ldc;
+            float* t = tile + r * sourceStride, d = c + r * ldc;
             if (accumulate) for (int j = 0; j < cols; j++) d[j] += t[j];
             else for (int j = 0; j < cols; j++) d[j] = t[j];
         }
