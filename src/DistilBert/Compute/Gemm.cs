@@ -311,12 +311,14 @@ internal static unsafe class GemmDriver
                         }
                         int rn = Math.Min(mr, rows - ir);
                         float* cp = _c + (row0 + ir) * _ldc + c0;
-                        if (directA)
+                        if (_path == KernelPath.Avx512 && cn == NR)
                         {
-                            float* rowA = _a + (row0 + ir) * _lda + p0;
+                            // A read in place (rows lda apart, K consecutive) or a packed micro-panel (8 values per k)
+                            float* aTile = directA ? _a + (row0 + ir) * _lda + p0 : aPack + (nint)ir * kc;
+                            nint rowStride = directA ? _lda : 1, kStride = directA ? 1 : 8;
                             if (rn == 8)
                             {
-                                Kernel8x48Avx512(kc, rowA, _lda, 1, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
+                                Kernel8x48Avx512(kc, aTile, rowStride, kStride, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
                                 if (epilogue) TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
                                 continue;
                             }
@@ -327,25 +329,16 @@ internal static unsafe class GemmDriver
                                 MergeTile(_path, cp, tile, NR, rn, cn, accumulate: false, sourceStride: _ldc);
                                 new Span<float>(tile + rn * NR, (8 - rn) * NR).Clear(); // the unused rows: no stale NaN or denormal
                             }
-                            Kernel8x48Avx512(kc, rowA, _lda, 1, rn, bp, tile, NR, accumulate, prefetch, prefetchEnd);
+                            Kernel8x48Avx512(kc, aTile, rowStride, kStride, rn, bp, tile, NR, accumulate, prefetch, prefetchEnd);
                             MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate: false);
-                            if (epilogue)
-                                for (int r = 0; r < rn; r++) Epilogues.Apply(cp + r * _ldc, _bias == null ? null : _bias + c0, cn, _epilogue);
-                            continue;
                         }
-                        float* ap = aPack + (nint)ir * kc;
-                        bool fullTile = rn == mr && cn == NR;
-                        if (fullTile && epilogue && _path == KernelPath.Avx512)
-                        {
-                            Kernel8x48Avx512(kc, ap, 1, 8, 8, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
-                            TileEpilogueAvx512(cp, _ldc, _bias == null ? null : _bias + c0, _epilogue);
-                            continue;
-                        }
-                        if (fullTile) MicroKernel(_path, kc, ap, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
+                        else if (rn == mr && cn == NR)
+                            MicroKernel(_path, kc, aPack + (nint)ir * kc, bp, cp, _ldc, accumulate, prefetch, prefetchEnd);
                         else if (cn <= 32 && _path == KernelPath.Avx512)
                         {
                             // a narrow last panel (attention's head dim 64 = 48 + 16, T = 128 = 2·48 + 32): only the
                             // columns that exist, instead of a whole 48-wide tile
+                            float* ap = aPack + (nint)ir * kc;
                             bool direct = rn == 8 && (cn == 16 || cn == 32);
                             if (cn <= 16) Kernel8x16Avx512(kc, ap, bp, direct ? cp : tile, direct ? _ldc : NR, direct && accumulate);
                             else Kernel8x32Avx512(kc, ap, bp, direct ? cp : tile, direct ? _ldc : NR, direct && accumulate);
@@ -353,7 +346,7 @@ internal static unsafe class GemmDriver
                         }
                         else
                         {
-                            MicroKernel(_path, kc, ap, bp, tile, NR, false, prefetch, prefetchEnd);
+                            MicroKernel(_path, kc, aPack + (nint)ir * kc, bp, tile, NR, false, prefetch, prefetchEnd);
                             MergeTile(_path, tile, cp, _ldc, rn, cn, accumulate);
                         }
                         if (epilogue)
