@@ -137,7 +137,7 @@ internal static unsafe class GemmWorkspace
 /// from L2 by every A micro-panel of the block.
 /// The epilogue (bias, activation) runs on each tile right after its last K step, while it is still in cache.
 /// </summary>
-internal static unsafe class GemmDriver
+internal static unsafe partial class GemmDriver
 {
     public const int NR = 48;
     // 768: every K of DistilBERT's forward but the FFN down projection in one block (no C reloads), and A [128, 768]
@@ -154,31 +154,36 @@ internal static unsafe class GemmDriver
     /// <param name="packedB">[k, n] in panel layout (<see cref="PackedMatrix.Pack"/>)</param>
     /// <param name="c">[m, n], row stride ldc</param>
     /// <param name="bias">[n] or null, added in the epilogue</param>
+    /// <param name="strassenBlocks">start rows of 128-row blocks that may be computed by Strassen (ascending, disjoint;
+    /// see <see cref="StrassenBlocks"/>); used where <see cref="StrassenApplies"/>, ignored elsewhere</param>
     public static void Run(int m, int n, int k, float alpha, float* a, nint lda, bool transA, float* packedB,
-        float beta, float* c, nint ldc, float* bias, Epilogue epilogue, bool parallel)
+        float beta, float* c, nint ldc, float* bias, Epilogue epilogue, bool parallel, ReadOnlySpan<int> strassenBlocks = default)
     {
         if (m == 0 || n == 0) return;
         var path = KernelPaths.Active;
-        int mr = MR(path);
         int threads = parallel ? ComputeThreads.Count : 1;
         int panels = (n + NR - 1) / NR;
-
-        // M is cut into blocks of MC rows, two tasks per thread. When that gives too few tasks (small M: latency), N is
-        // split instead of shrinking the blocks: every B micro-panel is then reused over all MC rows (32-row blocks, the
-        // old rule, were 6 % slower at M = 128).
-        int mc = Math.Min(MCMax, RoundUp(m, mr));
-        int mBlocks = (m + mc - 1) / mc;
         var work = _work ??= new GemmWork();
+
+        // M is cut into blocks of MC rows (and the named Strassen blocks), two tasks per thread. When that gives too few
+        // tasks (small M: latency), N is split instead of shrinking the blocks: every B micro-panel is then reused over
+        // all MC rows (32-row blocks, the old rule, were 6 % slower at M = 128). With Strassen blocks the split counts
+        // panel pairs (a Strassen task covers panel j of both column halves).
+        CheckStrassenBlocks(m, strassenBlocks);
+        bool strassen = !strassenBlocks.IsEmpty && StrassenApplies(path, n, k, alpha, transA, beta);
+        int blocks = work.SetRowBlocks(m, strassen ? strassenBlocks : default);
+        int panelsPerUnit = strassen ? 2 : 1;
         int[] chunkStarts = work.ChunkStarts(2 * threads + 1);
-        int nChunks = SplitPanels(panels, mBlocks, threads, k <= KC, chunkStarts);
-        work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, mc, nChunks,
+        // (a Strassen task forms two A sums per K block itself, so it is not split into the small extra chunks)
+        int nChunks = SplitPanels(panels / panelsPerUnit, blocks, threads, k <= KC && !strassen, chunkStarts);
+        work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, panelsPerUnit, nChunks,
             Interlocked.Increment(ref _calls));
         try
         {
-            if (threads == 1 || mBlocks * nChunks == 1)
-                for (int t = 0; t < mBlocks * nChunks; t++) work.Execute(t);
+            if (threads == 1 || blocks * nChunks == 1)
+                for (int t = 0; t < blocks * nChunks; t++) work.Execute(t);
             else
-                ComputeThreads.For(mBlocks * nChunks, work);
+                ComputeThreads.For(blocks * nChunks, work);
         }
         finally { work.Clear(); }
     }
@@ -213,10 +218,12 @@ internal static unsafe class GemmDriver
 
     static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
-    sealed class GemmWork : ParallelWork
+    sealed partial class GemmWork : ParallelWork
     {
-        int _m, _n, _k, _mc, _nChunks;
+        int _m, _n, _k, _panelsPerUnit, _nChunks;
         int[] _chunkStarts = [];
+        // row block i: rows [_blockStart[i], + _blockRows[i]); _blockRows[i] < 0 marks a Strassen block of 128 rows
+        int[] _blockStart = new int[64], _blockRows = new int[64];
         long _call;
 
         public int[] ChunkStarts(int length)
@@ -224,6 +231,38 @@ internal static unsafe class GemmDriver
             if (_chunkStarts.Length < length) _chunkStarts = new int[length];
             return _chunkStarts;
         }
+
+        /// <summary>Cuts rows [0, m) into the named Strassen blocks and plain blocks of up to MC rows between them;
+        /// returns the number of blocks.</summary>
+        public int SetRowBlocks(int m, ReadOnlySpan<int> strassenBlocks)
+        {
+            int count = 0, cursor = 0;
+            foreach (int start in strassenBlocks)
+            {
+                AddPlainBlocks(ref count, cursor, start);
+                AddBlock(ref count, start, -StrassenRows);
+                cursor = start + StrassenRows;
+            }
+            AddPlainBlocks(ref count, cursor, m);
+            return count;
+        }
+
+        void AddPlainBlocks(ref int count, int from, int to)
+        {
+            for (int row = from; row < to; row += MCMax) AddBlock(ref count, row, Math.Min(MCMax, to - row));
+        }
+
+        void AddBlock(ref int count, int start, int rows)
+        {
+            if (count == _blockStart.Length)
+            {
+                Array.Resize(ref _blockStart, 2 * count);
+                Array.Resize(ref _blockRows, 2 * count);
+            }
+            _blockStart[count] = start;
+            _blockRows[count++] = rows;
+        }
+
         float _alpha, _beta;
         float* _a, _b, _c, _bias;
         nint _lda, _ldc;
@@ -232,20 +271,22 @@ internal static unsafe class GemmDriver
         KernelPath _path;
 
         public void Set(int m, int n, int k, float alpha, float* a, nint lda, bool transA, float* b, float beta,
-            float* c, nint ldc, float* bias, Epilogue epilogue, KernelPath path, int mc, int nChunks, long call)
+            float* c, nint ldc, float* bias, Epilogue epilogue, KernelPath path, int panelsPerUnit, int nChunks, long call)
         {
             _m = m; _n = n; _k = k; _alpha = alpha; _a = a; _lda = lda; _transA = transA; _b = b; _beta = beta;
-            _c = c; _ldc = ldc; _bias = bias; _epilogue = epilogue; _path = path; _mc = mc; _nChunks = nChunks;
-            _call = call;
+            _c = c; _ldc = ldc; _bias = bias; _epilogue = epilogue; _path = path; _panelsPerUnit = panelsPerUnit;
+            _nChunks = nChunks; _call = call;
         }
 
         public void Clear() { _a = _b = _c = _bias = null; }
 
         public override void Execute(int index)
         {
-            int mb = index / _nChunks, chunk = index % _nChunks;
-            int row0 = mb * _mc, rows = Math.Min(_mc, _m - row0);
-            Block(row0, rows, _chunkStarts[chunk], _chunkStarts[chunk + 1]);
+            int block = index / _nChunks, chunk = index % _nChunks;
+            int row0 = _blockStart[block], rows = _blockRows[block];
+            int unit0 = _chunkStarts[chunk], unitEnd = _chunkStarts[chunk + 1];
+            if (rows < 0) StrassenBlock(row0, unit0, unitEnd);
+            else Block(row0, rows, unit0 * _panelsPerUnit, unitEnd * _panelsPerUnit);
         }
 
         // What this thread's A workspace holds: rows from row0, K from p0, of GEMM call number _packedCall.
@@ -646,9 +687,19 @@ internal static unsafe class GemmDriver
     /// A is at a[r·rowStride + p·kStride]: a packed micro-panel is (1, 8), a row-major A read in place is (lda, 1). Rows
     /// past <paramref name="rows"/> repeat the last real row (nothing is read past A; the caller keeps only real rows).
     /// The cache lines in [prefetch, prefetchEnd) (the next B micro-panel's slice) are requested on the way.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Kernel8x48Avx512(int kc, float* a, nint rowStride, nint kStride, int rows, float* b, float* c, nint ldc,
         bool accumulate, float* prefetch, float* prefetchEnd)
+        => Kernel8x48Avx512<OneOperand, OneOperand>(kc, a, 0, rowStride, kStride, rows, b, 0, c, ldc, accumulate, prefetch, prefetchEnd);
+
+    /// <summary>The kernel above with each operand optionally the sum or difference of two (Strassen's products,
+    /// <see cref="GemmWork.StrassenBlock"/>): A element (r, p) is TA.Combine(a[i], a[i + aOther]) at i = r·rowStride +
+    /// p·kStride, and each B vector TB.Combine(b[i], b[i + bOther]). The extra adds run on the FP add pipes, beside the
+    /// FMAs: the B sum costs nothing measurable, the A sum ~3.5 % (two broadcasts per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel8x48Avx512<TA, TB>(int kc, float* a, nint aOther, nint rowStride, nint kStride, int rows, float* b,
+        nint bOther, float* c, nint ldc, bool accumulate, float* prefetch, float* prefetchEnd)
+        where TA : struct, IOperandCombination where TB : struct, IOperandCombination
     {
         float* a0 = a;
         float* a1 = rows > 1 ? a0 + rowStride : a0;
@@ -681,22 +732,22 @@ internal static unsafe class GemmDriver
         for (int p = 0; p < kc; p++, q += kStride)
         {
             if ((p & prefetchMask) == 0 && prefetch < prefetchEnd) { Sse.Prefetch0(prefetch); prefetch += 16; }
-            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);
-            var x = Vector512.Create(a0[q]);
+            var b0 = TB.Vector(b, bOther); var b1 = TB.Vector(b + 16, bOther); var b2 = TB.Vector(b + 32, bOther);
+            var x = TA.Broadcast(a0 + q, aOther);
             c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01); c02 = Avx512F.FusedMultiplyAdd(x, b2, c02);
-            x = Vector512.Create(a1[q]);
+            x = TA.Broadcast(a1 + q, aOther);
             c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); c11 = Avx512F.FusedMultiplyAdd(x, b1, c11); c12 = Avx512F.FusedMultiplyAdd(x, b2, c12);
-            x = Vector512.Create(a2[q]);
+            x = TA.Broadcast(a2 + q, aOther);
             c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); c21 = Avx512F.FusedMultiplyAdd(x, b1, c21); c22 = Avx512F.FusedMultiplyAdd(x, b2, c22);
-            x = Vector512.Create(a3[q]);
+            x = TA.Broadcast(a3 + q, aOther);
             c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); c31 = Avx512F.FusedMultiplyAdd(x, b1, c31); c32 = Avx512F.FusedMultiplyAdd(x, b2, c32);
-            x = Vector512.Create(a4[q]);
+            x = TA.Broadcast(a4 + q, aOther);
             c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); c41 = Avx512F.FusedMultiplyAdd(x, b1, c41); c42 = Avx512F.FusedMultiplyAdd(x, b2, c42);
-            x = Vector512.Create(a5[q]);
+            x = TA.Broadcast(a5 + q, aOther);
             c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); c51 = Avx512F.FusedMultiplyAdd(x, b1, c51); c52 = Avx512F.FusedMultiplyAdd(x, b2, c52);
-            x = Vector512.Create(a6[q]);
+            x = TA.Broadcast(a6 + q, aOther);
             c60 = Avx512F.FusedMultiplyAdd(x, b0, c60); c61 = Avx512F.FusedMultiplyAdd(x, b1, c61); c62 = Avx512F.FusedMultiplyAdd(x, b2, c62);
-            x = Vector512.Create(a7[q]);
+            x = TA.Broadcast(a7 + q, aOther);
             c70 = Avx512F.FusedMultiplyAdd(x, b0, c70); c71 = Avx512F.FusedMultiplyAdd(x, b1, c71); c72 = Avx512F.FusedMultiplyAdd(x, b2, c72);
             b += 48;
         }

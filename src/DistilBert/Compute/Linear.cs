@@ -72,8 +72,11 @@ public static class Linear
     /// <param name="bias">[n] or empty</param>
     /// <param name="y">[m, n]; must not overlap x</param>
     /// <param name="epilogue">activation applied after the bias (fused: no extra pass over y)</param>
+    /// <param name="strassenBlocks">start rows of 128-row blocks of x that may be multiplied by one level of Strassen
+    /// (12.5 % fewer multiply-adds; rows i and i + 64 of a block then share rounding, so name only blocks that belong
+    /// to one sequence: <see cref="StrassenBlocks.Find"/>). Empty: the plain GEMM, every row independent.</param>
     public static void Forward(ReadOnlySpan<float> x, int m, PackedMatrix weight, ReadOnlySpan<float> bias, Span<float> y,
-        Epilogue epilogue = Epilogue.None)
+        Epilogue epilogue = Epilogue.None, ReadOnlySpan<int> strassenBlocks = default)
     {
         int k = weight.Rows, n = weight.Columns;
         Check(x, m, k, bias, n, y);
@@ -81,7 +84,8 @@ public static class Linear
         unsafe
         {
             fixed (float* px = x, pb = bias, py = y)
-                GemmDriver.Run(m, n, k, 1f, px, k, false, weight.Pointer, 0f, py, n, bias.IsEmpty ? null : pb, epilogue, parallel: true);
+                GemmDriver.Run(m, n, k, 1f, px, k, false, weight.Pointer, 0f, py, n, bias.IsEmpty ? null : pb, epilogue,
+                    parallel: true, strassenBlocks);
         }
     }
 

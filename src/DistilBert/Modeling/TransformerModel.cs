@@ -23,6 +23,12 @@ public abstract class TransformerModel
     /// every linear weight). Off: weights are packed per call into a shared buffer (less memory, slower).</summary>
     public bool PackWeightsForInference { get; set; } = true;
 
+    /// <summary>Inference multiplies every whole 128-token block of a sequence by one level of Strassen's algorithm
+    /// (12.5 % fewer multiply-adds in the linear layers; ~5 % faster end to end at 128 tokens). The results differ from
+    /// the plain GEMM by float rounding only (~1e-6 relative, far inside HF's tolerances), and a sequence's result still
+    /// does not depend on the rest of its batch. Off: every linear layer by the plain GEMM.</summary>
+    public bool StrassenForInference { get; set; } = true;
+
     readonly Workspace _shared = new();
     readonly HashSet<Workspace> _trainingCaches = new(ReferenceEqualityComparer.Instance);
     /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
@@ -146,7 +152,7 @@ public abstract class TransformerModel
         if (IsInferenceOnly) CollectOutputGarbage();
         var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random,
             PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches, LogitsOnlyAtLabels = MaskedLmLogitsOnlyAtLabels,
-            LogitPositions = options?.LogitPositions };
+            LogitPositions = options?.LogitPositions, Strassen = !IsTraining && PackWeightsForInference && StrassenForInference };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);

@@ -21,32 +21,48 @@ public sealed class FeedForward
         _hidden = hidden;
     }
 
-    /// <summary>Inference runs the FFN over row blocks of this many tokens, so its widest buffer is [block, hidden]
-    /// instead of [tokens, hidden] (a quarter of the workspace at batch 32 × 128), with GEMMs still large.</summary>
+    /// <summary>Inference runs the FFN over blocks of whole sequences of about this many tokens, so its widest buffer is
+    /// [block, hidden] instead of [tokens, hidden] (a quarter of the workspace at batch 32 × 128), with GEMMs still
+    /// large. Whole sequences, so that each sequence's 128-token Strassen blocks are inside one GEMM.</summary>
     public const int InferenceRowBlock = 512;
 
-    // x: [rows, dim] → y: [rows, dim]; inner activations [rows, hidden]
-    public void Forward(float[] x, int rows, LayerContext ctx, float[] y)
+    int[] _strassenBlocks = [];
+
+    // x: [rows, dim] → y: [rows, dim]; inner activations [rows, hidden]. layout: where the sequences are (inference).
+    public void Forward(float[] x, int rows, LayerContext ctx, float[] y, BatchLayout? layout = null)
     {
         long n = (long)rows * _hidden;
         if (!ctx.Training)
         {
-            // Inference: row blocks; with packed weights the activation runs inside the GEMM's epilogue.
-            int dim = In.InFeatures, block = Math.Min(rows, InferenceRowBlock);
-            var blockAct = ctx.Shared.Get("ffn.act", (long)block * _hidden);
+            // Inference: blocks of whole sequences; with packed weights the activation runs inside the GEMM's epilogue.
+            int dim = In.InFeatures;
+            // without a layout the rows' sequences are unknown: one block, and no Strassen (it pairs rows)
+            bool strassenAllowed = ctx.Strassen && layout is not null;
+            layout ??= new BatchLayout([0, rows], null);
+            if (layout.Tokens != rows) throw new InvalidInputException($"feed-forward got {rows} rows for a batch of {layout.Tokens} tokens");
+            int capacity = layout.BlockCapacity(InferenceRowBlock);
+            var blockAct = ctx.Shared.Get("ffn.act", (long)capacity * _hidden);
             bool fused = ctx.PackWeights && _activation is ActivationKind.Gelu or ActivationKind.Relu;
             var epilogue = _activation == ActivationKind.Gelu ? Epilogue.Gelu : Epilogue.Relu;
-            for (int start = 0; start < rows; start += block)
+            var starts = layout.SequenceStarts;
+            for (int first = 0, last; first < layout.Sequences; first = last)
             {
-                int r = Math.Min(block, rows - start);
+                last = layout.BlockEnd(first, capacity);
+                int start = starts[first], r = starts[last] - start;
                 var xBlock = x.AsSpan(start * dim, r * dim);
-                if (fused) In.ForwardPacked(xBlock, r, blockAct, epilogue);
-                else
+                var yBlock = y.AsSpan(start * dim, r * dim);
+                if (fused)
                 {
-                    In.Forward(xBlock, r, blockAct, ctx);
-                    ActivationFunction.Forward(_activation, blockAct.AsSpan(0, r * _hidden), blockAct);
+                    int strassenCount = strassenAllowed
+                        ? StrassenBlocks.Find(starts.AsSpan(first, last - first + 1), start, start + r, ref _strassenBlocks) : 0;
+                    var strassen = _strassenBlocks.AsSpan(0, strassenCount);
+                    In.ForwardPacked(xBlock, r, blockAct, epilogue, strassen);
+                    Out.ForwardPacked(blockAct, r, yBlock, Epilogue.None, strassen);
+                    continue;
                 }
-                Out.Forward(blockAct, r, y.AsSpan(start * dim, r * dim), ctx);
+                In.Forward(xBlock, r, blockAct, ctx);
+                ActivationFunction.Forward(_activation, blockAct.AsSpan(0, r * _hidden), blockAct);
+                Out.Forward(blockAct, r, yBlock, ctx);
             }
             return;
         }

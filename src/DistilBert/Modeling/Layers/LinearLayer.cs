@@ -31,11 +31,15 @@ public sealed class LinearLayer
     public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y) =>
         Linear.Forward(x[..(rows * InFeatures)], rows, InFeatures, Weight.Value, OutFeatures, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)]);
 
-    /// <summary>Inference: y = epilogue(x·Wᵀ + b) with W packed once and reused by every later call.</summary>
-    public void ForwardPacked(ReadOnlySpan<float> x, int rows, Span<float> y, Epilogue epilogue = Epilogue.None)
+    /// <summary>Inference: y = epilogue(x·Wᵀ + b) with W packed once and reused by every later call; the rows of
+    /// <paramref name="strassenBlocks"/> by Strassen (<see cref="Linear.Forward(ReadOnlySpan{float}, int, PackedMatrix,
+    /// ReadOnlySpan{float}, Span{float}, Epilogue, ReadOnlySpan{int})"/>).</summary>
+    public void ForwardPacked(ReadOnlySpan<float> x, int rows, Span<float> y, Epilogue epilogue = Epilogue.None,
+        ReadOnlySpan<int> strassenBlocks = default)
     {
         var packed = EnsurePacked();
-        Linear.Forward(x[..(rows * InFeatures)], rows, packed, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)], epilogue);
+        Linear.Forward(x[..(rows * InFeatures)], rows, packed, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)],
+            epilogue, strassenBlocks);
     }
 
     /// <summary>

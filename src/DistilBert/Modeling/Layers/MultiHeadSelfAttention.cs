@@ -83,6 +83,7 @@ public sealed class MultiHeadSelfAttention
     float[] _qkvBias = [];
     (int, int, int) _packedVersions;
     int[] _blockStarts = [];
+    int[] _strassenBlocks = [];
 
     /// <summary>Inference runs whole sequences in blocks of about this many tokens (a longer sequence is a block of its
     /// own), so qkv and context are [block, 3·dim] and [block, dim] instead of [tokens, …]: at batch 32 × 128 that is
@@ -102,9 +103,7 @@ public sealed class MultiHeadSelfAttention
         Value.Bias!.Value.CopyTo(_qkvBias, 2 * dim);
 
         var starts = layout.SequenceStarts;
-        int longest = 0;
-        for (int s = 0; s < layout.Sequences; s++) longest = Math.Max(longest, layout.Length(s));
-        int blockCapacity = Math.Min(layout.Tokens, Math.Max(InferenceTokenBlock, longest));
+        int blockCapacity = layout.BlockCapacity(InferenceTokenBlock);
         var qkv = ctx.Shared.Get("attn.qkv", (long)blockCapacity * width);
         var context = ctx.Shared.Get("attn.context", (long)blockCapacity * dim);
         if (_blockStarts.Length < layout.Sequences + 1) _blockStarts = new int[layout.Sequences + 1];
@@ -113,13 +112,15 @@ public sealed class MultiHeadSelfAttention
         {
             // sequences [first, last) fill the block; their token starts relative to the block's first row
             int row0 = starts[first];
-            last = first + 1;
-            while (last < layout.Sequences && starts[last + 1] - row0 <= blockCapacity) last++;
+            last = layout.BlockEnd(first, blockCapacity);
             int rows = starts[last] - row0, count = last - first;
             for (int s = 0; s <= count; s++) _blockStarts[s] = starts[first + s] - row0;
             var blockStarts = _blockStarts.AsSpan(0, count + 1);
+            int strassenCount = ctx.Strassen ? StrassenBlocks.Find(blockStarts, 0, rows, ref _strassenBlocks) : 0;
+            var strassen = _strassenBlocks.AsSpan(0, strassenCount);
 
-            Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, packedQkv, _qkvBias, qkv.AsSpan(0, rows * width));
+            Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, packedQkv, _qkvBias, qkv.AsSpan(0, rows * width),
+                Epilogue.None, strassen);
             var probabilities = Span<float>.Empty;
             if (!probabilitiesOut.IsEmpty)
             {
@@ -130,7 +131,7 @@ public sealed class MultiHeadSelfAttention
             var keyMask = layout.KeyMask is { } mask ? mask.AsSpan(row0, rows) : default;
             Attention.Forward(qkv, width, qkv.AsSpan(dim), width, qkv.AsSpan(2 * dim), width, blockStarts, _heads, _headDim, Scale,
                 keyMask, context, dim, probabilities);
-            Output.Forward(context.AsSpan(0, rows * dim), rows, y.AsSpan(row0 * dim, rows * dim), ctx);
+            Output.ForwardPacked(context.AsSpan(0, rows * dim), rows, y.AsSpan(row0 * dim, rows * dim), Epilogue.None, strassen);
         }
     }
 

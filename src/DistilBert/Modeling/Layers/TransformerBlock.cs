@@ -58,7 +58,7 @@ public sealed class TransformerBlock
             var hidden = x;
             AttentionNorm.ForwardResidual(attn, x, tokens, hidden);
             var ffnOut = attn; // the attention output is consumed: reuse its buffer
-            FeedForward.Forward(hidden, tokens, ctx, ffnOut);
+            FeedForward.Forward(hidden, tokens, ctx, ffnOut, layout);
             OutputNorm.ForwardResidual(ffnOut, hidden, tokens, y);
             return;
         }

@@ -50,6 +50,9 @@ public sealed class LayerContext
     public bool LogitsOnlyAtLabels { get; init; }
     /// <summary>Inference only: the token rows at which an MLM head computes logits (<see cref="ForwardOptions.LogitPositions"/>).</summary>
     public int[]? LogitPositions { get; init; }
+    /// <summary>Inference only: linear layers multiply each sequence's whole 128-token blocks by Strassen
+    /// (<see cref="Compute.StrassenBlocks"/>).</summary>
+    public bool Strassen { get; init; }
 
     /// <summary>Every layer cache a training forward used, so the model can free them all (ReleaseTrainingMemory).</summary>
     public HashSet<Workspace>? TrainingCaches { get; init; }
@@ -74,4 +77,22 @@ public sealed class BatchLayout(int[] sequenceStarts, float[]? keyMask)
     public int Sequences => SequenceStarts.Length - 1;
     public int Tokens => SequenceStarts[^1];
     public int Length(int s) => SequenceStarts[s + 1] - SequenceStarts[s];
+
+    /// <summary>Rows in an inference block of whole sequences: <paramref name="target"/> tokens, or the longest sequence
+    /// when that is longer (a sequence is never cut), or all tokens when fewer.</summary>
+    public int BlockCapacity(int target)
+    {
+        int longest = 0;
+        for (int s = 0; s < Sequences; s++) longest = Math.Max(longest, Length(s));
+        return Math.Min(Tokens, Math.Max(target, longest));
+    }
+
+    /// <summary>The block of whole sequences that starts at sequence <paramref name="first"/>: sequences [first, end)
+    /// with at most <paramref name="capacity"/> tokens in all (at least one sequence). Returns end.</summary>
+    public int BlockEnd(int first, int capacity)
+    {
+        int row0 = SequenceStarts[first], end = first + 1;
+        while (end < Sequences && SequenceStarts[end + 1] - row0 <= capacity) end++;
+        return end;
+    }
 }
