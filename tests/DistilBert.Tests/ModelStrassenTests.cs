@@ -70,3 +70,47 @@ public class ModelStrassenTests
         Assert.True(Rows(plain, sequences, 2).AsSpan().SequenceEqual(Rows(strassen, sequences, 2)));
     }
 }
+
+/// <summary>`distilbert bench --engine model-plain` times the same model without Strassen; a wrong engine is a named error.</summary>
+[Collection(nameof(PipelineCliCollection))]
+public class StrassenBenchCliTests
+{
+    static (int Code, string Output) Bench(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var output = new StringWriter();
+        try
+        {
+            Console.SetOut(output);
+            Console.SetError(output);
+            int code = DistilBert.Cli.Program.BuildRoot().Parse(["bench", .. args]).Invoke();
+            return (code, output.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    [Fact]
+    public void BothModelEnginesRunAndSayWhichTheyAre()
+    {
+        foreach (var (engine, name) in new[] { ("model", "inference-only)"), ("model-plain", "inference-only, plain GEMM)") })
+        {
+            var (code, output) = Bench("--engine", engine, "--batch", "1", "--seq", "128", "--threads", "2", "--warmup", "0", "--iterations", "1", "--json");
+            Assert.Equal(0, code);
+            using var json = System.Text.Json.JsonDocument.Parse(output);
+            Assert.EndsWith(name, json.RootElement.GetProperty("engine").GetString());
+            Assert.True(json.RootElement.GetProperty("median_ms").GetDouble() > 0);
+        }
+    }
+
+    [Fact]
+    public void AnUnknownEngineIsANamedError()
+    {
+        var (code, output) = Bench("--engine", "strassen");
+        Assert.Equal(1, code);
+        Assert.Contains("--engine must be model, model-plain or harness, got 'strassen'", output);
+    }
+}

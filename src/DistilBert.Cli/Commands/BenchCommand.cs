@@ -27,7 +27,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var engine = new Option<string>("--engine")
         {
-            Description = "model: DistilBertModel/BertModel with random HF-style init; harness: the kernels wired as an encoder (packed weights, fused epilogues)",
+            Description = "model: DistilBertModel/BertModel with random HF-style init; model-plain: the same with every linear layer by the plain GEMM (no Strassen on 128-token blocks); harness: the kernels wired as an encoder (packed weights, fused epilogues)",
             DefaultValueFactory = _ => "model",
         };
         var texts = new Option<string?>("--texts")
@@ -65,7 +65,8 @@ public static class BenchCommand
             if (s < 1 || s > encoder.MaxPositions)
                 throw new InvalidInputException($"--seq must be between 1 and {encoder.MaxPositions} (max_position_embeddings), got {s}");
             string engineName = parseResult.GetValue(engine) ?? "model";
-            if (engineName is not ("model" or "harness")) throw new InvalidInputException($"--engine must be model or harness, got '{engineName}'");
+            if (engineName is not ("model" or "model-plain" or "harness"))
+                throw new InvalidInputException($"--engine must be model, model-plain or harness, got '{engineName}'");
             if (parseResult.GetValue(soak) is { } soakRequests)
                 return RunSoak(encoder, soakRequests, parseResult.GetValue(soakWarmup), b, s, n, parseResult.GetValue(json));
             if (parseResult.GetValue(texts) is { } textFile)
@@ -100,7 +101,12 @@ public static class BenchCommand
         {
             WriteJson(writer =>
             {
-                writer.WriteString("engine", engine == "harness" ? "DistilBert.NET encoder harness (kernels, random weights)" : "DistilBert.NET model (random HF init, inference-only)");
+                writer.WriteString("engine", engine switch
+                {
+                    "harness" => "DistilBert.NET encoder harness (kernels, random weights)",
+                    "model-plain" => "DistilBert.NET model (random HF init, inference-only, plain GEMM)",
+                    _ => "DistilBert.NET model (random HF init, inference-only)",
+                });
                 writer.WriteString("shape", shape.Name);
                 writer.WriteNumber("batch", batch);
                 writer.WriteNumber("seq", seq);
@@ -119,7 +125,7 @@ public static class BenchCommand
             });
             return 0;
         }
-        var table = new Table().Title($"[bold]{shape.Name}[/] {(engine == "harness" ? "encoder harness" : "model")} (random weights), fp32");
+        var table = new Table().Title($"[bold]{shape.Name}[/] {(engine == "harness" ? "encoder harness" : engine)} (random weights), fp32");
         foreach (var column in new[] { "batch × seq", "threads", "median", "best", "sequences/s", "tokens/s", "GFLOP/s", "peak RSS" })
             table.AddColumn(new TableColumn(column).RightAligned());
         table.AddRow($"{batch} × {seq}", threads.ToString(), $"{median * 1e3:F1} ms", $"{best * 1e3:F1} ms",
@@ -174,14 +180,16 @@ public static class BenchCommand
         return grew ? 3 : 0;
     }
 
-    /// <summary>The real model of this shape, random HF init, inference-only (packed weights are the only copy).</summary>
-    static TransformerModel CreateModel(EncoderShape shape)
+    /// <summary>The real model of this shape, random HF init, inference-only (packed weights are the only copy);
+    /// <paramref name="plainGemm"/>: no Strassen (<see cref="TransformerModel.StrassenForInference"/>).</summary>
+    static TransformerModel CreateModel(EncoderShape shape, bool plainGemm = false)
     {
         TransformerModel model = shape.TokenTypes
             ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
             : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
         ModelInitializer.Initialize(model, seed: 1234);
         model.PrepareForInference();
+        model.StrassenForInference = !plainGemm;
         return model;
     }
 
@@ -199,7 +207,7 @@ public static class BenchCommand
                 harness.Forward(sequences.SelectMany(x => x).ToArray(), starts);
             };
         }
-        var model = CreateModel(shape);
+        var model = CreateModel(shape, plainGemm: engine == "model-plain");
         return sequences => model.Forward(ModelInput.FromSequences(sequences));
     }
 
@@ -284,15 +292,16 @@ public static class BenchCommand
         return 0;
     }
 
+    /// <summary>One JSON object to Console.Out (not the raw stdout stream, so a caller that redirects Console sees it).</summary>
     static void WriteJson(Action<Utf8JsonWriter> body)
     {
-        using var stream = Console.OpenStandardOutput();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             writer.WriteStartObject();
             body(writer);
             writer.WriteEndObject();
         }
-        stream.Write("\n"u8);
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 }
