@@ -174,7 +174,8 @@ internal static unsafe partial class GemmDriver
         int blocks = work.SetRowBlocks(m, strassen ? strassenBlocks : default);
         int panelsPerUnit = strassen ? 2 : 1;
         int[] chunkStarts = work.ChunkStarts(2 * threads + 1);
-        // (a Strassen task forms two A sums per K block itself, so it is not split into the small extra chunks)
+        // A Strassen block is split evenly, one chunk per thread: a panel pair is a coarse unit (1/8 of the attention
+        // output projection), and the big-then-small split measured 1.5 % slower over a layer's four GEMMs.
         int nChunks = SplitPanels(panels / panelsPerUnit, blocks, threads, k <= KC && !strassen, chunkStarts);
         work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, panelsPerUnit, nChunks,
             Interlocked.Increment(ref _calls));

@@ -50,6 +50,9 @@ internal static unsafe partial class GemmDriver
     /// <summary>Rows in one Strassen block: two halves of 64, i.e. 8 micro-tiles of 8 rows each.</summary>
     public const int StrassenRows = 128;
 
+    /// <summary>K/2 is walked in blocks of up to this many (see StrassenBlock).</summary>
+    const int StrassenKBlock = 2 * KC;
+
     /// <summary>Strassen needs whole panel pairs (n/2 a multiple of 48), the AVX-512 kernel reading A in place, C
     /// overwritten (beta 0) and a K worth splitting.</summary>
     static bool StrassenApplies(KernelPath path, int n, int k, float alpha, bool transA, float beta) =>
@@ -81,6 +84,7 @@ internal static unsafe partial class GemmDriver
 
     sealed partial class GemmWork
     {
+
         /// <summary>
         /// C[row0 .. row0 + 128, the panel pairs [pair0, pairEnd)] by Strassen. With A = [A11 A12; A21 A22] (row halves
         /// of 64, K halves), B = [B11 B12; B21 B22] (K halves, column halves) and C likewise:
@@ -103,7 +107,7 @@ internal static unsafe partial class GemmDriver
             tile = (float*)(((nint)tile + 63) & ~(nint)63);
             // K/2 in one block up to 1536 (the FFN down projection's): every K block adds a round of C merges, and
             // measured at 128 × 768 × 3072 blocks of 384 / 768 / 1536 ran at 0.94 / 0.92 / 0.915 of the plain GEMM
-            int kbSize = Math.Min(kh, 2 * KC);
+            int kbSize = Math.Min(kh, StrassenKBlock);
             for (int kb = 0; kb < kh; kb += kbSize)
             {
                 int kc = Math.Min(kbSize, kh - kb);
