@@ -125,4 +125,112 @@ public class ComputeGeluTests
             Assert.Equal(separate, fused);
         });
     }
+
+    [Fact]
+    public void CoefficientTableIsTheMinimaxFitOfQ()
+    {
+        // Refits every interval the way the table was made and compares: a mistyped or shifted coefficient fails.
+        var table = Activations.GeluOp.Coefficients;
+        const int intervals = 16, powers = 6;
+        Assert.Equal(intervals * powers, table.Length);
+        float scale = Activations.GeluOp.IntervalsPerUnit;
+        Assert.Equal(intervals - 1, Activations.GeluOp.LastInterval);
+        static double Q(double a) => 0.5 * a * (1 - Activations.Erf(a / Math.Sqrt(2)));
+        for (int k = 0; k < intervals; k++)
+        {
+            var fit = new double[powers];
+            if (k == 0)
+            {
+                // through the origin: Q ≈ t·P(t) on t ∈ [0, ½], error weighted by t so it is Q's error
+                var p = MinimaxFit.Fit(t => t == 0 ? 0.5 / scale : Q(t / scale) / t, 0, 0.5, powers - 2, t => Math.Max(t, 1e-300));
+                for (int j = 0; j < powers - 1; j++) fit[j + 1] = p[j];
+            }
+            else if (k < intervals - 1)
+                fit = MinimaxFit.Fit(t => Q((k + t) / scale), -0.5, 0.5, powers - 1, _ => 1);
+            for (int j = 0; j < powers; j++)
+            {
+                // the stored float is the refit rounded to float (a near-tie may go either way)
+                float stored = table[j * intervals + k];
+                Assert.True(Math.Abs(stored - fit[j]) <= 0.5001 * ((double)MathF.BitIncrement(MathF.Abs(stored)) - MathF.Abs(stored)),
+                    $"c{j}[{k}] = {stored:R}, refit {fit[j]:R}");
+            }
+        }
+    }
+}
+
+/// <summary>Minimax polynomial fit by Remez exchange on a fine grid (the way the GELU table was made).</summary>
+static class MinimaxFit
+{
+    /// <summary>Coefficients c0..c_degree minimising max |(Σ c_j t^j − f(t))·weight(t)| over [lo, hi].</summary>
+    public static double[] Fit(Func<double, double> f, double lo, double hi, int degree, Func<double, double> weight)
+    {
+        int m = degree + 2, gridSize = 4000;
+        var nodes = new double[m];
+        for (int i = 0; i < m; i++) nodes[i] = 0.5 * (lo + hi) - 0.5 * (hi - lo) * Math.Cos(Math.PI * i / (m - 1));
+        var coef = new double[degree + 1];
+        var grid = new double[gridSize + 1];
+        var error = new double[gridSize + 1];
+        for (int g = 0; g <= gridSize; g++) grid[g] = lo + (hi - lo) * g / gridSize;
+        for (int iteration = 0; iteration < 30; iteration++)
+        {
+            // Σ c_j x_i^j + (−1)^i·E/weight(x_i) = f(x_i) at the m reference points
+            var a = new double[m, m + 1];
+            for (int i = 0; i < m; i++)
+            {
+                double power = 1;
+                for (int j = 0; j <= degree; j++) { a[i, j] = power; power *= nodes[i]; }
+                a[i, degree + 1] = (i % 2 == 0 ? 1 : -1) / weight(nodes[i]);
+                a[i, m] = f(nodes[i]);
+            }
+            var solution = Solve(a, m);
+            Array.Copy(solution, coef, degree + 1);
+            for (int g = 0; g <= gridSize; g++) error[g] = (Evaluate(coef, grid[g]) - f(grid[g])) * weight(grid[g]);
+            // new reference: the largest |error| of each run of one sign
+            var extrema = new List<int>();
+            int start = 0;
+            for (int g = 1; g <= gridSize + 1; g++)
+            {
+                if (g <= gridSize && (Math.Sign(error[g]) == Math.Sign(error[start]) || error[g] == 0)) continue;
+                int best = start;
+                for (int q = start; q < g; q++) if (Math.Abs(error[q]) > Math.Abs(error[best])) best = q;
+                extrema.Add(best);
+                start = g;
+            }
+            while (extrema.Count > m)
+            {
+                if (Math.Abs(error[extrema[0]]) < Math.Abs(error[extrema[^1]])) extrema.RemoveAt(0);
+                else extrema.RemoveAt(extrema.Count - 1);
+            }
+            if (extrema.Count < m) break;
+            for (int i = 0; i < m; i++) nodes[i] = grid[extrema[i]];
+        }
+        return coef;
+    }
+
+    static double Evaluate(double[] c, double t)
+    {
+        double p = 0;
+        for (int j = c.Length - 1; j >= 0; j--) p = p * t + c[j];
+        return p;
+    }
+
+    // Gauss–Jordan with partial pivoting on the augmented matrix a [n, n + 1]
+    static double[] Solve(double[,] a, int n)
+    {
+        for (int col = 0; col < n; col++)
+        {
+            int pivot = col;
+            for (int r = col + 1; r < n; r++) if (Math.Abs(a[r, col]) > Math.Abs(a[pivot, col])) pivot = r;
+            for (int q = 0; q <= n; q++) (a[col, q], a[pivot, q]) = (a[pivot, q], a[col, q]);
+            for (int r = 0; r < n; r++)
+            {
+                if (r == col) continue;
+                double factor = a[r, col] / a[col, col];
+                for (int q = col; q <= n; q++) a[r, q] -= factor * a[col, q];
+            }
+        }
+        var x = new double[n];
+        for (int i = 0; i < n; i++) x[i] = a[i, n] / a[i, i];
+        return x;
+    }
 }

@@ -106,13 +106,13 @@ public static class Activations
     /// input is carried by max(0, x) (x86 returns the second operand), +∞ gives +∞ and −∞ gives 0 (the limit).
     /// Both widths run the same operations in the same order, so they give the same bits.
     /// </summary>
-    readonly struct GeluOp : IVectorOp
+    internal readonly struct GeluOp : IVectorOp
     {
-        const float IntervalsPerUnit = 2.5f, LastInterval = 15f;
+        internal const float IntervalsPerUnit = 2.5f, LastInterval = 15f;
         const float RoundingMagic = 12582912f; // 1.5·2^23: s + it rounds s to an integer, held in the low mantissa bits
 
-        // Q's coefficients [power][interval]: row j is c_j for intervals 0..15
-        static ReadOnlySpan<float> Coefficients =>
+        // Q's coefficients [power][interval]: row j is c_j for intervals 0..15 (ComputeGeluTests refits them)
+        internal static ReadOnlySpan<float> Coefficients =>
         [
             0f, 0.13783129f, 0.16948433f, 0.13808362f, 0.08767887f, 0.045500264f, 0.019674081f, 0.0071543623f,
             0.0021988407f, 0.00057279115f, 0.00012668526f, 2.3815348E-05f, 3.8080295E-06f, 5.181644E-07f, 6.002143E-08f, 0f,
