@@ -100,7 +100,7 @@ public static class Activations
     /// gelu(x) = relu(x) − Q(|x|) with Q(a) = ½·a·erfc(a/√2) = a·Φ(−a), by a piecewise polynomial: s = min(a·2.5, 15),
     /// k = round(s) picks one of 16 intervals (vpermps fetches its coefficients, so no division, exp or branch),
     /// t = s − k ∈ [−½, ½], Q ≈ c0[k] + c1[k]·t + … + c5[k]·t⁵. The coefficients are minimax (Remez) fits of Q on each
-    /// interval, interval 0 through the origin so gelu(±0) and tiny x stay exact; interval 15 (a ≥ 5.8, Q &lt; 2e-8) is
+    /// interval, interval 0 through the origin so gelu(±0) = ±0 and tiny x keep their relative accuracy; interval 15 (a ≥ 5.8, Q &lt; 2e-8) is
     /// all zeros. Q's error is ≤ 2e-8, so GELU stays within output rounding (2.4e-7 for |x| in [4, 8)) of the exact
     /// erf form; Q never cancels, so negative x keep their relative accuracy. min/max are the raw instructions: a NaN
     /// input is carried by max(0, x) (x86 returns the second operand), +∞ gives +∞ and −∞ gives 0 (the limit).
