@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -6,8 +7,8 @@ namespace DistilBert.Compute;
 
 /// <summary>
 /// Element-wise activations; y may alias x. GELU is the exact erf form, 0.5·x·(1 + erf(x/√2)), as torch's default:
-/// the vector paths compute it as relu(x) − ½|x|·erfc(|x|/√2) with the Abramowitz–Stegun 7.1.26 erfc (absolute
-/// error ≤ 1.5e-7), which keeps GELU within 1e-6 of exact and never cancels for negative x.
+/// the vector paths compute it as relu(x) − ½|x|·erfc(|x|/√2) with a 16-piece polynomial for the second term (see
+/// GeluOp), within output rounding of exact (≤ 2.4e-7 absolute, so well inside 1e-6); the scalar reference is erf in double.
 /// </summary>
 public static class Activations
 {
@@ -40,7 +41,10 @@ public static class Activations
         ActivationsReference.Tanh(x, y);
     }
 
-    public static float GeluScalar(float x) => (float)(0.5 * x * (1.0 + Erf(x * 0.70710678118654752)));
+    /// <summary>The exact erf form in double. −∞ gives 0, the limit, as the vector paths do (the formula itself would
+    /// give −∞·0 = NaN).</summary>
+    public static float GeluScalar(float x) =>
+        float.IsNegativeInfinity(x) ? 0f : (float)(0.5 * x * (1.0 + Erf(x * 0.70710678118654752)));
 
     /// <summary>d gelu / dx = Φ(x) + x·φ(x).</summary>
     public static float GeluDerivative(float x)
@@ -92,42 +96,88 @@ public static class Activations
             throw new InvalidInputException($"activation output has {y.Length} elements, input has {x.Length}");
     }
 
-    readonly struct GeluOp : IVectorOp
+    /// <summary>
+    /// gelu(x) = relu(x) − Q(|x|) with Q(a) = ½·a·erfc(a/√2) = a·Φ(−a), by a piecewise polynomial: s = min(a·2.5, 15),
+    /// k = round(s) picks one of 16 intervals (vpermps fetches its coefficients, so no division, exp or branch),
+    /// t = s − k ∈ [−½, ½], Q ≈ c0[k] + c1[k]·t + … + c5[k]·t⁵. The coefficients are minimax (Remez) fits of Q on each
+    /// interval, interval 0 through the origin so gelu(±0) = ±0 and tiny x keep their relative accuracy; interval 15 (a ≥ 5.8, Q &lt; 2e-8) is
+    /// all zeros. Q's error is ≤ 2e-8, so GELU stays within output rounding (2.4e-7 for |x| in [4, 8)) of the exact
+    /// erf form; Q never cancels, so negative x keep their relative accuracy. min/max are the raw instructions: a NaN
+    /// input is carried by max(0, x) (x86 returns the second operand), +∞ gives +∞ and −∞ gives 0 (the limit).
+    /// Both widths run the same operations in the same order, so they give the same bits.
+    /// </summary>
+    internal readonly struct GeluOp : IVectorOp
     {
-        const float InvSqrt2 = 0.70710678118654752f, P = 0.3275911f;
-        const float A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f, A4 = -1.453152027f, A5 = 1.061405429f;
+        internal const float IntervalsPerUnit = 2.5f, LastInterval = 15f;
+        const float RoundingMagic = 12582912f; // 1.5·2^23: s + it rounds s to an integer, held in the low mantissa bits
 
-        /// <summary>e^(−z²) skips the overflow and NaN selects a general exp needs, and |x| and max are the raw
-        /// instructions (the portable Vector512.Max adds NaN handling): same results as the general exp, faster. A NaN
-        /// input still gives NaN (carried by |x|). The division stays: rcp14 + a Newton step was faster still, but its
-        /// last-bit differences moved distillation gradients past the golden tolerance.</summary>
+        // Q's coefficients [power][interval]: row j is c_j for intervals 0..15 (ComputeGeluTests refits them)
+        internal static ReadOnlySpan<float> Coefficients =>
+        [
+            0f, 0.13783129f, 0.16948433f, 0.13808362f, 0.08767887f, 0.045500264f, 0.019674081f, 0.0071543623f,
+            0.0021988407f, 0.00057279115f, 0.00012668526f, 2.3815348E-05f, 3.8080295E-06f, 5.181644E-07f, 6.002143E-08f, 0f,
+
+            0.19999997f, 0.07890809f, -0.007959126f, -0.04718144f, -0.049069624f, -0.034092724f, -0.018219735f, -0.007843251f,
+            -0.0027767764f, -0.00081749505f, -0.00020145996f, -4.173385E-05f, -7.288419E-06f, -1.0752556E-06f, -1.3420792E-07f, 0f,
+
+            -0.063829936f, -0.054208614f, -0.031518918f, -0.008700509f, 0.0049687116f, 0.008638615f, 0.006736559f, 0.0036982882f,
+            0.0015716391f, 0.0005364999f, 0.00014986859f, 3.462896E-05f, 6.6637504E-06f, 1.0728979E-06f, 1.4500725E-07f, 0f,
+
+            -8.098574E-06f, 0.0060333787f, 0.00830573f, 0.006363104f, 0.0027261898f, 1.3192803E-07f, -0.0010090027f, -0.0009078543f,
+            -0.00050782395f, -0.00021054136f, -6.851876E-05f, -1.7977982E-05f, -3.8602457E-06f, -6.8466136E-07f, -1.009352E-07f, 0f,
+
+            0.0017352939f, 0.0011333717f, -1.6648519E-05f, -0.0008194522f, -0.000865777f, -0.0004613819f, -7.81015E-05f, 8.735607E-05f,
+            9.4031704E-05f, 5.3195283E-05f, 2.135442E-05f, 6.591615E-06f, 1.6200504E-06f, 3.230546E-07f, 5.2874974E-08f, 0f,
+
+            -6.0432158E-05f, -0.00020203441f, -0.00022278313f, -8.4290295E-05f, 5.3270567E-05f, 9.124239E-05f, 5.5838867E-05f, 1.3129555E-05f,
+            -6.4343876E-06f, -8.105027E-06f, -4.4924004E-06f, -1.7041729E-06f, -4.8885386E-07f, -1.1050454E-07f, -2.0118012E-08f, 0f,
+        ];
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Apply(Vector512<float> x)
         {
+            // x: 16 lanes; k: interval index per lane (vpermps reads its low 4 bits)
+            ref float c = ref MemoryMarshal.GetReference(Coefficients);
             var ax = Avx512F.And(x.AsUInt32(), Vector512.Create(0x7FFFFFFFu)).AsSingle();
-            var z = ax * InvSqrt2;
-            var t = Vector512<float>.One / (Vector512<float>.One + z * P);
-            var poly = Vector512.FusedMultiplyAdd(t, Vector512.Create(A5), Vector512.Create(A4));
-            poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(A3));
-            poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(A2));
-            poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(A1)) * t;
-            var erfc = poly * FastExp.ExpNonPositive(-(z * z));
-            return Avx512F.Max(x, Vector512<float>.Zero) - 0.5f * ax * erfc; // raw vmaxps: the NaN is carried by ax
+            var s = Avx512F.Min(ax * IntervalsPerUnit, Vector512.Create(LastInterval)); // vminps: NaN → 15 (NaN rides on x)
+            var rounded = s + Vector512.Create(RoundingMagic);
+            var t = s - (rounded - Vector512.Create(RoundingMagic));
+            var k = rounded.AsInt32();
+            var q = Vector512.FusedMultiplyAdd(Coefficient(ref c, 5, k), t, Coefficient(ref c, 4, k));
+            q = Vector512.FusedMultiplyAdd(q, t, Coefficient(ref c, 3, k));
+            q = Vector512.FusedMultiplyAdd(q, t, Coefficient(ref c, 2, k));
+            q = Vector512.FusedMultiplyAdd(q, t, Coefficient(ref c, 1, k));
+            q = Vector512.FusedMultiplyAdd(q, t, Coefficient(ref c, 0, k));
+            return Avx512F.Max(Vector512<float>.Zero, x) - q;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Apply(Vector256<float> x)
         {
-            var ax = Vector256.Abs(x);
-            var z = ax * InvSqrt2;
-            var t = Vector256<float>.One / (Vector256<float>.One + z * P);
-            var poly = Vector256.FusedMultiplyAdd(t, Vector256.Create(A5), Vector256.Create(A4));
-            poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(A3));
-            poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(A2));
-            poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(A1)) * t;
-            var erfc = poly * FastExp.Exp(-(z * z));
-            return Vector256.Max(x, Vector256<float>.Zero) - 0.5f * ax * erfc;
+            // x: 8 lanes; vpermps on 8 lanes reads 3 index bits, so each coefficient is two lookups and a blend on bit 3
+            ref float c = ref MemoryMarshal.GetReference(Coefficients);
+            var ax = Avx2.And(x.AsUInt32(), Vector256.Create(0x7FFFFFFFu)).AsSingle();
+            var s = Avx.Min(ax * IntervalsPerUnit, Vector256.Create(LastInterval));
+            var rounded = s + Vector256.Create(RoundingMagic);
+            var t = s - (rounded - Vector256.Create(RoundingMagic));
+            var k = rounded.AsInt32();
+            var upperHalf = Avx2.ShiftLeftLogical(k, 28).AsSingle(); // bit 3 of k into the sign bit blendvps reads
+            var q = Vector256.FusedMultiplyAdd(Coefficient(ref c, 5, k, upperHalf), t, Coefficient(ref c, 4, k, upperHalf));
+            q = Vector256.FusedMultiplyAdd(q, t, Coefficient(ref c, 3, k, upperHalf));
+            q = Vector256.FusedMultiplyAdd(q, t, Coefficient(ref c, 2, k, upperHalf));
+            q = Vector256.FusedMultiplyAdd(q, t, Coefficient(ref c, 1, k, upperHalf));
+            q = Vector256.FusedMultiplyAdd(q, t, Coefficient(ref c, 0, k, upperHalf));
+            return Avx.Max(Vector256<float>.Zero, x) - q;
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Coefficient(ref float c, int power, Vector512<int> k) =>
+            Avx512F.PermuteVar16x32(Vector512.LoadUnsafe(ref c, (nuint)(16 * power)), k);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<float> Coefficient(ref float c, int power, Vector256<int> k, Vector256<float> upperHalf) =>
+            Avx.BlendVariable(Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref c, (nuint)(16 * power)), k),
+                Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref c, (nuint)(16 * power + 8)), k), upperHalf);
     }
 
     readonly struct ReluOp : IVectorOp
