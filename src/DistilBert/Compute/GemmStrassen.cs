@@ -118,18 +118,19 @@ internal static unsafe partial class GemmDriver
                 float* s6 = StrassenSums(2 * h * kc), s7 = s6 + h * kc;
                 SubtractRows(a21 + kb, a11 + kb, lda, s6, kc, h);
                 SubtractRows(a12 + kb, a22 + kb, lda, s7, kc, h);
-                nint blockLines = (nint)kc * NR / 16;
                 for (int j = pair0; j < pairEnd; j++)
                 {
                     float* b11 = _b + (nint)j * _k * NR + (nint)kb * NR, b21 = b11 + (nint)kh * NR;
                     float* b12 = _b + (nint)(pairs + j) * _k * NR + (nint)kb * NR, b22 = b12 + (nint)kh * NR;
                     // the next (pair, K block)'s four B blocks are fetched a slice per kernel call, as in the plain GEMM
                     float* next11 = null, next12 = null;
+                    nint blockLines = (nint)kc * NR / 16; // of the next B blocks: the next K block may be shorter
                     if (j + 1 < pairEnd) { next11 = b11 + (nint)_k * NR; next12 = b12 + (nint)_k * NR; }
                     else if (kb + kbSize < kh)
                     {
                         next11 = _b + (nint)pair0 * _k * NR + (nint)(kb + kbSize) * NR;
                         next12 = _b + (nint)(pairs + pair0) * _k * NR + (nint)(kb + kbSize) * NR;
+                        blockLines = (nint)Math.Min(kbSize, kh - kb - kbSize) * NR / 16;
                     }
                     int call = 0;
                     const int calls = 7 * h / 8;
