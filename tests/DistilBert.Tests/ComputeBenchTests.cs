@@ -30,6 +30,18 @@ public class ComputeBenchTests
     }
 
     [Fact]
+    public void KernelBenchTimesStrassenBesideThePlainGemmWhereItApplies()
+    {
+        var tall = KernelBench.TimeLinear(256, 96, 64, threads: 2, warmup: 1, iterations: 3);
+        Assert.True(tall.MedianSeconds > 0);
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            Assert.True(tall.StrassenMedianSeconds > 0 && tall.StrassenRatio > 0);
+        var shortM = KernelBench.TimeLinear(100, 96, 64, threads: 1, warmup: 0, iterations: 1); // no whole 128-row block
+        Assert.Null(shortM.StrassenMedianSeconds);
+        Assert.Null(shortM.StrassenRatio);
+    }
+
+    [Fact]
     public void FlopsFollowTheStandardCount()
     {
         // 24·T·d² + 4·T²·d per layer: DistilBERT-base at 128 tokens is 11.174 GFLOP (shared/bench RESULTS.md §4)

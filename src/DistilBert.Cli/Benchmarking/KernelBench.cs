@@ -1,12 +1,17 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics.X86;
 using DistilBert.Compute;
 
 namespace DistilBert.Cli.Benchmarking;
 
-/// <summary>One SGEMM measurement: y[M, N] = x[M, K] · Wᵀ + b through a pre-packed weight.</summary>
-public sealed record GemmResult(int M, int N, int K, int Threads, double MedianSeconds, double BestSeconds)
+/// <summary>One SGEMM measurement: y[M, N] = x[M, K] · Wᵀ + b through a pre-packed weight, by the plain GEMM and with
+/// every 128-row block by Strassen (<see cref="StrassenMedianSeconds"/>, null where Strassen does not apply: M below
+/// 128 rows, or a machine without AVX-512, which then runs the plain GEMM again).</summary>
+public sealed record GemmResult(int M, int N, int K, int Threads, double MedianSeconds, double BestSeconds, double? StrassenMedianSeconds)
 {
     public double Gflops => 2.0 * M * N * K / MedianSeconds / 1e9;
+    /// <summary>Strassen's time over the plain GEMM's, from the two timed alternately call by call.</summary>
+    public double? StrassenRatio => StrassenMedianSeconds / MedianSeconds;
 }
 
 /// <summary>The kernel figures of <c>distilbert bench --kernels</c>: FMA peak and SGEMM on the DistilBERT FFN shapes.</summary>
@@ -28,19 +33,32 @@ public static class KernelBench
         var bias = new float[n];
         var y = new float[m * n];
         var packed = PackedMatrix.FromLinearWeight(w, n, k);
+        // every whole 128-row block, as a batch of 128-token sequences would give them
+        var blocks = Enumerable.Range(0, m / 128).Select(b => b * 128).ToArray();
+        bool strassen = blocks.Length > 0 && Avx512F.IsSupported && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
         int saved = ComputeThreads.Count;
         try
         {
             ComputeThreads.Count = threads;
-            for (int i = 0; i < warmup; i++) Linear.Forward(x, m, packed, bias, y);
+            for (int i = 0; i < warmup; i++)
+            {
+                Linear.Forward(x, m, packed, bias, y);
+                if (strassen) Linear.Forward(x, m, packed, bias, y, Epilogue.None, blocks);
+            }
             var times = new double[iterations];
+            var strassenTimes = new double[iterations];
             for (int i = 0; i < iterations; i++)
             {
+                // alternating call by call: this VM's speed drifts more over seconds than the difference measured
                 long t0 = Stopwatch.GetTimestamp();
                 Linear.Forward(x, m, packed, bias, y);
                 times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (!strassen) continue;
+                t0 = Stopwatch.GetTimestamp();
+                Linear.Forward(x, m, packed, bias, y, Epilogue.None, blocks);
+                strassenTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             }
-            return new GemmResult(m, n, k, threads, Median(times), times.Min());
+            return new GemmResult(m, n, k, threads, Median(times), times.Min(), strassen ? Median(strassenTimes) : null);
         }
         finally { ComputeThreads.Count = saved; }
     }

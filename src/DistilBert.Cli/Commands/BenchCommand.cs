@@ -271,18 +271,24 @@ public static class BenchCommand
                     writer.WriteNumber("median_ms", r.MedianSeconds * 1e3);
                     writer.WriteNumber("gflops", r.Gflops);
                     writer.WriteNumber("fraction_of_peak", r.Gflops / peaks[r.Threads]);
+                    if (r.StrassenMedianSeconds is { } strassen)
+                    {
+                        writer.WriteNumber("strassen_median_ms", strassen * 1e3);
+                        writer.WriteNumber("strassen_over_plain", r.StrassenRatio!.Value);
+                    }
                     writer.WriteEndObject();
                 }
                 writer.WriteEndArray();
             });
             return 0;
         }
-        var table = new Table().Title("[bold]SGEMM[/] y = x·Wᵀ + b, pre-packed W (DistilBERT FFN shapes)");
-        foreach (var column in new[] { "M × N × K", "threads", "median", "GFLOP/s", "FMA peak", "% of peak" })
+        var table = new Table().Title("[bold]SGEMM[/] y = x·Wᵀ + b, pre-packed W (DistilBERT FFN shapes); Strassen on 128-row blocks alternating");
+        foreach (var column in new[] { "M × N × K", "threads", "median", "GFLOP/s", "FMA peak", "% of peak", "Strassen", "vs plain" })
             table.AddColumn(new TableColumn(column).RightAligned());
         foreach (var r in results)
             table.AddRow($"{r.M} × {r.N} × {r.K}", r.Threads.ToString(), $"{r.MedianSeconds * 1e3:F2} ms", $"{r.Gflops:F1}",
-                $"{peaks[r.Threads]:F1}", $"{100 * r.Gflops / peaks[r.Threads]:F1}%");
+                $"{peaks[r.Threads]:F1}", $"{100 * r.Gflops / peaks[r.Threads]:F1}%",
+                r.StrassenMedianSeconds is { } strassen ? $"{strassen * 1e3:F2} ms" : "—", r.StrassenRatio is { } ratio ? $"{ratio:F3}" : "—");
         AnsiConsole.Write(table);
         var small = new Table().Title("[bold]element-wise kernels[/], 1 thread");
         small.AddColumn("kernel");
