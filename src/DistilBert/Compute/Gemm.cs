@@ -177,7 +177,7 @@ internal static unsafe partial class GemmDriver
         // A Strassen block is split evenly, one chunk per thread: a panel pair is a coarse unit (1/8 of the attention
         // output projection), and the big-then-small split measured 1.5 % slower over a layer's four GEMMs.
         int nChunks = SplitPanels(panels / panelsPerUnit, blocks, threads, k <= KC && !strassen, chunkStarts);
-        work.Set(m, n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, panelsPerUnit, nChunks,
+        work.Set(n, k, alpha, a, lda, transA, packedB, beta, c, ldc, bias, epilogue, path, panelsPerUnit, nChunks,
             Interlocked.Increment(ref _calls));
         try
         {
@@ -221,7 +221,7 @@ internal static unsafe partial class GemmDriver
 
     sealed partial class GemmWork : ParallelWork
     {
-        int _m, _n, _k, _panelsPerUnit, _nChunks;
+        int _n, _k, _panelsPerUnit, _nChunks;
         int[] _chunkStarts = [];
         // row block i: rows [_blockStart[i], + _blockRows[i]); _blockRows[i] < 0 marks a Strassen block of 128 rows
         int[] _blockStart = new int[64], _blockRows = new int[64];
@@ -271,10 +271,10 @@ internal static unsafe partial class GemmDriver
         Epilogue _epilogue;
         KernelPath _path;
 
-        public void Set(int m, int n, int k, float alpha, float* a, nint lda, bool transA, float* b, float beta,
+        public void Set(int n, int k, float alpha, float* a, nint lda, bool transA, float* b, float beta,
             float* c, nint ldc, float* bias, Epilogue epilogue, KernelPath path, int panelsPerUnit, int nChunks, long call)
         {
-            _m = m; _n = n; _k = k; _alpha = alpha; _a = a; _lda = lda; _transA = transA; _b = b; _beta = beta;
+            _n = n; _k = k; _alpha = alpha; _a = a; _lda = lda; _transA = transA; _b = b; _beta = beta;
             _c = c; _ldc = ldc; _bias = bias; _epilogue = epilogue; _path = path; _panelsPerUnit = panelsPerUnit;
             _nChunks = nChunks; _call = call;
         }
