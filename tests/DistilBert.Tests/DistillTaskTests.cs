@@ -107,18 +107,10 @@ public sealed class DistillTaskTests : IDisposable
 
         // The command line: init from the teacher, distil briefly, write the best student, report the teacher too.
         var outDir = Temp("student");
-        var stdout = new StringWriter();
-        var saved = Console.Out;
-        int code;
-        try
-        {
-            Console.SetOut(stdout);
-            code = Program.BuildRoot().Parse(["distill-task", "classify", "--teacher", teacherDir, "--init-from-teacher", "--student-layers", "2",
-                "--train", train, "--eval", dev, "--out", outDir, "--epochs", "1", "--max-examples", "64", "--batch-size", "16", "--json"]).Invoke();
-        }
-        finally { Console.SetOut(saved); }
+        var (code, stdout, _) = CliRunner.Run("distill-task", "classify", "--teacher", teacherDir, "--init-from-teacher", "--student-layers", "2",
+            "--train", train, "--eval", dev, "--out", outDir, "--epochs", "1", "--max-examples", "64", "--batch-size", "16", "--json");
         Assert.Equal(0, code);
-        var summary = JsonNode.Parse(stdout.ToString().Trim().Split('\n')[^1])!;
+        var summary = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
         Assert.Equal(teacherAccuracy, summary["teacher_metrics"]!["accuracy"]!.GetValue<double>(), 6);
         Assert.Equal("DistilBertForSequenceClassification", PretrainedModel.Load(outDir).Model.ArchitectureName);
     }

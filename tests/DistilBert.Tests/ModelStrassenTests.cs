@@ -77,20 +77,8 @@ public class StrassenBenchCliTests
 {
     static (int Code, string Output) Bench(params string[] args)
     {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var output = new StringWriter();
-        try
-        {
-            Console.SetOut(output);
-            Console.SetError(output);
-            int code = DistilBert.Cli.Program.BuildRoot().Parse(["bench", .. args]).Invoke();
-            return (code, output.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        var (code, output, error) = CliRunner.Run(["bench", .. args]);
+        return (code, output + error);
     }
 
     [Fact]

@@ -95,21 +95,9 @@ public class OrtMixCliTests
     {
         using var tmp = new TempDirectory("ortmix-cli");
         string path = tmp.File("texts.txt");
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (output, error) = (new StringWriter(), new StringWriter());
-        try
-        {
-            File.WriteAllLines(path, ["one text", "another text"]);
-            Console.SetOut(output);
-            Console.SetError(error);
-            int code = DistilBert.Cli.Program.BuildRoot().Parse(["bench", "--texts", path, "--order", "shortest"]).Invoke();
-            Assert.Equal(1, code);
-            Assert.Contains("--order must be file, length or length-desc, got 'shortest'", error.ToString() + output.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        File.WriteAllLines(path, ["one text", "another text"]);
+        var (code, output, error) = CliRunner.Run("bench", "--texts", path, "--order", "shortest");
+        Assert.Equal(1, code);
+        Assert.Contains("--order must be file, length or length-desc, got 'shortest'", error + output);
     }
 }

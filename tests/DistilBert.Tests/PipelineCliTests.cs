@@ -10,15 +10,7 @@ public sealed class PipelineCliCollection;
 [Collection(nameof(PipelineCliCollection))]
 public sealed class PipelineCliTests(PipelineTestModels models) : IClassFixture<PipelineTestModels>
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (output, error) = (new StringWriter(), new StringWriter());
-        Console.SetOut(output);
-        Console.SetError(error);
-        try { return (Program.BuildRoot().Parse(args).Invoke(), output.ToString(), error.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     string Write(string name, string content)
     {

@@ -38,20 +38,11 @@ public sealed class QuickstartTests
         File.WriteAllLines(validation, File.ReadLines(Repo("samples", "sst2", "validation.tsv")).Take(201));
         var outDir = Path.Combine(dir, "student");
 
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (output, error) = (new StringWriter(), new StringWriter());
-        Console.SetOut(output);
-        Console.SetError(error);
-        int code;
-        try
-        {
-            code = Program.BuildRoot().Parse(["quickstart", "--teacher", Repo("models", "sentiment-teacher"), "--train", train,
-                "--validation", validation, "--out", outDir, "--epochs", "1", "--json"]).Invoke();
-        }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-        Assert.True(code == 0, error.ToString());
+        var (code, output, error) = CliRunner.Run("quickstart", "--teacher", Repo("models", "sentiment-teacher"), "--train", train,
+            "--validation", validation, "--out", outDir, "--epochs", "1", "--json");
+        Assert.True(code == 0, error);
 
-        using var json = JsonDocument.Parse(output.ToString());
+        using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
         var teacher = root.GetProperty("teacher");
         var student = root.GetProperty("student");

@@ -122,15 +122,7 @@ public class TempFilesCliTests
         var outDir = tmp.File("student");
         Directory.CreateDirectory(Path.Combine(outDir, "config.json"));
         var teacher = Fixtures.Golden("distillation", "teacher_bert_12layer");
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        int code;
-        try
-        {
-            Console.SetOut(TextWriter.Null);
-            Console.SetError(TextWriter.Null); // the rename's IOException is printed with its trace
-            code = DistilBert.Cli.Program.BuildRoot().Parse(["init-student", "--teacher", teacher, "--out", outDir]).Invoke();
-        }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        var (code, _, _) = CliRunner.Run("init-student", "--teacher", teacher, "--out", outDir); // the rename's IOException is printed
         Assert.NotEqual(0, code);
         Assert.Equal(["config.json", "model.safetensors"], Entries(outDir));
     }
