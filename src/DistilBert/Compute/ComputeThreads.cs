@@ -25,6 +25,10 @@ public static class ComputeThreads
 
     [ThreadStatic] static bool _insideLoop;
 
+    /// <summary>Tests only: runs after every index a pool thread finishes, where a stalled worker once broke the loop's
+    /// completion (a stress test sleeps here to play a preempted vCPU).</summary>
+    internal static Action? AfterIndexForTests;
+
     /// <summary>Threads a parallel kernel uses (default: the processor count). Setting it replaces the worker pool.</summary>
     public static int Count
     {
@@ -87,7 +91,7 @@ public static class ComputeThreads
         readonly SemaphoreSlim _wake = new(0);
         readonly ManualResetEventSlim _done = new(false, spinCount: 50);
         long _state = Closed;
-        int _generation, _total, _completed;
+        int _generation, _total, _remaining;
         ParallelWork? _work;
         volatile bool _stopping;
         Exception? _error;
@@ -110,7 +114,7 @@ public static class ComputeThreads
             _work = work;
             _total = count;
             _error = null;
-            Volatile.Write(ref _completed, 0);
+            Volatile.Write(ref _remaining, count);
             _done.Reset();
             Volatile.Write(ref _state, (long)_generation << 32);
             _wake.Release(Math.Min(_workers.Length, count - 1));
@@ -132,11 +136,16 @@ public static class ComputeThreads
             }
         }
 
+        /// <summary>Completion counts down from this job's own count, so a worker delayed after its last step never
+        /// reads a field that the next job rewrites: a caller is released only when every claimed index has finished
+        /// (docs/reliability.md, the GEMM access violation).</summary>
         void Execute(ParallelWork work, int index)
         {
             try { work.Execute(index); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
-            if (Interlocked.Increment(ref _completed) == _total) _done.Set();
+            int left = Interlocked.Decrement(ref _remaining);
+            AfterIndexForTests?.Invoke();
+            if (left == 0) _done.Set();
         }
 
         void WorkerLoop()

@@ -16,7 +16,6 @@ public abstract class BertPreTrainedModel : TransformerModel
     public DenseActivation? Pooler { get; }
     public override string BaseModelPrefix => "bert";
     protected override int TypeVocabSize => Config.TypeVocabSize;
-    float[] _pooled = [];
 
     protected BertPreTrainedModel(BertConfig config, bool prefixed, bool addPooler) : base(config)
     {
@@ -40,8 +39,8 @@ public abstract class BertPreTrainedModel : TransformerModel
     /// <summary>Dropout of the classification heads: classifier_dropout, or hidden_dropout_prob when that is null.</summary>
     protected double ClassifierDropout => Config.ClassifierDropout ?? Config.HiddenDropoutProb;
 
-    /// <summary>The pooler output of the last forward, [sequences, hidden].</summary>
-    protected float[] Pooled => _pooled;
+    /// <summary>The pooler output of this call's forward, [sequences, hidden].</summary>
+    protected static float[] Pooled(LayerContext ctx) => ctx.Pooled ?? throw new InvalidOperationException("the model has no pooler");
 
     protected override float[] EncoderForward(ModelInput input, LayerContext ctx, ForwardOptions options, ModelOutput output)
     {
@@ -51,9 +50,10 @@ public abstract class BertPreTrainedModel : TransformerModel
             int dim = Config.HiddenSizeValue, rows = input.Sequences;
             var first = ctx.Buffer(HeadCache, "pooler.first", rows * dim);
             GatherFirstTokens(hidden, input.Layout, dim, first);
-            _pooled = new float[rows * dim];
-            Pooler.Forward(first, rows, ctx, _pooled);
-            if (ReturnsPoolerOutput) output.Add("pooler_output", _pooled, [rows, dim]);
+            var pooled = new float[rows * dim];
+            Pooler.Forward(first, rows, ctx, pooled);
+            ctx.Pooled = pooled;
+            if (ReturnsPoolerOutput) output.Add("pooler_output", pooled, [rows, dim]);
         }
         return hidden;
     }
@@ -107,7 +107,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     public BertForSequenceClassification(BertConfig config) : base(config, prefixed: true, addPooler: true) =>
         Task = new SequenceClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.HiddenSizeValue, config.NumLabels, ClassifierDropout));
 
-    protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(Config, Pooled, input, ctx, output);
+    protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) => Task.Forward(Config, Pooled(ctx), input, ctx, output);
     protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) => (null, Task.Backward(gradients, ctx));
 }
 

@@ -6,6 +6,10 @@ namespace DistilBert.Modeling;
 /// <summary>
 /// What every model (DistilBERT or BERT, any head) shares: the parameter registry in HF's order, train/eval modes,
 /// input validation, Forward then Backward. Subclasses supply the encoder and the head.
+/// <para>Thread-safety: a model is not thread-safe. <see cref="Forward"/>, <see cref="Backward(float)"/> and the mode
+/// changes are for one thread at a time, and a second concurrent call is refused with an
+/// <see cref="InvalidOperationException"/> rather than answered wrongly. To serve many threads, run the model through an
+/// <see cref="Inference.InferenceSession"/>, whose <c>Run</c> may be called from any number of threads at once.</para>
 /// </summary>
 public abstract class TransformerModel
 {
@@ -51,6 +55,7 @@ public abstract class TransformerModel
     /// plain arrays (unpacked from the packed copies) as training reads them.</summary>
     public void Train(bool dropout = true)
     {
+        using var exclusive = EnterExclusive(nameof(Train));
         if (IsInferenceOnly)
         {
             foreach (var p in Parameters) p.ReleaseWhenPacked = null;
@@ -85,6 +90,14 @@ public abstract class TransformerModel
         WeightRelease.ReturnFreedMemory();
     }
 
+    /// <summary>Eval mode, and every weight inference uses packed now (plain copies kept), so that concurrent inference
+    /// calls afterwards only read the packs.</summary>
+    internal void PackForInference()
+    {
+        Eval();
+        Forward(ModelInput.FromSequences([[0]]), SupportsLogitPositions ? new ForwardOptions { LogitPositions = [0] } : null);
+    }
+
     /// <summary>
     /// Inference-only models: how much the process may allocate (mostly the arrays of returned outputs, which the caller
     /// drops) before a forward first runs a full, non-compacting GC. The outputs land in the large-object heap (12.6 MB of
@@ -97,9 +110,16 @@ public abstract class TransformerModel
     long _allocatedAfterCollection = -1;
     int _fullCollectionsSeen = -1;
 
+    readonly object _garbageLock = new();
+
     void CollectOutputGarbage()
     {
         if (OutputGarbageBudgetBytes <= 0) return;
+        lock (_garbageLock) CollectOutputGarbageLocked();
+    }
+
+    void CollectOutputGarbageLocked()
+    {
         long allocated = GC.GetTotalAllocatedBytes(precise: false);
         int collections = GC.CollectionCount(2);
         if (collections != _fullCollectionsSeen) (_fullCollectionsSeen, _allocatedAfterCollection) = (collections, allocated);
@@ -145,8 +165,11 @@ public abstract class TransformerModel
     /// <summary>True for the *ForMaskedLM models, which accept <see cref="ForwardOptions.LogitPositions"/>.</summary>
     public virtual bool SupportsLogitPositions => false;
 
+    /// <summary>One forward pass, in the current mode. Not thread-safe (see the type's remarks): a call made while another
+    /// thread is inside this model, or while an <see cref="Inference.InferenceSession"/> runs it, throws.</summary>
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
+        using var exclusive = EnterExclusive(nameof(Forward));
         Validate(input);
         ValidateLogitPositions(input, options?.LogitPositions);
         if (IsInferenceOnly) CollectOutputGarbage();
@@ -158,6 +181,68 @@ public abstract class TransformerModel
         HeadForward(hidden, input, ctx, output);
         if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; _lastOutput = output; }
         return output;
+    }
+
+    /// <summary>
+    /// An inference forward on a workspace of the caller's: the path an <see cref="Inference.InferenceSession"/> runs
+    /// concurrently. Layers keep no per-call state in inference (every buffer comes from <paramref name="workspace"/>,
+    /// packed weights are built once under a lock and then only read), so calls on different workspaces may overlap.
+    /// </summary>
+    internal ModelOutput ForwardConcurrent(ModelInput input, ForwardOptions? options, Workspace workspace)
+    {
+        using var shared = EnterShared();
+        Validate(input);
+        ValidateLogitPositions(input, options?.LogitPositions);
+        if (IsInferenceOnly) CollectOutputGarbage();
+        if (IsTraining)
+            throw new InvalidOperationException($"{ArchitectureName} is in training mode: an inference session needs Eval() or PrepareForInference()");
+        var ctx = new LayerContext { Training = false, DropoutActive = false, Shared = workspace, PackWeights = PackWeightsForInference,
+            LogitPositions = options?.LogitPositions, Strassen = PackWeightsForInference && StrassenForInference };
+        var output = new ModelOutput();
+        var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
+        HeadForward(hidden, input, ctx, output);
+        return output;
+    }
+
+    // ---- concurrent-use guard ----
+    // Exclusive users (Forward, Backward, mode changes) and shared users (session inference calls) exclude each other;
+    // a call that finds the model taken throws at once instead of waiting or corrupting another call's state.
+    int _exclusive, _sharedCalls;
+
+    internal readonly struct UseScope(TransformerModel? model, bool exclusive) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (model is null) return;
+            if (exclusive) Volatile.Write(ref model._exclusive, 0);
+            else Interlocked.Decrement(ref model._sharedCalls);
+        }
+    }
+
+    internal UseScope EnterExclusive(string operation)
+    {
+        if (Interlocked.CompareExchange(ref _exclusive, 1, 0) != 0)
+            throw new InvalidOperationException($"{ArchitectureName}.{operation}: another thread is using this model; a model is not " +
+                "thread-safe. Share an InferenceSession (or a pipeline) between threads instead, or give each thread its own model");
+        if (Volatile.Read(ref _sharedCalls) != 0)
+        {
+            Volatile.Write(ref _exclusive, 0);
+            throw new InvalidOperationException($"{ArchitectureName}.{operation}: an InferenceSession is running this model on " +
+                "another thread; call the session, or wait for its calls to finish");
+        }
+        return new UseScope(this, exclusive: true);
+    }
+
+    internal UseScope EnterShared()
+    {
+        Interlocked.Increment(ref _sharedCalls);
+        if (Volatile.Read(ref _exclusive) != 0)
+        {
+            Interlocked.Decrement(ref _sharedCalls);
+            throw new InvalidOperationException($"{ArchitectureName}: an inference session call overlapped a direct Forward, Backward " +
+                "or mode change of the same model on another thread; use the model through the session only");
+        }
+        return new UseScope(this, exclusive: false);
     }
 
     /// <summary>
@@ -177,6 +262,7 @@ public abstract class TransformerModel
     /// </summary>
     public void Backward(OutputGradients gradients)
     {
+        using var exclusive = EnterExclusive(nameof(Backward));
         var ctx = _trainingContext ?? throw new InvalidOperationException("Backward needs a Forward in training mode first (call Train())");
         var input = _trainingInput!;
         if (gradients.OwnLossScale != 0 && !_hasLoss) throw new InvalidInputException("OwnLossScale is set but the last Forward had no labels, so no loss");

@@ -4,13 +4,12 @@ namespace DistilBert.Pipelines;
 
 /// <summary>
 /// Our embedding pipeline behind Microsoft.Extensions.AI's <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>, so
-/// Semantic Kernel and other .NET AI code can use a local DistilBERT/BERT model directly. Calls are serialised
-/// (one model, one workspace) and run off the caller's thread.
+/// Semantic Kernel and other .NET AI code can use a local DistilBERT/BERT model directly. Calls run off the caller's
+/// thread; concurrent calls run concurrently (the pipeline is thread-safe), so this type may be called from many threads.
 /// </summary>
 public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
     readonly EmbeddingPipeline pipeline;
-    readonly SemaphoreSlim gate = new(1, 1);
     readonly string modelId;
 
     public DistilBertEmbeddingGenerator(EmbeddingPipeline pipeline, string? modelId = null)
@@ -33,25 +32,20 @@ public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, E
         if (options?.Dimensions is { } dimensions && dimensions != pipeline.Dimensions)
             throw new InvalidInputException($"this model gives {pipeline.Dimensions}-dimensional embeddings; {dimensions} were asked for");
         var texts = values.ToList();
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return await Task.Run(() =>
         {
-            return await Task.Run(() =>
+            var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
+            long tokens = 0;
+            var created = DateTimeOffset.UtcNow;
+            foreach (var output in pipeline.Embed(texts))
             {
-                var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
-                long tokens = 0;
-                var created = DateTimeOffset.UtcNow;
-                foreach (var output in pipeline.Embed(texts))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    tokens += output.Tokens;
-                    result.Add(new Embedding<float>(output.Vector) { ModelId = modelId, CreatedAt = created });
-                }
-                result.Usage = new UsageDetails { InputTokenCount = tokens, TotalTokenCount = tokens };
-                return result;
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        finally { gate.Release(); }
+                cancellationToken.ThrowIfCancellationRequested();
+                tokens += output.Tokens;
+                result.Add(new Embedding<float>(output.Vector) { ModelId = modelId, CreatedAt = created });
+            }
+            result.Usage = new UsageDetails { InputTokenCount = tokens, TotalTokenCount = tokens };
+            return result;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -64,5 +58,5 @@ public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, E
         return null;
     }
 
-    public void Dispose() => gate.Dispose();
+    public void Dispose() { }
 }

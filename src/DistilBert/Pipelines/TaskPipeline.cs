@@ -1,3 +1,4 @@
+using DistilBert.Inference;
 using DistilBert.Modeling;
 using DistilBert.Tokenization;
 
@@ -17,11 +18,17 @@ public sealed record PipelineSettings
 /// <summary>
 /// What every task pipeline shares: a tokenizer and a model in inference mode, the effective maximum length,
 /// and one forward pass over a ragged batch of encodings (no compute is spent on padding).
+/// <para>Thread-safety: a pipeline may be called from many threads at once. The model runs through an
+/// <see cref="InferenceSession"/> (a workspace per call, packed weights shared read-only), the tokenizer keeps its
+/// scratch per thread, and decoding is pure. Results are the same as from one thread, bit for bit. Do not train or
+/// run <see cref="Model"/> directly while the pipeline is in use: such calls are refused.</para>
 /// </summary>
 public abstract class TaskPipeline
 {
     public WordPieceTokenizer Tokenizer { get; }
     public TransformerModel Model { get; }
+    /// <summary>The session every forward pass of this pipeline goes through.</summary>
+    public InferenceSession Session { get; }
     public PipelineSettings Settings { get; }
     /// <summary>Tokens per sequence: the smallest of the requested length, the tokenizer's and the model's limit.</summary>
     public int MaxLength { get; }
@@ -39,7 +46,7 @@ public abstract class TaskPipeline
         if (Settings.MaxLength > limit) Warn($"max length {Settings.MaxLength} is above the model's limit; using {limit}");
         if (tokenizer.Vocab.Count > model.Config.VocabSize)
             throw new InvalidInputException($"the tokenizer has {tokenizer.Vocab.Count} tokens but the model's vocab_size is {model.Config.VocabSize}");
-        model.Eval();
+        Session = InferenceSession.Create(model, releasePlainWeights: model.IsInferenceOnly);
     }
 
     protected void Warn(string message) => Settings.Warn?.Invoke(message);
@@ -103,7 +110,7 @@ public abstract class TaskPipeline
             if (types is not null) types[i] = sequences[i].TypeIds;
         }
         var input = ModelInput.FromSequences(ids, types);
-        var output = Model.Forward(input, options);
+        var output = Session.Run(input, options);
         return (output, input.Layout.SequenceStarts);
     }
 

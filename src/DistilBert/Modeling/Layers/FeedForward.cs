@@ -26,8 +26,6 @@ public sealed class FeedForward
     /// large. Whole sequences, so that each sequence's 128-token Strassen blocks are inside one GEMM.</summary>
     public const int InferenceRowBlock = 512;
 
-    int[] _strassenBlocks = [];
-
     // x: [rows, dim] → y: [rows, dim]; inner activations [rows, hidden]. layout: where the sequences are (inference).
     public void Forward(float[] x, int rows, LayerContext ctx, float[] y, BatchLayout? layout = null)
     {
@@ -53,9 +51,10 @@ public sealed class FeedForward
                 var yBlock = y.AsSpan(start * dim, r * dim);
                 if (fused)
                 {
+                    var strassenStarts = ctx.Shared.GetInts("ffn.strassen", r / GemmDriver.StrassenRows + 1);
                     int strassenCount = strassenAllowed
-                        ? StrassenBlocks.Find(starts.AsSpan(first, last - first + 1), start, start + r, ref _strassenBlocks) : 0;
-                    var strassen = _strassenBlocks.AsSpan(0, strassenCount);
+                        ? StrassenBlocks.Find(starts.AsSpan(first, last - first + 1), start, start + r, ref strassenStarts) : 0;
+                    var strassen = strassenStarts.AsSpan(0, strassenCount);
                     In.ForwardPacked(xBlock, r, blockAct, epilogue, strassen);
                     Out.ForwardPacked(blockAct, r, yBlock, Epilogue.None, strassen);
                     continue;

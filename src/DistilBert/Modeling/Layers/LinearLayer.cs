@@ -13,6 +13,8 @@ public sealed class LinearLayer
     /// when <see cref="Parameter.Version"/> says the weight changed.</summary>
     PackedMatrix? _packed;
     int _packedVersion;
+    // concurrent inference calls may be the first to use a weight: one packs, the others wait and share it
+    readonly object _packLock = new();
 
     /// <summary>Registers <c>{name}.weight</c> and <c>{name}.bias</c>.</summary>
     public LinearLayer(ParameterRegistry registry, string name, int inFeatures, int outFeatures, bool bias = true)
@@ -50,7 +52,7 @@ public sealed class LinearLayer
     /// </summary>
     public void ForwardWithoutPacking(ReadOnlySpan<float> x, int rows, Span<float> y)
     {
-        if (Weight.IsReleased && _packed is not null) ForwardPacked(x, rows, y);
+        if (Weight.IsReleased && Volatile.Read(ref _packed) is not null) ForwardPacked(x, rows, y);
         else Linear.ForwardStreamingWeight(x[..(rows * InFeatures)], rows, InFeatures, Weight.Value, OutFeatures,
             Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)]);
     }
@@ -58,6 +60,11 @@ public sealed class LinearLayer
     /// <summary>The packed weight, (re)packed if missing or stale; for an inference-only model the plain copy is then
     /// released so the packed one is the only copy (a tied weight is kept: another layer reads it unpacked).</summary>
     PackedMatrix EnsurePacked()
+    {
+        lock (_packLock) return EnsurePackedLocked();
+    }
+
+    PackedMatrix EnsurePackedLocked()
     {
         if (_packed is null) (_packed, _packedVersion) = (PackedMatrix.FromLinearWeight(Weight.Value, OutFeatures, InFeatures), Weight.Version);
         else if (_packedVersion != Weight.Version) { _packed.Repack(Weight.Value); _packedVersion = Weight.Version; }
@@ -82,8 +89,11 @@ public sealed class LinearLayer
     /// copy back first, since the packed one is all there is.</summary>
     public void DropPackedWeight()
     {
-        if (Weight.IsReleased) _ = Weight.Value;
-        _packed = null;
+        lock (_packLock)
+        {
+            if (Weight.IsReleased) _ = Weight.Value;
+            _packed = null;
+        }
     }
 
     public bool HasPackedWeight => _packed is not null;

@@ -78,12 +78,13 @@ public sealed class MultiHeadSelfAttention
         if (ctx.Training) { _x = x; _layout = layout; }
     }
 
-    /// <summary>q, k and v of one row side by side, [3·dim, dim] packed once: one GEMM instead of three.</summary>
+    /// <summary>q, k and v of one row side by side, [3·dim, dim] packed once: one GEMM instead of three; with their
+    /// biases side by side [3·dim]. Built under <see cref="_packLock"/>, then only read, so concurrent inference calls
+    /// share them.</summary>
     PackedMatrix? _packedQkv;
     float[] _qkvBias = [];
-    (int, int, int) _packedVersions;
-    int[] _blockStarts = [];
-    int[] _strassenBlocks = [];
+    (int, int, int, int, int, int) _packedVersions;
+    readonly object _packLock = new();
 
     /// <summary>Inference runs whole sequences in blocks of about this many tokens (a longer sequence is a block of its
     /// own), so qkv and context are [block, 3·dim] and [block, dim] instead of [tokens, …]: at batch 32 × 128 that is
@@ -95,18 +96,13 @@ public sealed class MultiHeadSelfAttention
     void ForwardFusedQkv(float[] x, BatchLayout layout, LayerContext ctx, float[] y, Span<float> probabilitiesOut)
     {
         int dim = _dim, width = 3 * dim;
-        var packedQkv = EnsurePackedQkv();
-        // Biases are read at every call (cheap), so they never go stale.
-        if (_qkvBias.Length != width) _qkvBias = new float[width];
-        Query.Bias!.Value.CopyTo(_qkvBias, 0);
-        Key.Bias!.Value.CopyTo(_qkvBias, dim);
-        Value.Bias!.Value.CopyTo(_qkvBias, 2 * dim);
+        var (packedQkv, qkvBias) = EnsurePackedQkv();
 
         var starts = layout.SequenceStarts;
         int blockCapacity = layout.BlockCapacity(InferenceTokenBlock);
         var qkv = ctx.Shared.Get("attn.qkv", (long)blockCapacity * width);
         var context = ctx.Shared.Get("attn.context", (long)blockCapacity * dim);
-        if (_blockStarts.Length < layout.Sequences + 1) _blockStarts = new int[layout.Sequences + 1];
+        var blockStartsBuffer = ctx.Shared.GetInts("attn.blockstarts", layout.Sequences + 1);
         long probabilitiesOffset = 0;
         for (int first = 0, last; first < layout.Sequences; first = last)
         {
@@ -114,12 +110,13 @@ public sealed class MultiHeadSelfAttention
             int row0 = starts[first];
             last = layout.BlockEnd(first, blockCapacity);
             int rows = starts[last] - row0, count = last - first;
-            for (int s = 0; s <= count; s++) _blockStarts[s] = starts[first + s] - row0;
-            var blockStarts = _blockStarts.AsSpan(0, count + 1);
-            int strassenCount = ctx.Strassen ? StrassenBlocks.Find(blockStarts, 0, rows, ref _strassenBlocks) : 0;
-            var strassen = _strassenBlocks.AsSpan(0, strassenCount);
+            for (int s = 0; s <= count; s++) blockStartsBuffer[s] = starts[first + s] - row0;
+            var blockStarts = blockStartsBuffer.AsSpan(0, count + 1);
+            var strassenStarts = ctx.Shared.GetInts("attn.strassen", rows / GemmDriver.StrassenRows + 1);
+            int strassenCount = ctx.Strassen ? StrassenBlocks.Find(blockStarts, 0, rows, ref strassenStarts) : 0;
+            var strassen = strassenStarts.AsSpan(0, strassenCount);
 
-            Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, packedQkv, _qkvBias, qkv.AsSpan(0, rows * width),
+            Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, packedQkv, qkvBias, qkv.AsSpan(0, rows * width),
                 Epilogue.None, strassen);
             var probabilities = Span<float>.Empty;
             if (!probabilitiesOut.IsEmpty)
@@ -135,27 +132,37 @@ public sealed class MultiHeadSelfAttention
         }
     }
 
-    /// <summary>The stacked q/k/v weight, packed on first use and re-packed when any of the three changed. For an
-    /// inference-only model the three plain copies are then released: the packed one is the only copy, and reading a
-    /// released Value unpacks its columns again.</summary>
-    PackedMatrix EnsurePackedQkv()
+    /// <summary>The stacked q/k/v weight and bias, packed on first use and re-packed when any of the six changed. For an
+    /// inference-only model the three plain weight copies are then released: the packed one is the only copy, and reading
+    /// a released Value unpacks its columns again. Safe to call from concurrent inference calls: the pack is (re)built
+    /// under a lock, and a new bias array is published only once it is complete.</summary>
+    (PackedMatrix Weight, float[] Bias) EnsurePackedQkv()
     {
         int dim = _dim;
-        var versions = (Query.Weight.Version, Key.Weight.Version, Value.Weight.Version);
-        if (_packedQkv is null || versions != _packedVersions)
+        lock (_packLock)
         {
-            // Read every Value before packing into the stacked matrix: a released weight unpacks from that very matrix.
-            var weights = new[] { Query.Weight.Value, Key.Weight.Value, Value.Weight.Value };
-            if (_packedQkv is null) _packedQkv = PackedMatrix.FromLinearWeight(StackedQkv(weights), 3 * dim, dim);
-            else if (PackedSlices.CanPackInto(_packedQkv, dim, dim))
-                for (int i = 0; i < 3; i++) PackedSlices.PackLinearWeightInto(_packedQkv, i * dim, weights[i], dim);
-            else _packedQkv.Repack(StackedQkv(weights));
-            _packedVersions = versions;
+            var versions = (Query.Weight.Version, Key.Weight.Version, Value.Weight.Version,
+                Query.Bias!.Version, Key.Bias!.Version, Value.Bias!.Version);
+            if (_packedQkv is null || versions != _packedVersions)
+            {
+                // Read every Value before packing into the stacked matrix: a released weight unpacks from that very matrix.
+                var weights = new[] { Query.Weight.Value, Key.Weight.Value, Value.Weight.Value };
+                if (_packedQkv is null) _packedQkv = PackedMatrix.FromLinearWeight(StackedQkv(weights), 3 * dim, dim);
+                else if (PackedSlices.CanPackInto(_packedQkv, dim, dim))
+                    for (int i = 0; i < 3; i++) PackedSlices.PackLinearWeightInto(_packedQkv, i * dim, weights[i], dim);
+                else _packedQkv.Repack(StackedQkv(weights));
+                var bias = new float[3 * dim];
+                Query.Bias.Value.CopyTo(bias, 0);
+                Key.Bias.Value.CopyTo(bias, dim);
+                Value.Bias.Value.CopyTo(bias, 2 * dim);
+                _qkvBias = bias;
+                _packedVersions = versions;
+            }
+            ReleaseIntoPack(Query.Weight, _packedQkv, 0);
+            ReleaseIntoPack(Key.Weight, _packedQkv, dim);
+            ReleaseIntoPack(Value.Weight, _packedQkv, 2 * dim);
+            return (_packedQkv, _qkvBias);
         }
-        ReleaseIntoPack(Query.Weight, _packedQkv, 0);
-        ReleaseIntoPack(Key.Weight, _packedQkv, dim);
-        ReleaseIntoPack(Value.Weight, _packedQkv, 2 * dim);
-        return _packedQkv;
     }
 
     /// <summary>Makes columns [firstColumn, firstColumn + dim) of the stacked pack the only copy of <paramref name="weight"/>.</summary>

@@ -3,13 +3,25 @@ using DistilBert.Training;
 namespace DistilBert.Modeling.Layers;
 
 /// <summary>
-/// Named grow-only float buffers. A model keeps one shared Workspace for inference (buffers reused by every layer and
-/// every request of the same or smaller size), and each layer keeps its own as the training cache of what Backward needs.
+/// Named grow-only buffers. An inference call takes one Workspace for itself (from the model's own, single-threaded, or
+/// from an <see cref="Inference.InferenceSession"/>'s pool: buffers reused by every layer and every later call of the
+/// same or smaller size), and each layer keeps its own as the training cache of what Backward needs.
 /// A buffer may be longer than asked; callers use only the first <c>length</c> elements and overwrite them fully.
+/// Not thread-safe: one call uses a Workspace at a time.
 /// </summary>
 public sealed class Workspace
 {
     readonly Dictionary<string, float[]> _buffers = new(StringComparer.Ordinal);
+    readonly Dictionary<string, int[]> _indices = new(StringComparer.Ordinal);
+
+    /// <summary>An int buffer of at least <paramref name="length"/> elements (row offsets, block lists).</summary>
+    public int[] GetInts(string key, int length)
+    {
+        if (_indices.TryGetValue(key, out var b) && b.Length >= length) return b;
+        b = new int[Math.Max(length, b is null ? 0 : b.Length + b.Length / 2)];
+        _indices[key] = b;
+        return b;
+    }
 
     public float[] Get(string key, long length)
     {
@@ -33,7 +45,11 @@ public sealed class Workspace
 
     public long FloatCount => _buffers.Values.Sum(b => (long)b.Length);
 
-    public void Clear() => _buffers.Clear();
+    public void Clear()
+    {
+        _buffers.Clear();
+        _indices.Clear();
+    }
 }
 
 /// <summary>How one forward (and its backward) runs: training keeps caches; dropout draws from the seeded RNG.</summary>
@@ -53,6 +69,10 @@ public sealed class LayerContext
     /// <summary>Inference only: linear layers multiply each sequence's whole 128-token blocks by Strassen
     /// (<see cref="Compute.StrassenBlocks"/>).</summary>
     public bool Strassen { get; init; }
+
+    /// <summary>BERT's pooler output of this call, [sequences, hidden], for the head that reads it (per call, so that
+    /// concurrent inference calls never see each other's).</summary>
+    public float[]? Pooled { get; set; }
 
     /// <summary>Every layer cache a training forward used, so the model can free them all (ReleaseTrainingMemory).</summary>
     public HashSet<Workspace>? TrainingCaches { get; init; }
