@@ -101,8 +101,8 @@ public sealed class EncoderHarness
         var positions = _positions.AsSpan(0, tokens);
         for (int s = 0; s < sequences; s++)
             for (int t = starts[s]; t < starts[s + 1]; t++) positions[t] = t - starts[s];
-        Embeddings.Gather(_wordEmbeddings, _shape.Vocab, d, ids, hidden, accumulate: false, "word_embeddings");
-        Embeddings.Gather(_positionEmbeddings, _shape.MaxPositions, d, positions, hidden, accumulate: true, "position_embeddings");
+        EmbeddingLookup.Gather(_wordEmbeddings, _shape.Vocab, d, ids, hidden, accumulate: false, "word_embeddings");
+        EmbeddingLookup.Gather(_positionEmbeddings, _shape.MaxPositions, d, positions, hidden, accumulate: true, "position_embeddings");
         if (_shape.TokenTypes)
             for (int t = 0; t < tokens; t++) Elementwise.Add(hidden.Slice(t * d, d), _typeEmbeddings.AsSpan(0, d), hidden.Slice(t * d, d));
         LayerNorm.Forward(hidden, _embGamma, _embBeta, hidden, tokens, d, 1e-12f, [], []);
