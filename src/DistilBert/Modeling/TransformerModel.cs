@@ -23,9 +23,9 @@ public abstract class TransformerModel
     public bool DropoutActive { get; private set; }
     /// <summary>Draws every dropout mask; its state is all a resumed run needs to repeat them.</summary>
     public SeededRandom Random { get; set; } = new(0);
-    /// <summary>Inference multiplies by linear weights packed once into the GEMM's layout (fast; costs one extra copy of
-    /// every linear weight). Off: weights are packed per call into a shared buffer (less memory, slower).</summary>
-    public bool PackWeightsForInference { get; set; } = true;
+    /// <summary>Tests only: off runs inference on the plain weights, packed per call (the reference the packed path is
+    /// checked against).</summary>
+    internal bool PackWeightsForInference { get; set; } = true;
 
     /// <summary>Inference multiplies every whole 128-token block of a sequence by one level of Strassen's algorithm
     /// (12.5 % fewer multiply-adds in the linear layers; ~5 % faster end to end at 128 tokens). The results differ from
@@ -103,9 +103,9 @@ public abstract class TransformerModel
     /// drops) before a forward first runs a full, non-compacting GC. The outputs land in the large-object heap (12.6 MB of
     /// last_hidden_state at batch 32 × 128), and with ~250 MB of long-lived weights there the GC's own budget lets over
     /// 100 MB of dead outputs pile up before it collects: measured, +12 MiB of peak RSS per forward at 32 × 128. Such a GC
-    /// has little to mark (weights hold no references): 1-3 ms measured for distilbert-base. 0 turns this off.
+    /// has little to mark (weights hold no references): 1-3 ms measured for distilbert-base.
     /// </summary>
-    public long OutputGarbageBudgetBytes { get; set; } = 16L << 20;
+    const long OutputGarbageBudgetBytes = 16L << 20;
 
     long _allocatedAfterCollection = -1;
     int _fullCollectionsSeen = -1;
@@ -114,7 +114,6 @@ public abstract class TransformerModel
 
     void CollectOutputGarbage()
     {
-        if (OutputGarbageBudgetBytes <= 0) return;
         lock (_garbageLock) CollectOutputGarbageLocked();
     }
 

@@ -85,17 +85,6 @@ public sealed class LinearLayer
         else Forward(x, rows, y);
     }
 
-    /// <summary>Frees the packed copy (memory); the next inference call packs again. A released weight gets its plain
-    /// copy back first, since the packed one is all there is.</summary>
-    public void DropPackedWeight()
-    {
-        lock (_packLock)
-        {
-            if (Weight.IsReleased) _ = Weight.Value;
-            _packed = null;
-        }
-    }
-
     public bool HasPackedWeight => _packed is not null;
 
     /// <summary>dW += dyᵀ·x, db += Σrows dy; dx = dy·W (added to dx when <paramref name="accumulateDx"/>; skipped if dx is empty).
