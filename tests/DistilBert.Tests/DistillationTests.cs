@@ -1,3 +1,4 @@
+using DistilBert.Training;
 using DistilBert.Checkpoints;
 using DistilBert.Distillation;
 

@@ -1,3 +1,4 @@
+using DistilBert.Modeling;
 using DistilBert.Compute;
 using DistilBert.Training;
 

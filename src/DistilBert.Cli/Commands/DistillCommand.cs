@@ -1,3 +1,4 @@
+using DistilBert.Training;
 using System.CommandLine;
 using DistilBert.Distillation;
 using DistilBert.Modeling;

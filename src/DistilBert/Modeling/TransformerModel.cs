@@ -1,5 +1,4 @@
 using DistilBert.Modeling.Layers;
-using DistilBert.Training;
 
 namespace DistilBert.Modeling;
 

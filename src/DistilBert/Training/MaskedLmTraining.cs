@@ -1,4 +1,3 @@
-using DistilBert.Distillation;
 using DistilBert.Modeling;
 using DistilBert.Tokenization;
 

@@ -1,3 +1,4 @@
+using DistilBert.Modeling;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 

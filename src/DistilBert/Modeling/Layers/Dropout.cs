@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using DistilBert.Compute;
-using DistilBert.Training;
 
 namespace DistilBert.Modeling.Layers;
 

@@ -1,4 +1,3 @@
-using DistilBert.Training;
 
 namespace DistilBert.Modeling.Layers;
 

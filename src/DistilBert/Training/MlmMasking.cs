@@ -1,4 +1,4 @@
-namespace DistilBert.Distillation;
+namespace DistilBert.Training;
 
 /// <summary>Settings of DistilBERT's dynamic masking (distiller.py's prepare_batch_mlm).</summary>
 public sealed record MlmMaskingOptions
@@ -69,7 +69,7 @@ public sealed class MlmMasking
         keys.Sort((a, b) => b.Key.CompareTo(a.Key));
         targets = Math.Min(targets, keys.Count);
 
-        labels.Fill(DistillationLoss.IgnoreIndex);
+        labels.Fill(Modeling.Layers.CrossEntropyLoss.DefaultIgnoreIndex);
         for (int t = 0; t < targets; t++)
         {
             int pos = keys[t].Position;

@@ -1,4 +1,4 @@
-namespace DistilBert.Training;
+namespace DistilBert.Modeling;
 
 /// <summary>
 /// A small deterministic RNG (SplitMix64) whose whole state is one number, so a checkpoint can save it and a resumed
