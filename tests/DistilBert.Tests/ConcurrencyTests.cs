@@ -70,9 +70,9 @@ public sealed class ConcurrencyTests : IClassFixture<PipelineTestModels>
     public void WorkerPoolNeverReturnsBeforeEveryIndexFinished()
     {
         // A worker that stalls right after finishing an index — where, before the fix, it read the next loop's count —
-        // must neither release the next loop's caller early nor be lost. The stall is what a preempted vCPU does. It
-        // takes two or more workers to release a caller early (with one, the caller waits only for that worker), so
-        // the pool gets three whatever the machine has. Before the fix this failed in every 2-second run.
+        // must neither release the next loop's caller early nor be lost. The stall is what a preempted vCPU does. Three
+        // workers, whatever the machine has, make the window easy to hit in 2 s. Before the fix this failed in every
+        // 2-second run.
         ComputeThreads.AfterIndexForTests = () =>
         {
             int r = Random.Shared.Next(8);
