@@ -1,0 +1,73 @@
+using System.CommandLine;
+using DistilBert.Compute;
+using DistilBert.Server;
+using Microsoft.Extensions.Hosting;
+
+namespace DistilBert.Cli.Commands;
+
+/// <summary>
+/// <c>distilbert serve</c>: the HTTP server (TEI-, OpenAI- and HF Inference API-compatible routes over ragged dynamic
+/// batching). Without <c>--model</c> it serves the shipped sentiment model. Without API keys it listens on loopback only
+/// unless <c>--host</c> says otherwise. SIGTERM / Ctrl+C drain the queues and exit 0.
+/// </summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var models = new Option<string[]>("--model")
+        {
+            Description = "a model to serve: NAME=PATH_OR_HUB_ID, NAME:TASK=PATH (TASK: feature-extraction, text-classification, " +
+                          "token-classification, question-answering, fill-mask; default: the head in config.json) or PATH. Repeat for several. " +
+                          "Default: the shipped sentiment model",
+        };
+        var host = new Option<string?>("--host") { Description = "address to listen on (default: 127.0.0.1; 0.0.0.0 when API keys are set)" };
+        var port = new Option<int>("--port") { Description = "port (0: any free port, printed at start)", DefaultValueFactory = _ => 8080 };
+        var apiKeys = new Option<string?>("--api-keys") { Description = "file of SHA-256 hashes of accepted keys, one per line (printf %s KEY | sha256sum)" };
+        var maxBatchTokens = new Option<int>("--max-batch-tokens") { Description = "token budget of one ragged batch", DefaultValueFactory = _ => 16384 };
+        var maxConcurrent = new Option<int>("--max-concurrent-requests") { Description = "requests in flight before 429", DefaultValueFactory = _ => 512 };
+        var maxClientBatch = new Option<int>("--max-client-batch-size") { Description = "inputs per request", DefaultValueFactory = _ => 32 };
+        var maxInputTokens = new Option<int?>("--max-input-tokens") { Description = "tokens per input (default: the model's limit)" };
+        var autoTruncate = new Option<bool>("--auto-truncate") { Description = "truncate over-long inputs instead of refusing them" };
+        var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores)" };
+        var maxBatchWait = new Option<double>("--max-batch-wait-ms") { Description = "longest wait for more work while requests are arriving", DefaultValueFactory = _ => 2 };
+        var payloadLimit = new Option<long>("--payload-limit") { Description = "largest request body in bytes", DefaultValueFactory = _ => 2 * 1024 * 1024 };
+        var logTexts = new Option<bool>("--log-texts") { Description = "include request texts in the request log (off: texts may be private)" };
+        var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
+        {
+            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxClientBatch, maxInputTokens, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
+        };
+        CliAction.Set(command, parse =>
+        {
+            if (parse.GetValue(threads) is { } count) ComputeThreads.Count = count;
+            var options = new DistilBertServerOptions
+            {
+                MaxBatchTokens = parse.GetValue(maxBatchTokens),
+                MaxConcurrentRequests = parse.GetValue(maxConcurrent),
+                MaxClientBatchSize = parse.GetValue(maxClientBatch),
+                MaxInputTokens = parse.GetValue(maxInputTokens),
+                AutoTruncate = parse.GetValue(autoTruncate),
+                MaxBatchWait = TimeSpan.FromMilliseconds(parse.GetValue(maxBatchWait)),
+                MaxRequestBodyBytes = parse.GetValue(payloadLimit),
+                LogRequestTexts = parse.GetValue(logTexts),
+            };
+            var specs = parse.GetValue(models) ?? [];
+            if (specs.Length == 0) options.Models.Add(new ModelSource(DefaultAssets.TeacherFolder, DefaultAssets.Teacher));
+            else options.Models.AddRange(specs.Select(ApiKeys.ParseModel));
+            if (parse.GetValue(apiKeys) is { } keysFile) options.ApiKeyHashes = ApiKeys.LoadHashes(keysFile);
+            int listenPort = parse.GetValue(port);
+            if (listenPort is < 0 or > 65535) throw new InvalidInputException($"--port must be in [0, 65535], got {listenPort}");
+            string address = parse.GetValue(host) ?? (options.ApiKeyHashes is null ? "127.0.0.1" : "0.0.0.0");
+            if (address.Contains(':') && !address.StartsWith('[')) address = $"[{address}]";
+
+            var app = DistilBertServer.Build(options, [$"http://{address}:{listenPort}"]);
+            app.StartAsync().GetAwaiter().GetResult();
+            foreach (var url in app.Urls) Console.Out.WriteLine($"listening on {url}");
+            Console.Out.Flush();
+            // The host's console lifetime turns SIGTERM / Ctrl+C into a graceful stop; Main then returns 0.
+            app.WaitForShutdownAsync().GetAwaiter().GetResult();
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return 0;
+        });
+        return command;
+    }
+}

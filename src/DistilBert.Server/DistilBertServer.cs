@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace DistilBert.Server;
+
+/// <summary>The standalone server of <c>distilbert serve</c> (and of the tests): Kestrel with the body limit, the models
+/// and every route; SIGTERM or Ctrl+C stop accepting, drain the queues within <see cref="DistilBertServerOptions.DrainTimeout"/>
+/// and let the host return normally.</summary>
+public static class DistilBertServer
+{
+    public static WebApplication Build(DistilBertServerOptions options, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Our own reader enforces the limit with a JSON answer; Kestrel's is a backstop just above it.
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes + 1;
+        });
+        builder.WebHost.UseUrls(urls.ToArray());
+        builder.Logging.ClearProviders();
+        if (logging is null) builder.Logging.AddSimpleConsole(console => { console.SingleLine = true; console.TimestampFormat = "HH:mm:ss.fff "; });
+        else logging(builder.Logging);
+        // One line per request comes from RequestRunner; ASP.NET Core's own per-request lines would repeat it.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(5));
+        builder.Services.AddDistilBert(o =>
+        {
+            o.Models.AddRange(options.Models);
+            o.MaxBatchTokens = options.MaxBatchTokens;
+            o.MaxBatchWait = options.MaxBatchWait;
+            o.MaxConcurrentRequests = options.MaxConcurrentRequests;
+            o.MaxClientBatchSize = options.MaxClientBatchSize;
+            o.MaxInputTokens = options.MaxInputTokens;
+            o.AutoTruncate = options.AutoTruncate;
+            o.MaxRequestBodyBytes = options.MaxRequestBodyBytes;
+            o.BodyReadTimeout = options.BodyReadTimeout;
+            o.ApiKeyHashes = options.ApiKeyHashes;
+            o.LogRequestTexts = options.LogRequestTexts;
+            o.DrainTimeout = options.DrainTimeout;
+            o.EnableMetrics = options.EnableMetrics;
+        });
+        var app = builder.Build();
+        app.MapDistilBert();
+        return app;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Metrics;
+
+namespace DistilBert.Server;
+
+/// <summary>Mounting the server in any ASP.NET Core app: <c>builder.Services.AddDistilBert(...)</c> then <c>app.MapDistilBert()</c>.</summary>
+public static class DistilBertServerExtensions
+{
+    public const string OpenApiDocumentName = "distilbert";
+
+    /// <summary>Registers the models (loaded when the host starts), their batchers, the metrics and the OpenAPI document.</summary>
+    public static IServiceCollection AddDistilBert(this IServiceCollection services, Action<DistilBertServerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new DistilBertServerOptions();
+        configure(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<RequestRunner>();
+        services.AddSingleton<ModelRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelRegistry>());
+        services.AddSingleton(new ModelCallsInfo(typeof(DistilBertServerExtensions).Assembly
+            .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0"));
+        services.AddOpenApi(OpenApiDocumentName, openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "DistilBert.NET server";
+            document.Info.Description = "TEI-, OpenAI- and Hugging Face Inference API-compatible routes over ragged dynamic batching";
+            return Task.CompletedTask;
+        }));
+        if (options.EnableMetrics)
+            services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ServerMetrics.MeterName).AddPrometheusExporter());
+        return services;
+    }
+
+    /// <summary>Maps every route (under <paramref name="prefix"/>, default the root): TEI's, OpenAI's, the HF Inference API's,
+    /// /metrics, the OpenAPI document and its reference page.</summary>
+    public static IEndpointRouteBuilder MapDistilBert(this IEndpointRouteBuilder app, string prefix = "")
+    {
+        var runner = app.ServiceProvider.GetRequiredService<RequestRunner>();
+        var models = app.ServiceProvider.GetRequiredService<ModelRegistry>();
+        var options = app.ServiceProvider.GetRequiredService<DistilBertServerOptions>();
+        var info = app.ServiceProvider.GetRequiredService<ModelCallsInfo>();
+        app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(runner.BeginShutdown);
+        var group = app.MapGroup(prefix);
+
+        Func<HttpContext, Task> Model(ApiFamily family, string route, Func<HttpContext, RequestLog, Task<object?>> handler) =>
+            context => runner.RunAsync(context, family, route, runsModel: true, handler);
+
+        group.MapPost("/embed", Model(ApiFamily.Tei, "/embed", (c, e) => TeiRoutes.Embed(c, e, models, options)))
+            .Describe("TEI", "Sentence embeddings: {inputs, truncate, normalize} → [[float]]");
+        group.MapPost("/predict", Model(ApiFamily.Tei, "/predict", (c, e) => TeiRoutes.Predict(c, e, models, options)))
+            .Describe("TEI", "Sequence classification: {inputs, truncate, raw_scores} → [{score, label}]");
+        group.MapPost("/tokenize", Model(ApiFamily.Tei, "/tokenize", (c, e) => TeiRoutes.Tokenize(c, e, models, options)))
+            .Describe("TEI", "Tokens: {inputs, add_special_tokens} → [[{id, text, special, start, stop}]]");
+        group.MapPost("/decode", Model(ApiFamily.Tei, "/decode", (c, e) => TeiRoutes.Decode(c, e, models, options)))
+            .Describe("TEI", "Token ids to text: {ids, skip_special_tokens} → [string]");
+        group.MapPost("/v1/embeddings", Model(ApiFamily.OpenAI, "/v1/embeddings", (c, e) => OpenAIRoutes.Embeddings(c, e, models, options)))
+            .Describe("OpenAI", "OpenAI embeddings: {input, model, encoding_format, dimensions}");
+        group.MapPost("/models/{name}", (Func<HttpContext, string, Task>)((context, name) =>
+                runner.RunAsync(context, ApiFamily.HuggingFace, "/models/{name}", runsModel: true, (c, e) => HuggingFaceRoutes.Run(c, e, models, options, name))))
+            .Describe("Hugging Face", "HF Inference API: {inputs, parameters} answered as the model's transformers pipeline").ProducesProblem(404);
+
+        group.MapGet("/info", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/info", runsModel: false,
+                (c, _) => Task.FromResult<object?>(TeiRoutes.Info(c, models, options, info)))))
+            .WithTags("TEI").WithSummary("The served model(s) and the server's limits");
+        // Health answers without a key: load balancers and orchestrators probe it.
+        group.MapGet("/health", (Func<HttpContext, Task>)(context =>
+            {
+                context.Response.StatusCode = runner.Stopping ? 503 : 200;
+                return Task.CompletedTask;
+            }))
+            .WithTags("TEI").WithSummary("200 while serving, 503 once shutting down");
+        group.MapGet("/docs", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/docs", runsModel: false, async (c, _) =>
+            {
+                c.Response.ContentType = "text/html; charset=utf-8";
+                await c.Response.WriteAsync(ReferencePage.Html(prefix + $"/openapi/{OpenApiDocumentName}.json"), c.RequestAborted);
+                return null;
+            })))
+            .ExcludeFromDescription();
+        group.MapOpenApi().Add(WithKey(runner));
+        if (options.EnableMetrics) group.MapPrometheusScrapingEndpoint("/metrics").Add(WithKey(runner));
+        return app;
+    }
+
+    static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, string tag, string summary) =>
+        // No Accepts metadata: it would make routing answer a missing content type with a bare 415; any body is read as JSON.
+        builder.WithTags(tag).WithSummary(summary)
+            .Produces(200).ProducesProblem(400).ProducesProblem(413).ProducesProblem(422).ProducesProblem(429);
+
+    /// <summary>Wraps a plain endpoint (OpenAPI document, /metrics) in the API key check.</summary>
+    static Action<EndpointBuilder> WithKey(RequestRunner runner) => endpoint =>
+    {
+        var next = endpoint.RequestDelegate!;
+        endpoint.RequestDelegate = async context =>
+        {
+            try { runner.Authorize(context); }
+            catch (ApiException e)
+            {
+                await ApiErrors.WriteAsync(context, ApiFamily.Tei, e);
+                return;
+            }
+            await next(context);
+        };
+    };
+}

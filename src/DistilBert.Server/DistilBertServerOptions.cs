@@ -1,0 +1,82 @@
+namespace DistilBert.Server;
+
+/// <summary>The task a served model does, named as Hugging Face's pipelines.</summary>
+public enum ModelTask
+{
+    FeatureExtraction,
+    TextClassification,
+    TokenClassification,
+    QuestionAnswering,
+    FillMask,
+}
+
+/// <summary>One model to serve: the name clients use, a folder or Hub repo id, and optionally the task (default: the
+/// head named in config.json's <c>architectures</c>; a base model does feature extraction).</summary>
+public sealed record ModelSource(string Name, string Path, ModelTask? Task = null);
+
+/// <summary>Everything <c>distilbert serve</c> and <c>AddDistilBert</c> can be told. Defaults follow TEI's.</summary>
+public sealed class DistilBertServerOptions
+{
+    /// <summary>The models, by name. The first model able to do a route's task answers that route when a request names none.</summary>
+    public List<ModelSource> Models { get; } = [];
+
+    /// <summary>Token budget of one ragged batch (TEI's <c>--max-batch-tokens</c>). A single request above it runs alone.</summary>
+    public int MaxBatchTokens { get; set; } = 16384;
+
+    /// <summary>Longest a batcher waits for more work before running what it has; it waits only while other requests
+    /// are being read and tokenised, so a lone request never waits.</summary>
+    public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Requests in flight at once (all routes that run a model); beyond it the answer is 429 with Retry-After.</summary>
+    public int MaxConcurrentRequests { get; set; } = 512;
+
+    /// <summary>Inputs in one request (TEI's <c>--max-client-batch-size</c>); beyond it 413.</summary>
+    public int MaxClientBatchSize { get; set; } = 32;
+
+    /// <summary>Tokens per input (special tokens included); default and upper bound: the model's limit.</summary>
+    public int? MaxInputTokens { get; set; }
+
+    /// <summary>Truncate over-long inputs instead of refusing them, whatever the request says.</summary>
+    public bool AutoTruncate { get; set; }
+
+    /// <summary>Largest request body; beyond it 413.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>A request body must have arrived whole within this time (a client trickling its body gets 408).</summary>
+    public TimeSpan BodyReadTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>SHA-256 hashes of the accepted API keys; null or empty: no key needed.</summary>
+    public IReadOnlyList<byte[]>? ApiKeyHashes { get; set; }
+
+    /// <summary>Put request texts into the per-request log line (off by default: texts may be private).</summary>
+    public bool LogRequestTexts { get; set; }
+
+    /// <summary>On shutdown, queued work still runs for at most this long.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Serve <c>/metrics</c> (Prometheus text through OpenTelemetry).</summary>
+    public bool EnableMetrics { get; set; } = true;
+
+    internal void Validate()
+    {
+        if (Models.Count == 0) throw new InvalidInputException("no model to serve");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var model in Models)
+        {
+            if (string.IsNullOrWhiteSpace(model.Name) || model.Name.Contains('/'))
+                throw new InvalidInputException($"model name '{model.Name}' must be non-empty and contain no '/'");
+            if (!names.Add(model.Name)) throw new InvalidInputException($"model name '{model.Name}' is given twice");
+        }
+        Require(MaxBatchTokens >= 1, $"max batch tokens must be at least 1, got {MaxBatchTokens}");
+        Require(MaxConcurrentRequests >= 1, $"max concurrent requests must be at least 1, got {MaxConcurrentRequests}");
+        Require(MaxClientBatchSize >= 1, $"max client batch size must be at least 1, got {MaxClientBatchSize}");
+        Require(MaxInputTokens is null or >= 3, $"max input tokens must be at least 3, got {MaxInputTokens}");
+        Require(MaxRequestBodyBytes >= 64, $"max request body must be at least 64 bytes, got {MaxRequestBodyBytes}");
+        Require(MaxBatchWait >= TimeSpan.Zero, "max batch wait must not be negative");
+    }
+
+    static void Require(bool condition, string message)
+    {
+        if (!condition) throw new InvalidInputException(message);
+    }
+}

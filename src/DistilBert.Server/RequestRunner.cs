@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace DistilBert.Server;
+
+/// <summary>What one request did, for its log line.</summary>
+internal sealed class RequestLog(long id)
+{
+    public long Id { get; } = id;
+    public string? Model { get; set; }
+    public int Inputs { get; set; }
+    public int Tokens { get; set; }
+    public TimeSpan QueueTime { get; set; }
+    public TimeSpan ComputeTime { get; set; }
+    public IReadOnlyList<string>? Texts { get; set; }
+}
+
+/// <summary>
+/// Runs every route's handler the same way: API key check, admission (at most <c>MaxConcurrentRequests</c> requests that
+/// run a model; the next gets 429 with Retry-After), errors turned into 4xx JSON (never a stack trace: an unexpected
+/// exception is logged and answered 500 with the request id), one structured log line and the metrics per request.
+/// </summary>
+internal sealed class RequestRunner(DistilBertServerOptions options, ServerMetrics metrics, ILogger<RequestRunner> log)
+{
+    static readonly JsonSerializerOptions ResponseJson = new(JsonSerializerDefaults.General);
+
+    int _inFlight;
+    long _lastId;
+    volatile bool _stopping;
+
+    public DistilBertServerOptions Options => options;
+
+    /// <summary>Requests that run a model, in flight now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void BeginShutdown() => _stopping = true;
+    public bool Stopping => _stopping;
+
+    public async Task RunAsync(HttpContext context, ApiFamily family, string route, bool runsModel,
+        Func<HttpContext, RequestLog, Task<object?>> handler)
+    {
+        long started = Stopwatch.GetTimestamp();
+        var entry = new RequestLog(Interlocked.Increment(ref _lastId));
+        bool admitted = false;
+        int status = 200;
+        try
+        {
+            Authorize(context);
+            if (runsModel)
+            {
+                if (_stopping) throw new ApiException(503, "the server is shutting down", "unhealthy");
+                if (Interlocked.Increment(ref _inFlight) > options.MaxConcurrentRequests)
+                {
+                    Interlocked.Decrement(ref _inFlight);
+                    metrics.RecordRejection("overloaded");
+                    throw new ApiException(429, $"the server is at its limit of {options.MaxConcurrentRequests} concurrent requests; retry later", "overloaded");
+                }
+                admitted = true;
+            }
+            var result = await handler(context, entry);
+            if (result is not null)
+            {
+                context.Response.StatusCode = 200;
+                await context.Response.WriteAsJsonAsync(result, result.GetType(), ResponseJson, context.RequestAborted);
+            }
+            status = context.Response.StatusCode;
+        }
+        catch (Exception e) when (context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            status = 499; // the client went away; its queued work was dropped
+        }
+        catch (Exception e)
+        {
+            var error = e switch
+            {
+                ApiException api => api,
+                QueueFullException full => Rejected(full),
+                // The library's typed errors name the input at fault (an empty question, a [MASK] beyond the cut...).
+                DistilBertException library => new ApiException(422, library.Message, "validation"),
+                BadHttpRequestException bad => new ApiException(bad.StatusCode, bad.Message, "validation"),
+                _ => null,
+            };
+            if (error is null)
+            {
+                log.LogError(e, "request {RequestId} {Route} failed", entry.Id, route);
+                error = new ApiException(500, $"internal error (request {entry.Id}); the server log has the details", "backend");
+            }
+            status = error.Status;
+            await ApiErrors.WriteAsync(context, family, error);
+        }
+        finally
+        {
+            if (admitted) Interlocked.Decrement(ref _inFlight);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            metrics.RecordRequest(route, entry.Model, status, elapsed);
+            if (options.LogRequestTexts && entry.Texts is not null)
+                log.LogInformation("request {RequestId} {Route} {Status} model={Model} inputs={Inputs} tokens={Tokens} queue_ms={QueueMs:0.###} compute_ms={ComputeMs:0.###} total_ms={TotalMs:0.###} texts={Texts}",
+                    entry.Id, route, status, entry.Model, entry.Inputs, entry.Tokens, entry.QueueTime.TotalMilliseconds, entry.ComputeTime.TotalMilliseconds,
+                    elapsed.TotalMilliseconds, JsonSerializer.Serialize(entry.Texts));
+            else
+                log.LogInformation("request {RequestId} {Route} {Status} model={Model} inputs={Inputs} tokens={Tokens} queue_ms={QueueMs:0.###} compute_ms={ComputeMs:0.###} total_ms={TotalMs:0.###}",
+                    entry.Id, route, status, entry.Model, entry.Inputs, entry.Tokens, entry.QueueTime.TotalMilliseconds, entry.ComputeTime.TotalMilliseconds,
+                    elapsed.TotalMilliseconds);
+        }
+    }
+
+    ApiException Rejected(QueueFullException full)
+    {
+        metrics.RecordRejection(_stopping ? "shutdown" : "queue_full");
+        return _stopping ? new ApiException(503, "the server is shutting down", "unhealthy") : new ApiException(429, full.Message, "overloaded");
+    }
+
+    /// <summary>Checks <c>Authorization: Bearer KEY</c> against the stored SHA-256 hashes, comparing every hash in constant
+    /// time so the answer's timing tells nothing about how close a guess was.</summary>
+    public void Authorize(HttpContext context)
+    {
+        if (options.ApiKeyHashes is not { Count: > 0 } hashes) return;
+        string header = context.Request.Headers.Authorization.ToString();
+        const string scheme = "Bearer ";
+        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            metrics.RecordRejection("unauthorized");
+            throw new ApiException(401, "missing API key: send 'Authorization: Bearer KEY'", "unauthorized");
+        }
+        var presented = SHA256.HashData(Encoding.UTF8.GetBytes(header[scheme.Length..].Trim()));
+        bool match = false;
+        foreach (var hash in hashes) match |= CryptographicOperations.FixedTimeEquals(presented, hash);
+        if (!match)
+        {
+            metrics.RecordRejection("unauthorized");
+            throw new ApiException(401, "invalid API key", "unauthorized");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using DistilBert.Data;
+using DistilBert.Modeling;
+using DistilBert.Pipelines;
+using DistilBert.Tokenization;
+
+namespace DistilBert.Server;
+
+/// <summary>One input of a request: a text, a text pair, or (question answering) a question and its context.</summary>
+internal sealed record TaskInput(string Text, string? Pair = null);
+
+/// <summary>Options that change how a classification batch is decoded; requests that agree share a forward pass.</summary>
+internal sealed record ClassifyGroup(int? TopK, ScoreFunction? Function);
+internal sealed record TokenGroup(AggregationStrategy Strategy, string? IgnoreLabelsKey)
+{
+    public IReadOnlyList<string>? IgnoreLabels => IgnoreLabelsKey?.Split('\u001f', StringSplitOptions.RemoveEmptyEntries);
+    public static string? Key(IReadOnlyList<string>? labels) => labels is null ? null : string.Join('\u001f', labels);
+}
+internal sealed record FillMaskGroup(int TopK, string? TargetsKey)
+{
+    public IReadOnlyList<string>? Targets => TargetsKey?.Split('\u001f');
+}
+
+/// <summary>
+/// A model being served: its pipeline (which runs through a thread-safe <see cref="Inference.InferenceSession"/>), the
+/// task it does, its input limit, and its <see cref="DynamicBatcher{TInput, TOutput}"/>.
+/// </summary>
+internal sealed class ServedModel
+{
+    public string Name { get; }
+    public string Folder { get; }
+    public ModelTask Task { get; }
+    public TaskPipeline Pipeline { get; }
+    public WordPieceTokenizer Tokenizer => Pipeline.Tokenizer;
+    public ModelConfig Config => Pipeline.Model.Config;
+    /// <summary>Tokens per input, special tokens included: the smaller of the server's limit and the model's.</summary>
+    public int MaxInputTokens => Pipeline.MaxLength;
+    public DynamicBatcher<TaskInput, object> Batcher { get; }
+
+    /// <summary>Sequences per forward pass inside the pipeline: batches are already bounded by the token budget, this only
+    /// bounds the number of sequences of one pass.</summary>
+    const int PipelineBatchSize = 512;
+
+    ServedModel(string name, string folder, ModelTask task, TaskPipeline pipeline, DistilBertServerOptions options, ServerMetrics metrics)
+    {
+        Name = name;
+        Folder = folder;
+        Task = task;
+        Pipeline = pipeline;
+        Batcher = new DynamicBatcher<TaskInput, object>(Run, options.MaxConcurrentRequests, options.MaxBatchTokens, options.MaxBatchWait,
+            (inputs, tokens) => metrics.RecordBatch(name, inputs, tokens));
+        metrics.ObserveQueue(name, () => Batcher.QueueDepth);
+    }
+
+    public static ServedModel Load(ModelSource source, DistilBertServerOptions options, ServerMetrics metrics)
+    {
+        var folder = Hub.ModelPath.Resolve(source.Path);
+        if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
+        var task = source.Task ?? TaskOf(ModelConfig.Load(folder));
+        var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens };
+        TaskPipeline pipeline = task switch
+        {
+            // Vectors are normalised per request (TEI's `normalize`), so the pipeline keeps them raw.
+            ModelTask.FeatureExtraction => EmbeddingPipeline.Load(folder, settings, PoolingMode.Mean, normalize: false),
+            ModelTask.TextClassification => TextClassificationPipeline.Load(folder, settings),
+            ModelTask.TokenClassification => TokenClassificationPipeline.Load(folder, settings),
+            ModelTask.QuestionAnswering => QuestionAnsweringPipeline.Load(folder, settings),
+            ModelTask.FillMask => FillMaskPipeline.Load(folder, settings),
+            _ => throw new InvalidInputException($"unknown task {task}"),
+        };
+        return new ServedModel(source.Name, folder, task, pipeline, options, metrics);
+    }
+
+    /// <summary>The task of config.json's head: the first architecture's suffix; a base model (or none named) embeds.</summary>
+    public static ModelTask TaskOf(ModelConfig config)
+    {
+        string architecture = config.Architectures is { Count: > 0 } a ? a[0] : "";
+        if (architecture.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) return ModelTask.TextClassification;
+        if (architecture.EndsWith("ForTokenClassification", StringComparison.Ordinal)) return ModelTask.TokenClassification;
+        if (architecture.EndsWith("ForQuestionAnswering", StringComparison.Ordinal)) return ModelTask.QuestionAnswering;
+        if (architecture.EndsWith("ForMaskedLM", StringComparison.Ordinal) || architecture.EndsWith("ForPreTraining", StringComparison.Ordinal))
+            return ModelTask.FillMask;
+        return ModelTask.FeatureExtraction;
+    }
+
+    public static string TaskName(ModelTask task) => task switch
+    {
+        ModelTask.FeatureExtraction => "feature-extraction",
+        ModelTask.TextClassification => "text-classification",
+        ModelTask.TokenClassification => "token-classification",
+        ModelTask.QuestionAnswering => "question-answering",
+        ModelTask.FillMask => "fill-mask",
+        _ => task.ToString(),
+    };
+
+    public static ModelTask? ParseTask(string name) => name switch
+    {
+        "feature-extraction" or "embeddings" => ModelTask.FeatureExtraction,
+        "text-classification" or "sentiment-analysis" => ModelTask.TextClassification,
+        "token-classification" or "ner" => ModelTask.TokenClassification,
+        "question-answering" => ModelTask.QuestionAnswering,
+        "fill-mask" => ModelTask.FillMask,
+        _ => null,
+    };
+
+    /// <summary>Tokens of one input without truncation, special tokens included.</summary>
+    public int CountTokens(TaskInput input) => Tokenizer.Encode(input.Text, input.Pair).Length;
+
+    /// <summary>The batcher's forward pass: all inputs of one option group through the pipeline at once.</summary>
+    IReadOnlyList<object> Run(object? group, IReadOnlyList<TaskInput> inputs)
+    {
+        switch (Pipeline)
+        {
+            case EmbeddingPipeline embedder:
+                return embedder.Embed(inputs.Select(i => i.Text)).Cast<object>().ToList();
+            case TextClassificationPipeline classifier:
+            {
+                var g = (ClassifyGroup)group!;
+                return classifier.Predict(inputs.Select((x, i) => new TextExample(i + 1, x.Text, x.Pair)), g.TopK, g.Function).Cast<object>().ToList();
+            }
+            case TokenClassificationPipeline tagger:
+            {
+                var g = (TokenGroup)group!;
+                return tagger.Predict(inputs.Select(i => i.Text), g.Strategy, g.IgnoreLabels).Cast<object>().ToList();
+            }
+            case QuestionAnsweringPipeline reader:
+                return reader.Predict(inputs.Select((x, i) => new QuestionContext(x.Text, x.Pair ?? "", i + 1)), (AnswerOptions)group!).Cast<object>().ToList();
+            case FillMaskPipeline filler:
+            {
+                var g = (FillMaskGroup)group!;
+                return filler.Predict(inputs.Select(i => i.Text), g.TopK, g.Targets).Cast<object>().ToList();
+            }
+            default:
+                throw new InvalidOperationException($"no runner for {Pipeline.GetType().Name}");
+        }
+    }
+}
