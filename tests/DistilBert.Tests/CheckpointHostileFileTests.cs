@@ -216,7 +216,94 @@ public sealed class CheckpointHostileFileTests : IDisposable
         Assert.True(GC.GetTotalAllocatedBytes(true) - before < 10_000_000, "nothing is inflated");
         // data.pkl itself inflating past the pickle limit.
         var pickleBomb = new byte[TorchCheckpointFile.MaxPickleBytes + 1];
-        RefusedBin(TorchZip(pickleBomb, OneStorage, CompressionLevel.Fastest), "over the 67108864-byte limit");
+        RefusedBin(TorchZip(pickleBomb, OneStorage, CompressionLevel.Fastest), $"over the {TorchCheckpointFile.MaxPickleBytes}-byte limit");
+    }
+
+    /// <summary>Pickles of just under 8 MB, each a different way of making the unpickler build millions of values.</summary>
+    public static TheoryData<string> PickleBombs => ["nested TUPLE1", "a list of empty dicts", "memo entries", "one long SETITEMS"];
+
+    static byte[] PickleBomb(string kind)
+    {
+        const int Bytes = (8 << 20) - 64;
+        var p = new MemoryStream();
+        p.Write([0x80, 2]);
+        switch (kind)
+        {
+            case "nested TUPLE1":
+                p.WriteByte((byte)'N');
+                while (p.Length < Bytes) p.WriteByte(0x85);
+                break;
+            case "a list of empty dicts":
+                p.WriteByte((byte)']');
+                while (p.Length < Bytes) p.Write([(byte)'}', (byte)'a']);
+                break;
+            case "memo entries":
+                p.WriteByte((byte)'N');
+                for (uint i = 0; p.Length < Bytes; i++) { p.WriteByte((byte)'r'); p.Write(BitConverter.GetBytes(i)); }
+                break;
+            case "one long SETITEMS":
+                p.Write([(byte)'}', (byte)'(']);
+                for (int i = 0; p.Length < Bytes; i++) p.Write([(byte)'K', (byte)i, (byte)'N']);
+                p.WriteByte((byte)'u');
+                break;
+        }
+        p.WriteByte((byte)'.');
+        return p.ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(PickleBombs))]
+    public void PickleBombsAreRefusedSmall(string kind)
+    {
+        var zip = TorchZip(PickleBomb(kind), OneStorage, CompressionLevel.Fastest);
+        var path = Write(zip, "pytorch_model.bin");
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The inflated 8 MB pickle plus the values it may build: tens of MB, where it used to be gigabytes.
+        Assert.True(allocated < 80_000_000, $"{kind}: {allocated} bytes allocated");
+        Assert.Contains(path, e.Message);
+        Assert.Matches("values|stack deeper|memo", e.Message);
+    }
+
+    [Fact]
+    public void ForgedZipEntrySizesAreRefusedBeforeInflating()
+    {
+        // 64 deflated bytes whose headers claim 3 GB, exactly what the pickle declares for the storage.
+        const long Claimed = 3L << 30;
+        var zip = TorchZip(StateDictPickle([Tensor("a", Claimed / 4)]), new Dictionary<string, byte[]> { ["0"] = new byte[64] }, CompressionLevel.Optimal);
+        ForgeUncompressedSize(zip, "archive/data/0", (uint)Claimed);
+        var path = Write(zip, "pytorch_model.bin");
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(path));
+        Assert.Contains("archive/data/0 claims 3221225472 bytes inflated from", e.Message);
+    }
+
+    [Fact]
+    public void DeflatedStorageSharedByManyTensorsIsInflatedOnce()
+    {
+        // 500 tensors, each a 4-float view at the far end of one 1 MB deflated storage.
+        const int Elements = 1 << 18, Views = 500;
+        var values = new float[Elements];
+        var random = new Random(3);
+        for (int i = 0; i < values.Length; i++) values[i] = random.Next(1000);
+        var tensors = Enumerable.Range(0, Views).Select(i => Tensor($"t{i}", Elements, offset: Elements - 4 - i, shape: [4])).ToList();
+        var path = Write(TorchZip(StateDictPickle(tensors), new Dictionary<string, byte[]> { ["0"] = Floats(values) }, CompressionLevel.Optimal), "pytorch_model.bin");
+        using var s = CheckpointFile.Open(path);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Views; i++) Assert.Equal(values.AsSpan(Elements - 4 - i, 4).ToArray(), s.ReadFloat32($"t{i}"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // Once: the storage's 1 MB and small change. Each view inflating it from its start again allocated ~150 KB a view.
+        Assert.True(allocated < 12_000_000, $"{allocated} bytes allocated reading {Views} views");
+        // A view read again after the storage was let go still reads right.
+        Assert.Equal(values.AsSpan(Elements - 4, 4).ToArray(), s.ReadFloat32("t0"));
+    }
+
+    [Fact]
+    public void NegativeStorageOffsetIsRefusedAtOpenNamingTheTensor()
+    {
+        var path = Write(TorchZip(StateDictPickle([Tensor("ok", 2), Tensor("bad.weight", 2, offset: -1, shape: [1])]), OneStorage), "pytorch_model.bin");
+        var e = Assert.Throws<ModelFileException>(() => CheckpointFile.Open(path));
+        Assert.Contains("tensor 'bad.weight': storage offset -1 is negative", e.Message);
     }
 
     [Fact]

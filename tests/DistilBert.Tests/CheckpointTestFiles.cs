@@ -143,6 +143,29 @@ internal static class CheckpointTestFiles
         s.Write(bytes);
     }
 
+    /// <summary>Overwrites the uncompressed size an entry's local and central headers declare (the data stays as it is).</summary>
+    public static void ForgeUncompressedSize(byte[] zip, string entryName, uint size)
+    {
+        var name = Encoding.UTF8.GetBytes(entryName);
+        int patched = 0;
+        for (int at = 0; at + 46 <= zip.Length; at++)
+        {
+            uint signature = BinaryPrimitives.ReadUInt32LittleEndian(zip.AsSpan(at));
+            var (nameLengthAt, nameAt, sizeAt) = signature switch
+            {
+                0x04034b50 => (26, 30, 22), // local file header
+                0x02014b50 => (28, 46, 24), // central directory header
+                _ => (0, 0, 0),
+            };
+            if (nameAt == 0) continue;
+            int length = BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(at + nameLengthAt));
+            if (at + nameAt + length > zip.Length || !zip.AsSpan(at + nameAt, length).SequenceEqual(name)) continue;
+            BinaryPrimitives.WriteUInt32LittleEndian(zip.AsSpan(at + sizeAt), size);
+            patched++;
+        }
+        if (patched != 2) throw new InvalidOperationException($"found {patched} headers for {entryName}, expected 2");
+    }
+
     public static byte[] Floats(params float[] values)
     {
         var b = new byte[values.Length * 4];

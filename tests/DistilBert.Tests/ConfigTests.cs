@@ -68,18 +68,84 @@ public class ConfigTests
 
     [Theory]
     [InlineData("""{"model_type": "distilbert", "dim": 30, "n_heads": 4}""", "'dim' (30) is not a multiple of 'n_heads' (4)")]
-    [InlineData("""{"model_type": "distilbert", "n_layers": 0}""", "field 'n_layers' must be positive")]
+    [InlineData("""{"model_type": "distilbert", "n_layers": 0}""", "field 'n_layers': must be an integer from 1 to 256, got 0")]
     [InlineData("""{"model_type": "distilbert", "activation": "swish"}""", "field 'activation'")]
     [InlineData("""{"model_type": "bert", "hidden_act": "tanh"}""", "field 'hidden_act'")]
-    [InlineData("""{"model_type": "bert", "hidden_size": "big"}""", "field 'hidden_size': expected an integer")]
+    [InlineData("""{"model_type": "bert", "hidden_size": "big"}""", "field 'hidden_size': must be an integer from 1 to 16384, got \"big\"")]
     [InlineData("""{"model_type": "gpt2"}""", "field 'model_type'")]
-    [InlineData("""{"model_type": "distilbert", "vocab_size": -1}""", "field 'vocab_size' must be positive")]
+    [InlineData("""{"model_type": "distilbert", "vocab_size": -1}""", "field 'vocab_size': must be an integer from 1 to 1048576, got -1")]
+    // sizes beyond ConfigLimits, refused before anything is allocated
+    [InlineData("""{"model_type": "bert", "num_hidden_layers": 1000000}""", "field 'num_hidden_layers': must be an integer from 1 to 256, got 1000000")]
+    [InlineData("""{"model_type": "bert", "vocab_size": 100000000}""", "field 'vocab_size': must be an integer from 1 to 1048576, got 100000000")]
+    [InlineData("""{"model_type": "bert", "vocab_size": 1e8}""", "field 'vocab_size': must be an integer from 1 to 1048576, got 1e8")]
+    [InlineData("""{"model_type": "bert", "hidden_size": 1048576}""", "field 'hidden_size': must be an integer from 1 to 16384, got 1048576")]
+    [InlineData("""{"model_type": "bert", "intermediate_size": 1000000000}""", "field 'intermediate_size': must be an integer from 1 to 65536, got 1000000000")]
+    [InlineData("""{"model_type": "bert", "type_vocab_size": 1000000000}""", "field 'type_vocab_size': must be an integer from 1 to 1024, got 1000000000")]
+    [InlineData("""{"model_type": "bert", "max_position_embeddings": 2147483647}""", "field 'max_position_embeddings': must be an integer from 1 to 65536, got 2147483647")]
+    [InlineData("""{"model_type": "bert", "max_position_embeddings": 99999999999999999999}""", "field 'max_position_embeddings': must be an integer from 1 to 65536, got 99999999999999999999")]
+    [InlineData("""{"model_type": "distilbert", "hidden_dim": 3072.5}""", "field 'hidden_dim': must be an integer from 1 to 65536, got 3072.5")]
+    [InlineData("""{"model_type": "distilbert", "dim": 768.0}""", "field 'dim': must be an integer from 1 to 16384, got 768.0")]
+    [InlineData("""{"model_type": "bert", "num_hidden_layers": "12"}""", "field 'num_hidden_layers': must be an integer from 1 to 256, got \"12\"")]
+    [InlineData("""{"model_type": "bert", "num_hidden_layers": -1}""", "field 'num_hidden_layers': must be an integer from 1 to 256, got -1")]
+    [InlineData("""{"model_type": "bert", "num_hidden_layers": null}""", "field 'num_hidden_layers': must be an integer from 1 to 256, got null")]
+    [InlineData("""{"model_type": "bert", "num_attention_heads": 0}""", "field 'num_attention_heads': must be an integer from 1 to 16384, got 0")]
+    [InlineData("""{"model_type": "bert", "num_attention_heads": 5}""", "field 'hidden_size' (768) is not a multiple of 'num_attention_heads' (5)")]
+    [InlineData("""{"model_type": "bert", "num_labels": 0}""", "field 'num_labels': must be an integer from 1 to 65536, got 0")]
+    [InlineData("""{"model_type": "bert", "hidden_size": 16384, "num_attention_heads": 16, "num_hidden_layers": 256, "intermediate_size": 65536}""", "over the limit of 2147483648")]
+    // values as given: 1e-300 is not "0" (what float32 makes of it)
+    [InlineData("""{"model_type": "bert", "layer_norm_eps": 1e-300}""", "field 'layer_norm_eps' must be from 1.1754943508222875E-38 (float32's smallest normal number) to 1, got 1E-300")]
+    [InlineData("""{"model_type": "bert", "layer_norm_eps": -1e-5}""", "field 'layer_norm_eps' must be from 1.1754943508222875E-38 (float32's smallest normal number) to 1, got -1E-05")]
+    [InlineData("""{"model_type": "bert", "layer_norm_eps": 0}""", "got 0")]
+    [InlineData("""{"model_type": "bert", "layer_norm_eps": 2}""", "got 2")]
+    [InlineData("""{"model_type": "bert", "layer_norm_eps": 1e400}""", "field 'layer_norm_eps': 1e400 is beyond a 64-bit float")]
+    [InlineData("""{"model_type": "bert", "hidden_dropout_prob": -1e999}""", "field 'hidden_dropout_prob': -1e999 is beyond a 64-bit float")]
+    [InlineData("""{"model_type": "bert", "initializer_range": 5}""", "field 'initializer_range' must be from 0 to 1, got 5")]
     [InlineData("""[1]""", "not a JSON object")]
     public void InvalidConfigsNameTheField(string json, string expected)
     {
         var e = Assert.Throws<ModelFileException>(() => ModelConfig.Parse(json, "x/config.json"));
         Assert.Contains(expected, e.Message);
         Assert.StartsWith("x/config.json: ", e.Message);
+    }
+
+    [Fact]
+    public void HugeNumLabelsIsRefusedBeforeNamingTheLabels()
+    {
+        // num_labels without id2label makes LABEL_0... names: a billion of them took minutes and 7 GB.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ModelFileException>(() => ModelConfig.Parse("""{"model_type": "bert", "num_labels": 1000000000}""", "x/config.json"));
+        Assert.Contains("field 'num_labels': must be an integer from 1 to 65536, got 1000000000", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1_000_000);
+    }
+
+    [Theory]
+    [InlineData("hidden_size", 16384, """ "num_attention_heads": 16, "num_hidden_layers": 1 """)]
+    [InlineData("num_hidden_layers", 256, "")]
+    [InlineData("intermediate_size", 65536, "")]
+    [InlineData("vocab_size", 1048576, "")]
+    [InlineData("max_position_embeddings", 65536, "")]
+    [InlineData("type_vocab_size", 1024, "")]
+    [InlineData("num_labels", 65536, "")]
+    public void EachSizeAtItsLimitIsAccepted(string field, int value, string others)
+    {
+        var json = $$"""{"model_type": "bert", "{{field}}": {{value}}{{(others.Length > 0 ? ", " + others : "")}}}""";
+        var config = ModelConfig.Parse(json);
+        if (field == "num_labels") Assert.Equal(value, config.NumLabels);
+        else Assert.Contains($"\"{field}\": {value}", config.ToJson());
+    }
+
+    [Fact]
+    public void SmallestNormalLayerNormEpsIsAccepted() =>
+        Assert.Equal(1.1754943508222875e-38, ((BertConfig)ModelConfig.Parse("""{"model_type": "bert", "layer_norm_eps": 1.1754943508222875e-38}""")).LayerNormEpsValue);
+
+    [Fact]
+    public void OversizedConfigFileIsRefusedBeforeReadingIt()
+    {
+        using var tmp = new TempDirectory("config");
+        var path = tmp.File("config.json");
+        using (var fs = File.Create(path)) fs.SetLength(ConfigLimits.ConfigBytes + 1);
+        var e = Assert.Throws<ModelFileException>(() => ModelConfig.Load(path));
+        Assert.Contains("over the 8388608-byte limit", e.Message);
     }
 }
 

@@ -45,6 +45,8 @@ public sealed record CheckpointSummary(
         var fields = new List<ConfigField>();
         if (File.Exists(configPath))
         {
+            long length = new FileInfo(configPath).Length;
+            if (length > Modeling.ConfigLimits.ConfigBytes) throw new ModelFileException(configPath, $"config.json is {length} bytes, over the {Modeling.ConfigLimits.ConfigBytes}-byte limit");
             JsonObject config;
             try { config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new ModelFileException(configPath, "config.json is not a JSON object"); }
             catch (JsonException e) { throw new ModelFileException(configPath, $"config.json is not valid JSON: {e.Message}", e); }
@@ -58,9 +60,7 @@ public sealed record CheckpointSummary(
         else configPath = null;
 
         var tied = source.Tensors.Where(t => StateDict.TiedAliasOf(t.Name) is { } primary && source.Contains(primary)).Select(t => t.Name).ToList();
-        long parameters = source.Tensors
-            .Where(t => t.DType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16 or TensorDType.F64 && !tied.Contains(t.Name))
-            .Sum(t => t.ElementCount);
+        long parameters = StateDict.StoredParameterCount(source);
         // Totals describe what is stored: a tied alias shares its primary's storage.
         var byDType = source.Tensors.Where(t => !tied.Contains(t.Name)).GroupBy(t => t.DType).OrderBy(g => g.Key)
             .Select(g => new DTypeTotal(g.Key, g.Count(), g.Sum(t => t.ElementCount), g.Sum(t => t.ByteLength))).ToList();

@@ -13,12 +13,26 @@ internal sealed record TorchTensorRef(TorchStorageRef Storage, long StorageOffse
 /// A pickle reader that understands only what <c>torch.save(state_dict)</c> writes. It is a data parser, not a
 /// Python VM: GLOBAL resolves names against a fixed allow-list (OrderedDict, the tensor rebuild functions, the
 /// storage types) and refuses every other name before anything could use it; REDUCE only "calls" those entries,
-/// which build plain records here. Memo, stack, string and collection sizes are bounded.
+/// which build plain records here. Its work and memory are bounded by what a state dict needs: strings by the pickle's
+/// length, and every value it holds (stack slot, memo entry, container item) by <see cref="MaxValues"/>.
 /// </summary>
 internal sealed class RestrictedUnpickler
 {
-    public const int MaxMemoEntries = 1 << 22;
-    public const int MaxStackDepth = 1 << 22;
+    /// <summary>
+    /// Tensors in one state dict. The largest model the config limits allow (256 layers) has about 4,200; BERT-large 400.
+    /// </summary>
+    public const int MaxTensors = 16_384;
+
+    /// <summary>
+    /// Values one pickle may create or store: pushes, memo entries and container items each count one. torch.save spends
+    /// about 45 per tensor (measured on transformers' checkpoints), so this leaves room for ~23,000 tensors, while a hostile
+    /// pickle (a million nested tuples, lists of empty dicts...) is refused after a few tens of MB and milliseconds.
+    /// </summary>
+    public const int MaxValues = MaxTensors * 64;
+
+    public const int MaxMemoEntries = MaxValues;
+    /// <summary>One SETITEMS may hold every key and value of the dict at once.</summary>
+    public const int MaxStackDepth = 2 * MaxTensors + 64;
 
     /// <summary>Refers to an allowed Python global; REDUCE dispatches on it.</summary>
     sealed record PyGlobal(string Module, string Name)
@@ -65,8 +79,12 @@ internal sealed class RestrictedUnpickler
     int _pos;
     readonly List<object?> _stack = new();
     readonly List<int> _marks = new();
-    readonly Dictionary<int, object?> _memo = new();
+    /// <summary>The memo by index (pickles number it 0, 1, 2...); <see cref="NotStored"/> marks the gaps of a sparse one.</summary>
+    readonly List<object?> _memo = new();
+    int _memoEntries;
+    static readonly object NotStored = new();
     readonly Dictionary<string, TorchStorageRef> _storages = new(StringComparer.Ordinal);
+    int _values;
 
     RestrictedUnpickler(string path, byte[] data, int start) { _path = path; _data = data; _pos = start; }
 
@@ -82,6 +100,7 @@ internal sealed class RestrictedUnpickler
     {
         var result = Load(path, data, ref position);
         if (result is not PyDict dict) throw new ModelFileException(path, $"the pickle holds a {Describe(result)}, not a state dict");
+        if (dict.Items.Count > MaxTensors) throw new ModelFileException(path, $"the state dict has {dict.Items.Count} entries, over the {MaxTensors}-tensor limit");
         var tensors = new List<KeyValuePair<string, TorchTensorRef>>(dict.Items.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, value) in dict.Items)
@@ -158,10 +177,25 @@ internal sealed class RestrictedUnpickler
         catch (DecoderFallbackException) { throw Error("string is not valid UTF-8"); }
     }
 
+    /// <summary>Counts values against <see cref="MaxValues"/>, so that no pickle costs more than a real state dict could.</summary>
+    void Charge(int values)
+    {
+        _values += values;
+        if (_values > MaxValues) throw Error($"more than {MaxValues} values: a state dict of at most {MaxTensors} tensors needs fewer");
+    }
+
     void Push(object? o)
     {
         if (_stack.Count >= MaxStackDepth) throw Error($"stack deeper than {MaxStackDepth}");
+        Charge(1);
         _stack.Add(o);
+    }
+
+    /// <summary>A new tuple: its items count as values too.</summary>
+    void PushTuple(object?[] items)
+    {
+        Charge(items.Length);
+        Push(items);
     }
 
     object? Pop()
@@ -187,12 +221,20 @@ internal sealed class RestrictedUnpickler
     void Memoize(long index, object? value)
     {
         if (index < 0 || index >= MaxMemoEntries) throw Error($"memo index {index} beyond the {MaxMemoEntries}-entry limit");
-        if (!_memo.ContainsKey((int)index) && _memo.Count >= MaxMemoEntries) throw Error("memo full");
-        _memo[(int)index] = value;
+        int i = (int)index;
+        // A gap costs its slots: a sparse index is charged for the list it makes.
+        if (i >= _memo.Count)
+        {
+            Charge(i - _memo.Count);
+            while (_memo.Count <= i) _memo.Add(NotStored);
+        }
+        if (_memo[i] == NotStored) _memoEntries++;
+        Charge(1);
+        _memo[i] = value;
     }
 
     object? Recall(long index) =>
-        index >= 0 && index < int.MaxValue && _memo.TryGetValue((int)index, out var v) ? v : throw Error($"memo index {index} was never stored");
+        index >= 0 && index < _memo.Count && _memo[(int)index] is var v && v != NotStored ? v : throw Error($"memo index {index} was never stored");
 
     object? Run()
     {
@@ -242,24 +284,25 @@ internal sealed class RestrictedUnpickler
                     Push(DecodeUtf8(ReadBytes(ReadByte()))); break;
                 case (byte)'q': Memoize(ReadByte(), Peek()); break; // BINPUT
                 case (byte)'r': Memoize(BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4)), Peek()); break; // LONG_BINPUT
-                case 0x94: Memoize(_memo.Count, Peek()); break; // MEMOIZE
+                case 0x94: Memoize(_memoEntries, Peek()); break; // MEMOIZE: the next index is the memo's size, as in Python
                 case (byte)'h': Push(Recall(ReadByte())); break; // BINGET
                 case (byte)'j': Push(Recall(BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4)))); break; // LONG_BINGET
-                case (byte)'t': Push(PopToMark().ToArray()); break; // TUPLE
-                case 0x85: Push(new[] { Pop() }); break; // TUPLE1
-                case 0x86: { var b = Pop(); var a = Pop(); Push(new[] { a, b }); break; } // TUPLE2
-                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(new[] { a, b, c }); break; } // TUPLE3
+                case (byte)'t': PushTuple(PopToMark().ToArray()); break; // TUPLE
+                case 0x85: PushTuple([Pop()]); break; // TUPLE1
+                case 0x86: { var b = Pop(); var a = Pop(); PushTuple([a, b]); break; } // TUPLE2
+                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); PushTuple([a, b, c]); break; } // TUPLE3
                 case (byte)'a': // APPEND
-                    { var v = Pop(); AsList(Peek()).Add(v); break; }
+                    { var v = Pop(); var list = AsList(Peek()); Charge(1); list.Add(v); break; }
                 case (byte)'e': // APPENDS
-                    { var items = PopToMark(); AsList(Peek()).AddRange(items); break; }
+                    { var items = PopToMark(); var list = AsList(Peek()); Charge(items.Count); list.AddRange(items); break; }
                 case (byte)'s': // SETITEM
-                    { var v = Pop(); var k = Pop(); AsDict(Peek()).Items.Add(new(k, v)); break; }
+                    { var v = Pop(); var k = Pop(); var dict = AsDict(Peek()); Charge(1); dict.Items.Add(new(k, v)); break; }
                 case (byte)'u': // SETITEMS
                     {
                         var items = PopToMark();
                         if (items.Count % 2 != 0) throw Error("SETITEMS with an odd number of items");
                         var dict = AsDict(Peek());
+                        Charge(items.Count / 2);
                         for (int i = 0; i < items.Count; i += 2) dict.Items.Add(new(items[i], items[i + 1]));
                         break;
                     }

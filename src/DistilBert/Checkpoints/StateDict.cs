@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Text;
 using DistilBert.Modeling;
 
@@ -54,6 +56,16 @@ public static class StateDict
     /// <summary>The tensor <paramref name="name"/> is tied to in HF's models, or null.</summary>
     public static string? TiedAliasOf(string name) => KnownTiedAliases.GetValueOrDefault(name);
 
+    /// <summary>Elements of the floating-point tensors of <paramref name="source"/>, tied aliases counted once: its weights.</summary>
+    public static long StoredParameterCount(ITensorSource source)
+    {
+        long total = 0;
+        foreach (var t in source.Tensors)
+            if (IsFloat(t.DType) && !(TiedAliasOf(t.Name) is { } primary && source.Contains(primary)))
+                total += t.ElementCount;
+        return total;
+    }
+
     /// <summary>HF's non-trainable int64 buffers: found in checkpoints, recomputed by the model, saved as I64.</summary>
     public static bool IsIntegerBuffer(string name) => name == "embeddings.position_ids" || name.EndsWith(".embeddings.position_ids", StringComparison.Ordinal);
 
@@ -63,7 +75,8 @@ public static class StateDict
     /// added (base-model parameters from a checkpoint of a model with a head) or stripped (the other way round).
     /// Shapes must match exactly; dtypes are converted to float32.
     /// </summary>
-    /// <exception cref="ModelFileException">A tensor's shape differs from its parameter's.</exception>
+    /// <exception cref="ModelFileException">A tensor's shape differs from its parameter's, a weight is NaN or infinite, or
+    /// the checkpoint holds none of the registry's parameters.</exception>
     public static LoadReport LoadInto(ParameterRegistry registry, ITensorSource source, string? modelPrefix)
     {
         var prefix = string.IsNullOrEmpty(modelPrefix) ? null : modelPrefix.EndsWith('.') ? modelPrefix : modelPrefix + ".";
@@ -80,9 +93,15 @@ public static class StateDict
             if (found.Count == 0) { missing.Add(p.Name); continue; }
             var info = source.Info(found[0]);
             CheckShape(source, info, p);
-            if (info.DType == TensorDType.F32 && unmapped is not null) unmapped.Read(info, p.Value);
-            else if (info.DType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16 or TensorDType.F64)
+            if (info.DType == TensorDType.F32 && unmapped is not null)
+            {
+                if (unmapped.Read(info, p.Value) is var bad and >= 0) ThrowNonFinite(source, info, p.Value[bad], bad);
+            }
+            else if (IsFloat(info.DType))
+            {
                 source.ReadFloat32(info.Name, p.Value);
+                if (IndexOfNonFinite(p.Value) is var bad and >= 0) ThrowNonFinite(source, info, p.Value[bad], bad);
+            }
             else
             {
                 var ints = source.ReadInt64(info.Name);
@@ -93,6 +112,9 @@ public static class StateDict
             loaded.Add(p.Name);
         }
 
+        if (loaded.Count == 0)
+            throw new ModelFileException(source.FilePath, source.Tensors.Count == 0 ? "the checkpoint holds no tensors"
+                : $"the checkpoint holds none of the model's {registry.Count} parameters (it has {source.Tensors.Count} tensors, such as '{source.Tensors[0].Name}'; the model expects names such as '{registry.First().Name}')");
         var unexpected = new List<string>();
         var ignored = new List<string>();
         foreach (var t in source.Tensors)
@@ -103,6 +125,45 @@ public static class StateDict
         }
         return new LoadReport { Source = source.FilePath, Missing = missing, Unexpected = unexpected, Loaded = loaded, IgnoredBuffers = ignored };
     }
+
+    /// <summary>A NaN or infinite weight makes every answer meaningless: it is refused, naming the tensor and the element.</summary>
+    static void ThrowNonFinite(ITensorSource source, TensorInfo info, float value, int index)
+    {
+        var position = new long[info.Shape.Length];
+        long rest = index;
+        for (int d = position.Length - 1; d >= 0; d--) { position[d] = info.Shape[d] == 0 ? 0 : rest % info.Shape[d]; rest /= Math.Max(1, info.Shape[d]); }
+        throw new ModelFileException(source.FilePath, $"tensor '{info.Name}' holds {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} at [{string.Join(", ", position)}]: a model with non-finite weights gives meaningless answers");
+    }
+
+    /// <summary>The index of the first NaN or ±Inf, or -1: one vectorised pass over the exponent bits, all ones exactly for those.</summary>
+    // Optimised from its first call: loading runs it a few hundred times, all before tiered compilation would step in.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        const int ExponentBits = 0x7F80_0000;
+        var bits = MemoryMarshal.Cast<float, int>(values);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var exponent = new Vector<int>(ExponentBits);
+            int width = Vector<int>.Count;
+            for (; i <= bits.Length - 4 * width; i += 4 * width)
+            {
+                var v0 = new Vector<int>(bits[i..]) & exponent;
+                var v1 = new Vector<int>(bits[(i + width)..]) & exponent;
+                var v2 = new Vector<int>(bits[(i + 2 * width)..]) & exponent;
+                var v3 = new Vector<int>(bits[(i + 3 * width)..]) & exponent;
+                var any = Vector.Equals(v0, exponent) | Vector.Equals(v1, exponent)
+                    | Vector.Equals(v2, exponent) | Vector.Equals(v3, exponent);
+                if (any != Vector<int>.Zero) break;
+            }
+        }
+        for (; i < bits.Length; i++)
+            if ((bits[i] & ExponentBits) == ExponentBits) return i;
+        return -1;
+    }
+
+    static bool IsFloat(TensorDType dtype) => dtype is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16 or TensorDType.F64;
 
     static IEnumerable<string> Candidates(string name, string? prefix)
     {
@@ -177,19 +238,27 @@ sealed class UnmappedSafeTensorsReader : IDisposable
         }
     }
 
-    public void Read(TensorInfo info, Span<float> destination)
+    /// <summary>Reads in chunks that fit the CPU cache and checks each while it is there, so the check costs no second pass.</summary>
+    const int ChunkBytes = 256 * 1024;
+
+    /// <summary>Reads the tensor into <paramref name="destination"/>; returns the index of its first NaN or infinite value, or -1.</summary>
+    public int Read(TensorInfo info, Span<float> destination)
     {
         if (info.DType != TensorDType.F32 || destination.Length != info.ElementCount || info.ByteLength != (long)destination.Length * sizeof(float))
             throw new ModelFileException(_path, $"tensor '{info.Name}' has {info.ElementCount} {info.DType} elements, the destination {destination.Length} floats");
-        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination);
+        var bytes = MemoryMarshal.AsBytes(destination);
         long offset = _dataStart + info.DataOffset;
-        while (!bytes.IsEmpty)
+        int done = 0, checkedFloats = 0;
+        while (done < bytes.Length)
         {
-            int read = RandomAccess.Read(_file, bytes, offset);
+            int read = RandomAccess.Read(_file, bytes.Slice(done, Math.Min(ChunkBytes, bytes.Length - done)), offset + done);
             if (read <= 0) throw new ModelFileException(_path, $"tensor '{info.Name}': file ended early");
-            bytes = bytes[read..];
-            offset += read;
+            done += read;
+            int complete = done / sizeof(float);
+            if (StateDict.IndexOfNonFinite(destination[checkedFloats..complete]) is var bad and >= 0) return checkedFloats + bad;
+            checkedFloats = complete;
         }
+        return -1;
     }
 
     public void Dispose() => _file.Dispose();

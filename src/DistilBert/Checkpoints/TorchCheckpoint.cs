@@ -14,12 +14,17 @@ namespace DistilBert.Checkpoints;
 /// count followed by its bytes.</item>
 /// </list>
 /// Pickles go through <see cref="RestrictedUnpickler"/>; every size they declare is checked against the zip entries or
-/// the file before anything is allocated, and nothing is read beyond the bytes a tensor needs (zip bombs stay bounded).
+/// the file before anything is allocated, zip entries whose inflated size deflate could not produce are refused before
+/// inflating, and a deflated storage is inflated at most once (zip bombs stay bounded).
 /// </summary>
 public sealed class TorchCheckpointFile : ITensorSource
 {
-    /// <summary>data.pkl beyond this is refused; a state-dict pickle is a few hundred bytes per tensor.</summary>
-    public const long MaxPickleBytes = 64L * 1024 * 1024;
+    /// <summary>data.pkl beyond this (8 MB) is refused: torch.save spends about 125 bytes per tensor, this allows 512 for each of
+    /// <see cref="RestrictedUnpickler.MaxTensors"/>.</summary>
+    public const long MaxPickleBytes = RestrictedUnpickler.MaxTensors * 512L;
+
+    /// <summary>Deflate cannot expand data more than 1032:1; an entry claiming more was forged.</summary>
+    const long MaxDeflateRatio = 1032;
 
     /// <summary>The legacy format's first pickle: PROTO 2, LONG1 0x1950a86a20f9469cfc6c (torch's magic number), STOP.</summary>
     internal static ReadOnlySpan<byte> LegacyMagic => [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
@@ -80,6 +85,7 @@ public sealed class TorchCheckpointFile : ITensorSource
             if (pickles.Count != 1) throw new ModelFileException(path, $"expected one <root>/data.pkl in the archive, found {pickles.Count}");
             var pickleEntry = pickles[0];
             var root = pickleEntry.FullName[..^"data.pkl".Length];
+            foreach (var e in zip.Entries) CheckInflatedSize(path, e);
             if (pickleEntry.Length > MaxPickleBytes) throw new ModelFileException(path, $"data.pkl is {pickleEntry.Length} bytes, over the {MaxPickleBytes}-byte limit");
             // torch ≥ 2.1 records the byte order of the storages; older archives are little-endian.
             if (zip.GetEntry(root + "byteorder") is { Length: <= 16 } byteOrder
@@ -92,7 +98,7 @@ public sealed class TorchCheckpointFile : ITensorSource
             foreach (var e in zip.Entries)
                 if (e.FullName.StartsWith(root + "data/", StringComparison.Ordinal)) storageEntries[e.FullName[(root.Length + 5)..]] = e;
 
-            var storages = new ZipStorages(path, stream, zip, storageEntries);
+            var storages = new ZipStorages(path, stream, zip, storageEntries, tensors);
             foreach (var (name, t) in tensors) Validate(path, name, t, storages);
             return new TorchCheckpointFile(path, storages, tensors);
         }
@@ -158,6 +164,13 @@ public sealed class TorchCheckpointFile : ITensorSource
         return new TorchCheckpointFile(path, storages, tensors);
     }
 
+    /// <summary>An entry must not claim more bytes than its compressed data can inflate to: checked before anything is inflated.</summary>
+    static void CheckInflatedSize(string path, ZipArchiveEntry entry)
+    {
+        if (entry.Length > entry.CompressedLength * MaxDeflateRatio + 64)
+            throw new ModelFileException(path, $"{entry.FullName} claims {entry.Length} bytes inflated from {entry.CompressedLength}, more than deflate can produce (forged zip headers)");
+    }
+
     /// <summary>Checks a tensor's view against its storage, and the storage against the bytes the file holds for it, before any read.</summary>
     static void Validate(string path, string name, TorchTensorRef t, IStorageReader storages)
     {
@@ -167,6 +180,7 @@ public sealed class TorchCheckpointFile : ITensorSource
         if (s.ElementCount > long.MaxValue / size || available != s.ElementCount * size)
             throw new ModelFileException(path, $"tensor '{name}': storage data/{s.Key} declares {s.ElementCount} {s.DType} elements but the entry holds {available} bytes");
         if (t.Shape.Length > 16) throw new ModelFileException(path, $"tensor '{name}': {t.Shape.Length} dimensions is too many");
+        if (t.StorageOffset < 0) throw new ModelFileException(path, $"tensor '{name}': storage offset {t.StorageOffset} is negative");
         long elements = 1, lastIndex = t.StorageOffset;
         try
         {
@@ -187,21 +201,66 @@ public sealed class TorchCheckpointFile : ITensorSource
     interface IStorageReader : IDisposable
     {
         bool TryGetLength(string key, out long bytes);
-        /// <summary>Exactly <paramref name="count"/> bytes at <paramref name="offset"/> of the storage.</summary>
-        byte[] Read(string key, long offset, int count);
+        /// <summary>Exactly <paramref name="count"/> bytes at <paramref name="offset"/> of the storage, for <paramref name="tensor"/>.</summary>
+        ReadOnlyMemory<byte> Read(string tensor, string key, long offset, int count);
     }
 
-    sealed class ZipStorages(string path, FileStream stream, ZipArchive zip, Dictionary<string, ZipArchiveEntry> entries) : IStorageReader
+    sealed class ZipStorages : IStorageReader
     {
+        readonly string _path;
+        readonly FileStream _stream;
+        readonly ZipArchive _zip;
+        readonly Dictionary<string, ZipArchiveEntry> _entries;
+        /// <summary>Storage key → the tensors viewing it that have not been read yet.</summary>
+        readonly Dictionary<string, HashSet<string>> _unreadViews = new(StringComparer.Ordinal);
+        /// <summary>
+        /// Deflated storages viewed by several tensors, inflated whole once and kept until each of those tensors has been
+        /// read: a deflate stream cannot seek, so reading each view from the entry would inflate it again from its start.
+        /// </summary>
+        readonly Dictionary<string, byte[]> _inflated = new(StringComparer.Ordinal);
+
+        public ZipStorages(string path, FileStream stream, ZipArchive zip, Dictionary<string, ZipArchiveEntry> entries, List<KeyValuePair<string, TorchTensorRef>> tensors)
+        {
+            (_path, _stream, _zip, _entries) = (path, stream, zip, entries);
+            foreach (var (name, t) in tensors)
+            {
+                if (!_unreadViews.TryGetValue(t.Storage.Key, out var views)) _unreadViews[t.Storage.Key] = views = new(StringComparer.Ordinal);
+                views.Add(name);
+            }
+        }
+
         public bool TryGetLength(string key, out long bytes)
         {
-            bytes = entries.TryGetValue(key, out var e) ? e.Length : 0;
+            bytes = _entries.TryGetValue(key, out var e) ? e.Length : 0;
             return e is not null;
         }
 
-        public byte[] Read(string key, long offset, int count)
+        public ReadOnlyMemory<byte> Read(string tensor, string key, long offset, int count)
         {
-            lock (zip) return ReadEntry(path, entries[key], offset, count);
+            lock (_zip)
+            {
+                var entry = _entries[key];
+                if (offset < 0 || offset + count > entry.Length) throw new ModelFileException(_path, $"{entry.FullName}: read of {count} bytes at {offset} beyond its {entry.Length} bytes");
+                var views = _unreadViews.GetValueOrDefault(key);
+                try
+                {
+                    if (_inflated.TryGetValue(key, out var whole)) return whole.AsMemory((int)offset, count);
+                    bool seekable;
+                    try { using var s = entry.Open(); seekable = s.CanSeek; }
+                    catch (InvalidDataException e) { throw new ModelFileException(_path, $"{entry.FullName}: corrupt zip data: {e.Message}", e); }
+                    // Stored entries seek; a deflated one no other unread tensor views is inflated only as far as this one needs.
+                    int otherViews = views is null ? 0 : views.Count - (views.Contains(tensor) ? 1 : 0);
+                    if (seekable || otherViews == 0) return ReadEntry(_path, entry, offset, count);
+                    if (entry.Length > Array.MaxLength) throw new ModelFileException(_path, $"{entry.FullName}: a deflated storage of {entry.Length} bytes is too large to inflate");
+                    whole = ReadEntry(_path, entry, 0, (int)entry.Length);
+                    _inflated[key] = whole;
+                    return whole.AsMemory((int)offset, count);
+                }
+                finally
+                {
+                    if (views is not null && views.Remove(tensor) && views.Count == 0) _inflated.Remove(key);
+                }
+            }
         }
 
         /// <summary>Reads <paramref name="count"/> bytes at <paramref name="offset"/> of an entry, never more than that.</summary>
@@ -232,8 +291,9 @@ public sealed class TorchCheckpointFile : ITensorSource
 
         public void Dispose()
         {
-            zip.Dispose();
-            stream.Dispose();
+            _inflated.Clear();
+            _zip.Dispose();
+            _stream.Dispose();
         }
     }
 
@@ -246,7 +306,7 @@ public sealed class TorchCheckpointFile : ITensorSource
             return found;
         }
 
-        public byte[] Read(string key, long offset, int count)
+        public ReadOnlyMemory<byte> Read(string tensor, string key, long offset, int count)
         {
             var (start, bytes) = layout[key];
             if (offset < 0 || offset + count > bytes) throw new ModelFileException(path, $"storage '{key}': read of {count} bytes at {offset} beyond its {bytes} bytes");
@@ -268,21 +328,21 @@ public sealed class TorchCheckpointFile : ITensorSource
         _byName.TryGetValue(name, out var info) ? info : throw new ModelFileException(FilePath, $"no tensor named '{name}'");
 
     /// <summary>The tensor's elements in C order as raw little-endian bytes, gathered through its strides.</summary>
-    byte[] ReadElements(string name)
+    ReadOnlyMemory<byte> ReadElements(string name)
     {
         var info = Info(name);
         var t = _refs[name];
         int size = TensorDTypes.SizeOf(t.Storage.DType);
         long count = info.ElementCount;
-        if (count == 0) return [];
+        if (count == 0) return ReadOnlyMemory<byte>.Empty;
         // The span of storage the view touches: from its offset to its last element.
         long last = t.StorageOffset;
         for (int i = 0; i < t.Shape.Length; i++) last += (t.Shape[i] - 1) * t.Stride[i];
         long spanElements = last - t.StorageOffset + 1;
         if (spanElements * size > Array.MaxLength) throw new ModelFileException(FilePath, $"tensor '{name}' is too large to read");
-        byte[] raw;
-        raw = _storages.Read(t.Storage.Key, t.StorageOffset * size, (int)(spanElements * size));
-        if (IsContiguous(t.Shape, t.Stride) && spanElements == count) return raw;
+        var stored = _storages.Read(name, t.Storage.Key, t.StorageOffset * size, (int)(spanElements * size));
+        if (IsContiguous(t.Shape, t.Stride) && spanElements == count) return stored;
+        var raw = stored.Span;
 
         var result = new byte[count * size];
         var index = new long[t.Shape.Length];
@@ -290,7 +350,7 @@ public sealed class TorchCheckpointFile : ITensorSource
         {
             long src = 0;
             for (int i = 0; i < index.Length; i++) src += index[i] * t.Stride[i];
-            Buffer.BlockCopy(raw, (int)(src * size), result, (int)(e * size), size);
+            raw.Slice((int)(src * size), size).CopyTo(result.AsSpan((int)(e * size), size));
             for (int i = index.Length - 1; i >= 0; i--)
             {
                 if (++index[i] < t.Shape[i]) break;
@@ -316,10 +376,10 @@ public sealed class TorchCheckpointFile : ITensorSource
         var info = Info(name);
         if (destination.Length != info.ElementCount)
             throw new ModelFileException(FilePath, $"tensor '{name}' has {info.ElementCount} elements, the destination {destination.Length}");
-        TensorConversion.ToFloat32(FilePath, info, ReadElements(name), destination);
+        TensorConversion.ToFloat32(FilePath, info, ReadElements(name).Span, destination);
     }
 
-    public long[] ReadInt64(string name) => TensorConversion.ToInt64(FilePath, Info(name), ReadElements(name));
+    public long[] ReadInt64(string name) => TensorConversion.ToInt64(FilePath, Info(name), ReadElements(name).Span);
 
     public void Dispose() => _storages.Dispose();
 }

@@ -24,6 +24,7 @@ public sealed class BertConfig : ModelConfig
     public override int IntermediateSize => IntermediateSizeValue;
     public override string Activation => HiddenAct;
     public override float LayerNormEps => (float)LayerNormEpsValue;
+    public override int TokenTypes => TypeVocabSize;
 
     protected override string HiddenSizeField => "hidden_size";
     protected override string NumLayersField => "num_hidden_layers";
@@ -33,23 +34,32 @@ public sealed class BertConfig : ModelConfig
 
     protected override void ReadSpecific(FieldReader r)
     {
-        HiddenSizeValue = r.Int("hidden_size", 768);
-        NumHiddenLayers = r.Int("num_hidden_layers", 12);
-        NumAttentionHeads = r.Int("num_attention_heads", 12);
-        IntermediateSizeValue = r.Int("intermediate_size", 3072);
+        HiddenSizeValue = r.Int("hidden_size", 768, 1, ConfigLimits.HiddenSize);
+        NumHiddenLayers = r.Int("num_hidden_layers", 12, 1, ConfigLimits.Layers);
+        NumAttentionHeads = r.Int("num_attention_heads", 12, 1, ConfigLimits.HiddenSize);
+        IntermediateSizeValue = r.Int("intermediate_size", 3072, 1, ConfigLimits.IntermediateSize);
         HiddenAct = r.String("hidden_act", "gelu")!;
         HiddenDropoutProb = r.Double("hidden_dropout_prob", 0.1);
         AttentionProbsDropoutProb = r.Double("attention_probs_dropout_prob", 0.1);
-        TypeVocabSize = r.Int("type_vocab_size", 2);
+        TypeVocabSize = r.Int("type_vocab_size", 2, 1, ConfigLimits.TypeVocabSize);
         LayerNormEpsValue = r.Double("layer_norm_eps", 1e-12);
         ClassifierDropout = r.NullableDouble("classifier_dropout");
         PositionEmbeddingType = r.String("position_embedding_type", "absolute")!;
         UseCache = r.Bool("use_cache", true);
         if (PositionEmbeddingType != "absolute")
             throw r.Error("position_embedding_type", $"'{PositionEmbeddingType}' is not supported (only 'absolute')");
-        if (TypeVocabSize <= 0) throw r.Error("type_vocab_size", $"must be positive, got {TypeVocabSize}");
         foreach (var (field, p) in new[] { ("hidden_dropout_prob", HiddenDropoutProb), ("attention_probs_dropout_prob", AttentionProbsDropoutProb), ("classifier_dropout", ClassifierDropout ?? 0) })
             if (!(p >= 0 && p < 1)) throw r.Error(field, $"a dropout probability must be in [0, 1), got {p}");
+    }
+
+    public override void Validate(string? filePath = null)
+    {
+        CheckRange(filePath, "type_vocab_size", TypeVocabSize, 1, ConfigLimits.TypeVocabSize);
+        // Checked as given: a value that float32 rounds to 0 (1e-300) is reported as itself.
+        if (!(LayerNormEpsValue is >= ConfigLimits.MinLayerNormEps and <= ConfigLimits.MaxLayerNormEps))
+            throw new ModelFileException(filePath, FormattableString.Invariant(
+                $"field 'layer_norm_eps' must be from {ConfigLimits.MinLayerNormEps:R} (float32's smallest normal number) to {ConfigLimits.MaxLayerNormEps}, got {LayerNormEpsValue:R}"));
+        base.Validate(filePath);
     }
 
     protected override void WriteSpecific(SortedDictionary<string, JsonValueWriter> fields)

@@ -32,10 +32,10 @@ public sealed class DistilBertConfig : ModelConfig
 
     protected override void ReadSpecific(FieldReader r)
     {
-        Dim = r.Int("dim", 768);
-        NLayers = r.Int("n_layers", 6);
-        NHeads = r.Int("n_heads", 12);
-        HiddenDim = r.Int("hidden_dim", 3072);
+        Dim = r.Int("dim", 768, 1, ConfigLimits.HiddenSize);
+        NLayers = r.Int("n_layers", 6, 1, ConfigLimits.Layers);
+        NHeads = r.Int("n_heads", 12, 1, ConfigLimits.HiddenSize);
+        HiddenDim = r.Int("hidden_dim", 3072, 1, ConfigLimits.IntermediateSize);
         ActivationName = r.String("activation", "gelu")!;
         SinusoidalPosEmbds = r.Bool("sinusoidal_pos_embds", false);
         Dropout = r.Double("dropout", 0.1);

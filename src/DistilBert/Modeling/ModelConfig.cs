@@ -6,6 +6,28 @@ using System.Text.Json.Nodes;
 namespace DistilBert.Modeling;
 
 /// <summary>
+/// Upper bounds of config.json's values, checked before anything is allocated. Each is far beyond any released BERT-family
+/// model (BERT-large: hidden 1,024, 24 layers, intermediate 4,096, 30,522 tokens, 512 positions, 2 token types); loading
+/// weights also requires the model a config describes to fit the checkpoint (<see cref="PretrainedModel.CheckFitsWeights"/>).
+/// </summary>
+public static class ConfigLimits
+{
+    public const int HiddenSize = 16_384;
+    public const int Layers = 256;
+    public const int IntermediateSize = 65_536;
+    public const int VocabSize = 1 << 20;
+    public const int MaxPositionEmbeddings = 1 << 16;
+    public const int TypeVocabSize = 1_024;
+    public const int Labels = 1 << 16;
+    /// <summary>Embeddings and layers together: 2^31 parameters, 8 GiB of float32.</summary>
+    public const long Parameters = 1L << 31;
+    public const long ConfigBytes = 8L << 20;
+    /// <summary>layer_norm_eps is used as a float32: from its smallest normal number up to 1.</summary>
+    public const double MinLayerNormEps = 1.1754943508222875e-38;
+    public const double MaxLayerNormEps = 1;
+}
+
+/// <summary>
 /// What every model config has (HF's PretrainedConfig fields we use) plus the accessors the engine needs in
 /// architecture-neutral names. Parsed from config.json with HF 4.30's defaults for absent fields; fields we do not
 /// know are kept verbatim and written back by <see cref="ToJson"/>.
@@ -39,6 +61,8 @@ public abstract class ModelConfig
     public abstract int IntermediateSize { get; }
     public abstract string Activation { get; }
     public abstract float LayerNormEps { get; }
+    /// <summary>Rows of the token-type (segment) embedding: BERT's type_vocab_size; DistilBERT has none.</summary>
+    public virtual int TokenTypes => 0;
 
     public static readonly string[] KnownActivations = ["gelu", "relu"];
 
@@ -62,6 +86,8 @@ public abstract class ModelConfig
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
         if (!File.Exists(path)) throw new ModelFileException(path, "config.json not found");
+        long length = new FileInfo(path).Length;
+        if (length > ConfigLimits.ConfigBytes) throw new ModelFileException(path, $"config.json is {length} bytes, over the {ConfigLimits.ConfigBytes}-byte limit");
         return Parse(File.ReadAllText(path), path);
     }
 
@@ -111,49 +137,67 @@ public abstract class ModelConfig
             throw r.Error("problem_type", $"'{ProblemType}' is not one of regression, single_label_classification, multi_label_classification");
         PadTokenId = r.Int("pad_token_id", 0);
         InitializerRange = r.Double("initializer_range", 0.02);
-        VocabSize = r.Int("vocab_size", 30522);
-        MaxPositionEmbeddings = r.Int("max_position_embeddings", 512);
+        VocabSize = r.Int("vocab_size", 30522, 1, ConfigLimits.VocabSize);
+        MaxPositionEmbeddings = r.Int("max_position_embeddings", 512, 1, ConfigLimits.MaxPositionEmbeddings);
         TieWordEmbeddings = r.Bool("tie_word_embeddings", true);
         var id2label = r.Id2Label("id2label");
-        int? numLabels = r.Has("num_labels") ? r.Int("num_labels", 2) : null;
+        int? numLabels = r.Has("num_labels") ? r.Int("num_labels", 2, 1, ConfigLimits.Labels) : null;
         if (id2label is not null)
         {
             Id2Label = id2label;
             if (numLabels is { } n && n != id2label.Count) throw r.Error("num_labels", $"{n} disagrees with id2label's {id2label.Count} entries");
         }
-        else if (numLabels is { } n)
-        {
-            if (n <= 0) throw r.Error("num_labels", $"must be positive, got {n}");
-            Id2Label = DefaultLabels(n);
-        }
+        else if (numLabels is { } n) Id2Label = DefaultLabels(n);
         Label2Id = r.Label2Id("label2id") ?? Id2Label.ToDictionary(kv => kv.Value, kv => kv.Key);
         ReadSpecific(r);
     }
 
     protected abstract void ReadSpecific(FieldReader r);
 
-    /// <summary>Throws ModelFileException naming the first field that makes no sense.</summary>
+    /// <summary>Throws ModelFileException naming the first field that makes no sense or is beyond <see cref="ConfigLimits"/>.</summary>
     public virtual void Validate(string? filePath = null)
     {
-        void Positive(string field, double value)
-        {
-            if (!(value > 0)) throw new ModelFileException(filePath, $"field '{field}' must be positive, got {value}");
-        }
-        Positive(HiddenSizeField, HiddenSize);
-        Positive(NumLayersField, NumLayers);
-        Positive(NumHeadsField, NumHeads);
-        Positive(IntermediateSizeField, IntermediateSize);
-        Positive("vocab_size", VocabSize);
-        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        CheckRange(filePath, HiddenSizeField, HiddenSize, 1, ConfigLimits.HiddenSize);
+        CheckRange(filePath, NumLayersField, NumLayers, 1, ConfigLimits.Layers);
+        CheckRange(filePath, NumHeadsField, NumHeads, 1, ConfigLimits.HiddenSize);
+        CheckRange(filePath, IntermediateSizeField, IntermediateSize, 1, ConfigLimits.IntermediateSize);
+        CheckRange(filePath, "vocab_size", VocabSize, 1, ConfigLimits.VocabSize);
+        CheckRange(filePath, "max_position_embeddings", MaxPositionEmbeddings, 1, ConfigLimits.MaxPositionEmbeddings);
+        CheckRange(filePath, "num_labels", NumLabels, 1, ConfigLimits.Labels);
         if (HiddenSize % NumHeads != 0)
             throw new ModelFileException(filePath, $"field '{HiddenSizeField}' ({HiddenSize}) is not a multiple of '{NumHeadsField}' ({NumHeads})");
         if (Array.IndexOf(KnownActivations, Activation) < 0)
             throw new ModelFileException(filePath, $"field '{ActivationField}': activation '{Activation}' is not supported (expected one of {string.Join(", ", KnownActivations)})");
         if (PadTokenId < 0 || PadTokenId >= VocabSize)
             throw new ModelFileException(filePath, $"field 'pad_token_id' ({PadTokenId}) is outside the vocabulary (vocab_size {VocabSize})");
-        if (!(LayerNormEps > 0)) throw new ModelFileException(filePath, $"layer norm eps must be positive, got {LayerNormEps}");
-        if (NumLabels <= 0) throw new ModelFileException(filePath, "field 'id2label' must have at least one label");
+        if (!(InitializerRange is >= 0 and <= 1))
+            throw new ModelFileException(filePath, FormattableString.Invariant($"field 'initializer_range' must be from 0 to 1, got {InitializerRange:R}"));
+        if (EncoderParameterCount() > ConfigLimits.Parameters)
+            throw new ModelFileException(filePath, $"the config describes {EncoderParameterCount()} parameters in its embeddings and layers ({DescribeSizes()}), over the limit of {ConfigLimits.Parameters}");
     }
+
+    /// <summary>Throws naming <paramref name="field"/> unless min ≤ value ≤ max.</summary>
+    protected static void CheckRange(string? filePath, string field, long value, long min, long max)
+    {
+        if (value < min || value > max) throw new ModelFileException(filePath, $"field '{field}' must be from {min} to {max}, got {value}");
+    }
+
+    /// <summary>
+    /// Parameters of the embeddings and the layers (no pooler, no head), from the sizes alone: what any checkpoint of this
+    /// model must hold. Call after <see cref="Validate"/> (the sizes are then small enough not to overflow).
+    /// </summary>
+    public long EncoderParameterCount()
+    {
+        long h = HiddenSize, i = IntermediateSize;
+        long embeddings = ((long)VocabSize + MaxPositionEmbeddings + TokenTypes) * h + 2 * h;
+        long layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 2 * (2 * h);
+        return embeddings + NumLayers * layer;
+    }
+
+    /// <summary>The size fields under their config.json names, for messages.</summary>
+    public string DescribeSizes() =>
+        $"{HiddenSizeField} {HiddenSize}, {NumLayersField} {NumLayers}, {IntermediateSizeField} {IntermediateSize}, vocab_size {VocabSize}, " +
+        $"max_position_embeddings {MaxPositionEmbeddings}" + (TokenTypes > 0 ? $", type_vocab_size {TokenTypes}" : "");
 
     protected abstract string HiddenSizeField { get; }
     protected abstract string NumLayersField { get; }
@@ -210,21 +254,35 @@ public abstract class ModelConfig
             return root.TryGetPropertyValue(name, out var node) ? node : null;
         }
 
-        public int Int(string name, int fallback)
+        public int Int(string name, int fallback) => Int(name, fallback, int.MinValue, int.MaxValue);
+
+        /// <summary>An integer literal from <paramref name="min"/> to <paramref name="max"/> (not 12.0, not 1e8, not "12").</summary>
+        public int Int(string name, int fallback, int min, int max)
         {
+            bool bounded = min != int.MinValue || max != int.MaxValue;
             var node = Take(name);
-            if (node is null) return fallback;
-            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int i)) return i;
-            throw Error(name, $"expected an integer, got {node.ToJsonString()}");
+            // An explicit null means "unset" for ids (pad_token_id), but a size must be a number.
+            if (node is null && !(bounded && Has(name))) return fallback;
+            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long l))
+            {
+                if (l >= min && l <= max) return (int)l;
+                if (!bounded) throw Error(name, $"{node.ToJsonString()} does not fit a 32-bit integer");
+            }
+            var given = Shorten(node?.ToJsonString() ?? "null");
+            throw Error(name, bounded ? $"must be an integer from {min} to {max}, got {given}" : $"expected an integer, got {given}");
         }
 
         public double Double(string name, double fallback)
         {
             var node = Take(name);
             if (node is null) return fallback;
-            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number) return e.GetDouble();
-            throw Error(name, $"expected a number, got {node.ToJsonString()}");
+            if (node is JsonValue v && v.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number)
+                return e.TryGetDouble(out var d) && double.IsFinite(d) ? d : throw Error(name, $"{Shorten(e.GetRawText())} is beyond a 64-bit float");
+            throw Error(name, $"expected a number, got {Shorten(node.ToJsonString())}");
         }
+
+        /// <summary>A value from the file, cut short for a one-line message.</summary>
+        static string Shorten(string json) => json.Length <= 40 ? json : json[..40] + "…";
 
         /// <summary>A number that may be absent or JSON null (both mean null).</summary>
         public double? NullableDouble(string name)
@@ -268,6 +326,7 @@ public abstract class ModelConfig
             var node = Take(name);
             if (node is null) return null;
             if (node is not JsonObject o) throw Error(name, "expected an object mapping class index to label");
+            if (o.Count > ConfigLimits.Labels) throw Error(name, $"{o.Count} labels, over the limit of {ConfigLimits.Labels}");
             var d = new SortedDictionary<int, string>();
             foreach (var (k, v) in o)
             {
