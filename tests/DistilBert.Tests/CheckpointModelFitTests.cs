@@ -99,7 +99,7 @@ public sealed class CheckpointModelFitTests : IDisposable
         SafeTensors.Write(path, [TensorToWrite.Float32("something.else", [2], [1f, 2f])]);
         var model = PretrainedModel.Create(ModelConfig.Parse(TinyBert));
         using var source = CheckpointFile.Open(path);
-        var e = Assert.Throws<ModelFileException>(() => StateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix));
+        var e = Assert.Throws<ModelFileException>(() => ParameterStateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix));
         Assert.StartsWith($"{path}: the checkpoint holds none of the model's", e.Message);
         Assert.Contains("'something.else'", e.Message);
     }
@@ -134,7 +134,7 @@ public sealed class CheckpointModelFitTests : IDisposable
         var registry = new ParameterRegistry();
         registry.Add("w", [2, 3]);
         using var source = CheckpointFile.Open(path);
-        var e = Assert.Throws<ModelFileException>(() => StateDict.LoadInto(registry, source, null));
+        var e = Assert.Throws<ModelFileException>(() => ParameterStateDict.LoadInto(registry, source, null));
         Assert.Contains("tensor 'w' holds Infinity at [1, 1]", e.Message);
     }
 

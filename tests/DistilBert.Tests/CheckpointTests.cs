@@ -61,13 +61,13 @@ public class CheckpointTests
         var path = Fixtures.Golden(relativeFolder, "model.safetensors");
         using var st = CheckpointFile.Open(path);
         var registry = RegistryFor(st);
-        var report = StateDict.LoadInto(registry, st, null);
+        var report = ParameterStateDict.LoadInto(registry, st, null);
         Assert.True(report.IsComplete, report.ToString());
         Assert.Empty(report.Unexpected);
 
         using var tmpDir = new TempDirectory("ckpt");
         var tmp = tmpDir.File("model.safetensors");
-        StateDict.Save(tmp, registry);
+        ParameterStateDict.Save(tmp, registry);
         Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(tmp));
     }
 
@@ -79,13 +79,13 @@ public class CheckpointTests
         using var st = CheckpointFile.Open(Path.Combine(folder, "model.safetensors"));
         using var bin = CheckpointFile.Open(Path.Combine(folder, "pytorch_model.bin"));
         var registry = RegistryFor(st);
-        var report = StateDict.LoadInto(registry, bin, null);
+        var report = ParameterStateDict.LoadInto(registry, bin, null);
         Assert.True(report.IsComplete, report.ToString());
         Assert.Empty(report.Unexpected); // the bin's alias keys are accounted for by the tied parameters
 
         using var tmpDir = new TempDirectory("ckpt");
         var tmp = tmpDir.File("model.safetensors");
-        StateDict.Save(tmp, registry);
+        ParameterStateDict.Save(tmp, registry);
         Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), File.ReadAllBytes(tmp));
     }
 
@@ -150,7 +150,7 @@ public class CheckpointTests
         var baseRegistry = new ParameterRegistry();
         foreach (var t in st.Tensors.Where(t => t.Name.StartsWith("distilbert.", StringComparison.Ordinal)))
             baseRegistry.Add(t.Name["distilbert.".Length..], t.Shape.Select(d => (int)d).ToArray());
-        var report = StateDict.LoadInto(baseRegistry, st, "distilbert.");
+        var report = ParameterStateDict.LoadInto(baseRegistry, st, "distilbert.");
         Assert.True(report.IsComplete);
         Assert.Equal(baseRegistry.Count, report.Loaded.Count);
         Assert.Equal(st.Tensors.Where(t => !t.Name.StartsWith("distilbert.", StringComparison.Ordinal)).Select(t => t.Name).Order(), report.Unexpected.Order());
@@ -167,7 +167,7 @@ public class CheckpointTests
         var dim = (int)st.Info("embeddings.word_embeddings.weight").Shape[1];
         registry.Add("pre_classifier.weight", [dim, dim]);
         registry.Add("classifier.weight", [2, dim]);
-        var report = StateDict.LoadInto(registry, st, "distilbert");
+        var report = ParameterStateDict.LoadInto(registry, st, "distilbert");
         Assert.Equal(["pre_classifier.weight", "classifier.weight"], report.Missing);
         Assert.Empty(report.Unexpected);
         Assert.False(report.IsComplete);
@@ -181,7 +181,7 @@ public class CheckpointTests
         using var st = CheckpointFile.Open(Fixtures.Golden("models", "bert_mlm"));
         var registry = new ParameterRegistry();
         foreach (var t in st.Tensors.Where(t => t.DType == TensorDType.F32)) registry.Add(t.Name, t.Shape.Select(d => (int)d).ToArray());
-        var report = StateDict.LoadInto(registry, st, "bert.");
+        var report = ParameterStateDict.LoadInto(registry, st, "bert.");
         Assert.Empty(report.Unexpected);
         Assert.Equal(["bert.embeddings.position_ids"], report.IgnoredBuffers);
     }
@@ -192,7 +192,7 @@ public class CheckpointTests
         using var st = CheckpointFile.Open(Fixtures.Golden("models", "distilbert_seqcls"));
         var registry = new ParameterRegistry();
         registry.Add("classifier.weight", [7, 32]);
-        var e = Assert.Throws<ModelFileException>(() => StateDict.LoadInto(registry, st, "distilbert."));
+        var e = Assert.Throws<ModelFileException>(() => ParameterStateDict.LoadInto(registry, st, "distilbert."));
         Assert.Contains("'classifier.weight'", e.Message);
         Assert.Contains("[3, 32]", e.Message);
         Assert.Contains("[7, 32]", e.Message);
@@ -204,21 +204,21 @@ public class CheckpointTests
         var source = Fixtures.Golden("models", "distilbert_realvocab_e2e");
         using var st = CheckpointFile.Open(source);
         var registry = RegistryFor(st);
-        StateDict.LoadInto(registry, st, null);
+        ParameterStateDict.LoadInto(registry, st, null);
         var config = File.ReadAllText(Path.Combine(source, "config.json"));
         using var tmp = new TempDirectory("ckpt");
         var parent = tmp.Path;
         var dir = Path.Combine(parent, "saved");
-        ModelFolder.Save(dir, config, registry, [Fixtures.Golden("tokenizer", "vocab.txt"), Fixtures.Golden("tokenizer", "tokenizer_config.json")]);
+        ModelFolder.Save(dir, config, ParameterStateDict.ToTensors(registry), [Fixtures.Golden("tokenizer", "vocab.txt"), Fixtures.Golden("tokenizer", "tokenizer_config.json")]);
         Assert.Equal(["config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
         Assert.Equal(config, File.ReadAllText(Path.Combine(dir, "config.json")));
         // Saving over an existing folder replaces files and leaves no temporary folder behind.
         registry.First().Value[0] += 1;
-        ModelFolder.Save(dir + Path.DirectorySeparatorChar, config, registry, [Path.Combine(dir, "vocab.txt")]);
+        ModelFolder.Save(dir + Path.DirectorySeparatorChar, config, ParameterStateDict.ToTensors(registry), [Path.Combine(dir, "vocab.txt")]);
         Assert.NotEqual(File.ReadAllBytes(Path.Combine(source, "model.safetensors")), File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
         Assert.Equal(["saved"], Directory.GetFileSystemEntries(parent).Select(Path.GetFileName));
-        Assert.Throws<InvalidInputException>(() => ModelFolder.Save(dir, "{not json", registry));
+        Assert.Throws<InvalidInputException>(() => ModelFolder.Save(dir, "{not json", ParameterStateDict.ToTensors(registry)));
     }
 
     [Fact]

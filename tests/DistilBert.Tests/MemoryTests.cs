@@ -21,7 +21,7 @@ public class MemoryTests
         var folder = Fixtures.Golden("models", name);
         var model = PretrainedModel.Create(ModelConfig.Load(folder));
         using var weights = CheckpointFile.Open(Path.Combine(folder, weightsFile));
-        Assert.Empty(StateDict.LoadInto(model.Parameters, weights, model.BaseModelPrefix).Missing);
+        Assert.Empty(ParameterStateDict.LoadInto(model.Parameters, weights, model.BaseModelPrefix).Missing);
         return model;
     }
 
@@ -92,8 +92,8 @@ public class MemoryTests
         using var tmp = new TempDirectory("memory-save");
         var dir = tmp.Path;
         // Save reads every Value: released ones unpack from the packed copies
-        StateDict.Save(Path.Combine(dir, "released.safetensors"), released.Parameters);
-        StateDict.Save(Path.Combine(dir, "normal.safetensors"), normal.Parameters);
+        ParameterStateDict.Save(Path.Combine(dir, "released.safetensors"), released.Parameters);
+        ParameterStateDict.Save(Path.Combine(dir, "normal.safetensors"), normal.Parameters);
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "normal.safetensors")), File.ReadAllBytes(Path.Combine(dir, "released.safetensors")));
         foreach (var p in normal.Parameters)
         {
@@ -258,7 +258,7 @@ public class MemoryTests
         var folder = Fixtures.Golden("models", name);
         var model = PretrainedModel.Create(ModelConfig.Load(folder));
         using var file = SafeTensors.Open(Path.Combine(folder, "model.safetensors"));
-        var report = StateDict.LoadInto(model.Parameters, file, model.BaseModelPrefix);
+        var report = ParameterStateDict.LoadInto(model.Parameters, file, model.BaseModelPrefix);
         Assert.NotEmpty(report.Loaded);
         foreach (var info in file.Tensors.Where(t => t.DType == TensorDType.F32))
         {

@@ -30,7 +30,7 @@ public class ModelGoldenTests
         var model = PretrainedModel.Create(config);
         using (var weights = CheckpointFile.Open(Path.Combine(folder, weightsFile)))
         {
-            var report = StateDict.LoadInto(model.Parameters, weights, model.BaseModelPrefix);
+            var report = ParameterStateDict.LoadInto(model.Parameters, weights, model.BaseModelPrefix);
             Assert.Empty(report.Missing);
             Assert.Empty(report.Unexpected);
         }

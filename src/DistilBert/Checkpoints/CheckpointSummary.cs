@@ -46,7 +46,7 @@ public sealed record CheckpointSummary(
         if (File.Exists(configPath))
         {
             long length = new FileInfo(configPath).Length;
-            if (length > Modeling.ConfigLimits.ConfigBytes) throw new ModelFileException(configPath, $"config.json is {length} bytes, over the {Modeling.ConfigLimits.ConfigBytes}-byte limit");
+            if (length > ModelFolder.MaxConfigBytes) throw new ModelFileException(configPath, $"config.json is {length} bytes, over the {ModelFolder.MaxConfigBytes}-byte limit");
             JsonObject config;
             try { config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new ModelFileException(configPath, "config.json is not a JSON object"); }
             catch (JsonException e) { throw new ModelFileException(configPath, $"config.json is not valid JSON: {e.Message}", e); }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using DistilBert.Modeling;
 
 namespace DistilBert.Checkpoints;
 
@@ -7,14 +6,16 @@ namespace DistilBert.Checkpoints;
 public static class ModelFolder
 {
     public const string ConfigName = "config.json";
+    /// <summary>A config.json larger than this is refused before it is read.</summary>
+    public const long MaxConfigBytes = 8L << 20;
 
     /// <summary>
-    /// Writes <paramref name="configJson"/> as config.json, the registry as model.safetensors, and copies
+    /// Writes <paramref name="configJson"/> as config.json, <paramref name="tensors"/> as model.safetensors, and copies
     /// <paramref name="extraFilesToCopy"/> (tokenizer files...) by file name. Everything is first written to a temporary
     /// folder beside <paramref name="dir"/>; then the folder is renamed into place, or (when it exists) each file is
     /// renamed over its old version, so a reader never sees a half-written file. Sources may live in <paramref name="dir"/>.
     /// </summary>
-    public static void Save(string dir, string configJson, ParameterRegistry registry, IEnumerable<string>? extraFilesToCopy = null)
+    public static void Save(string dir, string configJson, IEnumerable<TensorToWrite> tensors, IEnumerable<string>? extraFilesToCopy = null)
     {
         try { using var _ = JsonDocument.Parse(configJson); }
         catch (JsonException e) { throw new InvalidInputException($"the config to save is not valid JSON: {e.Message}", e); }
@@ -27,7 +28,7 @@ public static class ModelFolder
         try
         {
             File.WriteAllText(Path.Combine(temp, ConfigName), configJson.EndsWith('\n') ? configJson : configJson + "\n");
-            StateDict.Save(Path.Combine(temp, CheckpointFile.SafeTensorsName), registry);
+            SafeTensors.Write(Path.Combine(temp, CheckpointFile.SafeTensorsName), tensors);
             foreach (var source in extraFilesToCopy ?? [])
             {
                 var name = Path.GetFileName(source);

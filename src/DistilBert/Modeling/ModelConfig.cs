@@ -21,7 +21,7 @@ public static class ConfigLimits
     public const int Labels = 1 << 16;
     /// <summary>Embeddings and layers together: 2^31 parameters, 8 GiB of float32.</summary>
     public const long Parameters = 1L << 31;
-    public const long ConfigBytes = 8L << 20;
+    public const long ConfigBytes = Checkpoints.ModelFolder.MaxConfigBytes;
     /// <summary>layer_norm_eps is used as a float32: from its smallest normal number up to 1.</summary>
     public const double MinLayerNormEps = 1.1754943508222875e-38;
     public const double MaxLayerNormEps = 1;

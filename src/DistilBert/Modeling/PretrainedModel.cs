@@ -114,7 +114,7 @@ public static class PretrainedModel
                 model = Create(config, architecture);
             }
             catch (ModelFileException e) when (e.FilePath is null) { throw new ModelFileException(configPath, e.Message, e); }
-            report = StateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
+            report = ParameterStateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
         }
         if (inferenceOnly) model.PrepareForInference();
         return new LoadedModel(model, report);
@@ -124,6 +124,6 @@ public static class PretrainedModel
     public static void Save(TransformerModel model, string folder, IEnumerable<string>? extraFilesToCopy = null)
     {
         model.Config.Architectures = [model.ArchitectureName];
-        ModelFolder.Save(folder, model.Config.ToJson(), model.Parameters, extraFilesToCopy);
+        ModelFolder.Save(folder, model.Config.ToJson(), ParameterStateDict.ToTensors(model.Parameters), extraFilesToCopy);
     }
 }

@@ -134,7 +134,7 @@ public abstract class TransformerModel
     /// <summary>Inference mode: nothing kept between calls, dropout off.</summary>
     public void Eval() { IsTraining = false; DropoutActive = false; _trainingContext = null; _trainingInput = null; }
 
-    /// <summary>Tells the model its parameter values were replaced outside an optimizer step (e.g. StateDict.LoadInto after a
+    /// <summary>Tells the model its parameter values were replaced outside an optimizer step (e.g. ParameterStateDict.LoadInto after a
     /// forward): packed inference copies refresh on the next call.</summary>
     public void MarkWeightsChanged()
     {

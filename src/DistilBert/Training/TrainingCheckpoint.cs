@@ -79,7 +79,7 @@ public static class TrainingCheckpoint
         var modelDir = Path.Combine(checkpointDirectory, ModelFolderName);
         using (var source = CheckpointFile.Open(modelDir))
         {
-            var report = StateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
+            var report = ParameterStateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
             if (!report.IsComplete) throw new ModelFileException(modelDir, $"the checkpoint does not match the model: {report}");
             model.MarkWeightsChanged(); // the model may have run before: packed inference copies must refresh
         }
