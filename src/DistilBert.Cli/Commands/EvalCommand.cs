@@ -28,8 +28,9 @@ public static class EvalCommand
         var column = new Option<string?>("--column") { Description = "classify: text column or key" };
         var labelColumn = new Option<string?>("--label-column") { Description = "classify: label column or key (default: label)" };
         var skipBad = new Option<bool>("--skip-bad-lines") { Description = "Warn about malformed lines and continue" };
+        var maxWindows = PipelineOptions.MaxWindowsOption();
         var cmd = new Command("eval", "Score a model on labelled data");
-        foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad }) cmd.Options.Add(option);
+        foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad, maxWindows }) cmd.Options.Add(option);
         CliAction.Set(cmd, parse =>
         {
             var folder = Hub.ModelPath.Resolve(parse.GetValue(model)!);
@@ -50,7 +51,11 @@ public static class EvalCommand
             };
             var progress = new ProgressReporter(Math.Min(total, take), unit, enabled: true);
             var warnings = new Warnings(progress);
-            var settings = new PipelineSettings { BatchSize = parse.GetValue(batchSize), MaxLength = parse.GetValue(maxLength), Warn = warnings.Add };
+            var settings = new PipelineSettings
+            {
+                BatchSize = parse.GetValue(batchSize), MaxLength = parse.GetValue(maxLength), Warn = warnings.Add,
+                MaxWindows = PipelineOptions.GetMaxWindows(parse, maxWindows),
+            };
             Action<DataFileException>? onBad = parse.GetValue(skipBad) ? e => warnings.Add("skipped " + e.Message) : null;
             var scores = taskName switch
             {

@@ -22,6 +22,7 @@ public static class QaCommand
         var cmd = new Command("qa", "Answer questions from a context (needs a *ForQuestionAnswering model)");
         options.AddTo(cmd);
         foreach (var option in new Option[] { context, contextFile, contextColumn, topK, maxAnswer, docStride, impossible }) cmd.Options.Add(option);
+        cmd.Options.Add(options.MaxWindows);
         CliAction.Set(cmd, parse =>
         {
             string? sharedContext = parse.GetValue(context);

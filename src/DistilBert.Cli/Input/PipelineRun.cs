@@ -26,7 +26,11 @@ public sealed class PipelineRun : IDisposable
         Inputs = options.OpenInputs(parse, columns);
         Progress = new ProgressReporter(Inputs.EstimatedCount, unit, enabled: Inputs.FromFile);
         Warnings = new Warnings(Progress);
-        Settings = new PipelineSettings { BatchSize = options.GetBatchSize(parse), MaxLength = parse.GetValue(options.MaxLength), Warn = Warnings.Add };
+        Settings = new PipelineSettings
+        {
+            BatchSize = options.GetBatchSize(parse), MaxLength = parse.GetValue(options.MaxLength), Warn = Warnings.Add,
+            MaxWindows = options.GetMaxWindows(parse),
+        };
     }
 
     /// <summary>Writes one result line to stdout (JSON mode), clearing the progress bar first when both share a terminal.</summary>
