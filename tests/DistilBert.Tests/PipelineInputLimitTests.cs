@@ -4,7 +4,7 @@ namespace DistilBert.Tests;
 
 /// <summary>
 /// Input-side limits of the pipelines: a window limit per input (QA contexts, NER texts), truncation that never
-/// tokenizes a huge text whole, sequence-weighted batching.
+/// tokenizes a huge text whole, sequence-weighted batching, and fill-mask's message when no mask is left.
 /// CLI cases capture the console, hence the serial collection.
 /// </summary>
 [Collection(nameof(PipelineCliCollection))]
@@ -50,6 +50,17 @@ public sealed class PipelineInputLimitTests(PipelineTestModels models) : IClassF
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Single(result);
         Assert.True(allocated < 8 << 20, $"allocated {allocated:N0} bytes to classify 64 tokens of a 12 MB text");
+    }
+
+    [Fact]
+    public void Fill_mask_says_there_is_no_mask_rather_than_that_it_lies_beyond_the_limit()
+    {
+        var pipeline = FillMaskPipeline.Load(models.MaskedLm, new PipelineSettings { MaxLength = 16, Warn = _ => { } });
+        var none = Assert.Throws<InvalidInputException>(() => pipeline.Predict(Words(100)));
+        Assert.Contains("no [MASK] token in", none.Message);
+        Assert.DoesNotContain("beyond", none.Message);
+        var beyond = Assert.Throws<InvalidInputException>(() => pipeline.Predict(Words(100) + " [MASK]"));
+        Assert.Contains("lies beyond the first 16 tokens", beyond.Message);
     }
 
     [Fact]
