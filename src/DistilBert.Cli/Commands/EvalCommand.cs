@@ -41,6 +41,10 @@ public static class EvalCommand
             if (take < 1) throw new InvalidInputException($"--limit must be at least 1, got {take}");
             if (parse.GetValue(batchSize) < 1) throw new InvalidInputException($"--batch-size must be at least 1, got {parse.GetValue(batchSize)}");
             var taskName = parse.GetValue(task);
+            var columnFlags = new[] { column, labelColumn }.Where(o => parse.GetValue(o) is not null).Select(o => o.Name).ToList();
+            if (columnFlags.Count > 0 && (taskName != "classify" || !TextClassificationReader.HasColumns(path)))
+                throw new InvalidInputException($"{string.Join(" and ", columnFlags)} appl{(columnFlags.Count == 1 ? "ies" : "y")} to --task classify " +
+                    $"on .tsv, .csv or .jsonl data, not to {(taskName == "classify" ? $"'{path}'" : $"--task {taskName}")}");
             // Counting first gives the progress bar its total (a quick pass: the files are small next to inference).
             (long total, string unit) = taskName switch
             {
@@ -80,7 +84,7 @@ public static class EvalCommand
     {
         var pipeline = TextClassificationPipeline.Load(folder, settings);
         var examples = TextClassificationReader.Read(path, columns, onBad).Take(take).Select(e =>
-            e.Label is null ? throw new DataFileException(path, e.Line, "no label: eval needs a label column") : e);
+            e.Label is null ? throw new DataFileException(path, e.Line, "no label: eval needs a label in every row (a 'label' column or key, or name it with --label-column)") : e);
         var report = Evaluation.Classification(pipeline, examples, warnings.Add, n => progress.Advance(n));
         return new Dictionary<string, object>
         {

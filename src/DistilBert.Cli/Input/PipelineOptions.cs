@@ -28,8 +28,13 @@ public sealed class PipelineOptions
         foreach (var option in new Option[] { Model, Input, Column, Json, BatchSize, MaxLength, SkipBadLines }) command.Options.Add(option);
     }
 
-    public TextInputs OpenInputs(ParseResult parse, TextColumns? columns = null) =>
-        TextInputs.Open(parse.GetValue(Texts), parse.GetValue(Input), columns ?? new TextColumns(Text: parse.GetValue(Column)), parse.GetValue(SkipBadLines));
+    /// <param name="columnOptions">The command's own column options besides <c>--column</c> (<c>--pair-column</c> ...).</param>
+    public TextInputs OpenInputs(ParseResult parse, TextColumns? columns = null, IEnumerable<Option<string?>>? columnOptions = null)
+    {
+        var given = new[] { Column }.Concat(columnOptions ?? []).Where(o => parse.GetValue(o) is not null).Select(o => o.Name).ToList();
+        return TextInputs.Open(parse.GetValue(Texts), parse.GetValue(Input), columns ?? new TextColumns(Text: parse.GetValue(Column)),
+            parse.GetValue(SkipBadLines), given);
+    }
 
     /// <summary>--max-windows, checked; the default limit when not given.</summary>
     public int GetMaxWindows(ParseResult parse) => GetMaxWindows(parse, MaxWindows);
