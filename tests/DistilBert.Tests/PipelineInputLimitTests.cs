@@ -55,12 +55,17 @@ public sealed class PipelineInputLimitTests(PipelineTestModels models) : IClassF
     [Fact]
     public void Fill_mask_says_there_is_no_mask_rather_than_that_it_lies_beyond_the_limit()
     {
-        var pipeline = FillMaskPipeline.Load(models.MaskedLm, new PipelineSettings { MaxLength = 16, Warn = _ => { } });
+        var warnings = new List<string>();
+        var pipeline = FillMaskPipeline.Load(models.MaskedLm, new PipelineSettings { MaxLength = 16, Warn = warnings.Add });
         var none = Assert.Throws<InvalidInputException>(() => pipeline.Predict(Words(100)));
         Assert.Contains("no [MASK] token in", none.Message);
         Assert.DoesNotContain("beyond", none.Message);
         var beyond = Assert.Throws<InvalidInputException>(() => pipeline.Predict(Words(100) + " [MASK]"));
         Assert.Contains("lies beyond the first 16 tokens", beyond.Message);
+        Assert.Empty(warnings); // a refused input gets its error, not a truncation warning first
+
+        Assert.Single(pipeline.Predict("[MASK] " + Words(100)));
+        Assert.Equal("input 1: longer than 16 tokens, truncated", Assert.Single(warnings));
     }
 
     [Fact]

@@ -98,11 +98,15 @@ public abstract class TaskPipeline
     /// </summary>
     protected EncodedText EncodeTruncated(string text, string? pair, long inputNumber)
     {
-        var encoding = Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = MaxLength, Truncation = TruncationStrategy.LongestFirst });
-        if (encoding.Truncated)
-            Warn($"input {inputNumber}: longer than {MaxLength} tokens, truncated");
+        var encoding = Tokenizer.Encode(text, pair, Truncating);
+        if (encoding.Truncated) WarnTruncated(inputNumber);
         return encoding;
     }
+
+    /// <summary>Options cutting one text (or pair) to <see cref="MaxLength"/>, longest first.</summary>
+    protected EncodeOptions Truncating => new() { MaxLength = MaxLength, Truncation = TruncationStrategy.LongestFirst };
+
+    protected void WarnTruncated(long inputNumber) => Warn($"input {inputNumber}: longer than {MaxLength} tokens, truncated");
 
     /// <summary>All windows of an encoding: the main one then its overflow.</summary>
     protected static IEnumerable<EncodedText> Windows(EncodedText encoding)
