@@ -1,11 +1,75 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Reflection;
+using System.Text.RegularExpressions;
 
 namespace DistilBert.Cli;
 
-public static class Program
+public static partial class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    public static int Main(string[] args) => Run(args);
+
+    /// <summary>
+    /// Parses and runs a command line. One that does not parse gets one <c>error:</c> line per problem and a one-line
+    /// hint on stderr, exit code 1, as every other error, instead of System.CommandLine's messages followed by the whole
+    /// help. <c>distilbert</c> alone still shows the help.
+    /// </summary>
+    public static int Run(string[] args)
+    {
+        var parse = BuildRoot().Parse(args);
+        if (args.Length > 0 && parse.Action is ParseErrorAction)
+            return ReportErrors(parse, UnknownNames(parse) ?? parse.Errors.Select(e => e.Message).Distinct().ToList());
+        if (OptionLikeTexts(parse) is { Count: > 0 } unknownOptions)
+            return ReportErrors(parse, unknownOptions.Select(o => $"unknown option '{o}' (a text starting with '-' goes after '--')").ToList());
+        return parse.Invoke();
+    }
+
+    static int ReportErrors(ParseResult parse, IReadOnlyList<string> messages)
+    {
+        foreach (var message in messages) Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"see '{CommandPath(parse.CommandResult)} --help'");
+        return 1;
+    }
+
+    /// <summary>
+    /// Unknown words after a command that only has subcommands (<c>distilbert frobnicate</c>, <c>train nerr</c>). The
+    /// parser reports them beside "Required command was not provided"; the unknown name is the news.
+    /// </summary>
+    static List<string>? UnknownNames(ParseResult parse) =>
+        parse.CommandResult.Command.Subcommands.Count > 0 && parse.UnmatchedTokens.Count > 0
+            ? parse.UnmatchedTokens.Select(t => t.StartsWith('-') ? $"unknown option '{t}'" : $"unknown command '{t}'").ToList()
+            : null;
+
+    /// <summary>
+    /// Positional texts that look like options (<c>--bogus</c>, <c>-x</c>): the parser hands an unknown option of a command
+    /// taking texts to its text argument, so a typo would be classified as text. After <c>--</c> they are texts.
+    /// </summary>
+    static List<string> OptionLikeTexts(ParseResult parse)
+    {
+        int doubleDash = parse.Tokens.ToList().FindIndex(t => t.Type == TokenType.DoubleDash);
+        var found = new List<string>();
+        foreach (var argument in parse.CommandResult.Children.OfType<ArgumentResult>())
+            foreach (var token in argument.Tokens)
+            {
+                if (!OptionLike().IsMatch(token.Value)) continue;
+                int position = parse.Tokens.ToList().FindIndex(t => ReferenceEquals(t, token));
+                if (doubleDash < 0 || position < doubleDash) found.Add(token.Value);
+            }
+        return found;
+    }
+
+    [GeneratedRegex(@"^--?[A-Za-z][A-Za-z0-9-]*(=.*)?$")]
+    private static partial Regex OptionLike();
+
+    static string CommandPath(CommandResult result)
+    {
+        var names = new List<string>();
+        for (SymbolResult? r = result; r is CommandResult c; r = c.Parent)
+            names.Add(c.Parent is null ? "distilbert" : c.Command.Name);
+        names.Reverse();
+        return string.Join(' ', names);
+    }
 
     /// <summary>The whole command tree; each command lives in its own file under Commands/.</summary>
     public static RootCommand BuildRoot()

@@ -12,7 +12,7 @@ static class CliRunner
         var (output, error) = (new StringWriter(), new StringWriter());
         Console.SetOut(output);
         Console.SetError(error);
-        try { return (Program.BuildRoot().Parse(args).Invoke(), output.ToString(), error.ToString()); }
+        try { return (Program.Run(args), output.ToString(), error.ToString()); }
         finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
     }
 }

@@ -22,8 +22,8 @@ public static class ClassifyCommand
         foreach (var option in new Option[] { topK, all, function, pairColumn, textPair }) cmd.Options.Add(option);
         CliAction.Set(cmd, parse =>
         {
-            var columns = new TextColumns(Text: parse.GetValue(options.Column), TextPair: parse.GetValue(pairColumn), Label: null);
-            using var run = new PipelineRun(options, parse, columns);
+            var columns = new TextColumns(Text: parse.GetValue(options.Column), TextPair: parse.GetValue(pairColumn), ReadLabels: false);
+            using var run = new PipelineRun(options, parse, columns, columnOptions: [pairColumn]);
             var scoreFunction = parse.GetValue(function) switch
             {
                 null => (ScoreFunction?)null,

@@ -28,8 +28,9 @@ public static class EvalCommand
         var column = new Option<string?>("--column") { Description = "classify: text column or key" };
         var labelColumn = new Option<string?>("--label-column") { Description = "classify: label column or key (default: label)" };
         var skipBad = new Option<bool>("--skip-bad-lines") { Description = "Warn about malformed lines and continue" };
+        var maxWindows = PipelineOptions.MaxWindowsOption();
         var cmd = new Command("eval", "Score a model on labelled data");
-        foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad }) cmd.Options.Add(option);
+        foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad, maxWindows }) cmd.Options.Add(option);
         CliAction.Set(cmd, parse =>
         {
             var folder = Hub.ModelPath.Resolve(parse.GetValue(model)!);
@@ -40,6 +41,10 @@ public static class EvalCommand
             if (take < 1) throw new InvalidInputException($"--limit must be at least 1, got {take}");
             if (parse.GetValue(batchSize) < 1) throw new InvalidInputException($"--batch-size must be at least 1, got {parse.GetValue(batchSize)}");
             var taskName = parse.GetValue(task);
+            var columnFlags = new[] { column, labelColumn }.Where(o => parse.GetValue(o) is not null).Select(o => o.Name).ToList();
+            if (columnFlags.Count > 0 && (taskName != "classify" || !TextClassificationReader.HasColumns(path)))
+                throw new InvalidInputException($"{string.Join(" and ", columnFlags)} appl{(columnFlags.Count == 1 ? "ies" : "y")} to --task classify " +
+                    $"on .tsv, .csv or .jsonl data, not to {(taskName == "classify" ? $"'{path}'" : $"--task {taskName}")}");
             // Counting first gives the progress bar its total (a quick pass: the files are small next to inference).
             (long total, string unit) = taskName switch
             {
@@ -50,7 +55,11 @@ public static class EvalCommand
             };
             var progress = new ProgressReporter(Math.Min(total, take), unit, enabled: true);
             var warnings = new Warnings(progress);
-            var settings = new PipelineSettings { BatchSize = parse.GetValue(batchSize), MaxLength = parse.GetValue(maxLength), Warn = warnings.Add };
+            var settings = new PipelineSettings
+            {
+                BatchSize = parse.GetValue(batchSize), MaxLength = parse.GetValue(maxLength), Warn = warnings.Add,
+                MaxWindows = PipelineOptions.GetMaxWindows(parse, maxWindows),
+            };
             Action<DataFileException>? onBad = parse.GetValue(skipBad) ? e => warnings.Add("skipped " + e.Message) : null;
             var scores = taskName switch
             {
@@ -75,7 +84,7 @@ public static class EvalCommand
     {
         var pipeline = TextClassificationPipeline.Load(folder, settings);
         var examples = TextClassificationReader.Read(path, columns, onBad).Take(take).Select(e =>
-            e.Label is null ? throw new DataFileException(path, e.Line, "no label: eval needs a label column") : e);
+            e.Label is null ? throw new DataFileException(path, e.Line, "no label: eval needs a label in every row (a 'label' column or key, or name it with --label-column)") : e);
         var report = Evaluation.Classification(pipeline, examples, warnings.Add, n => progress.Advance(n));
         return new Dictionary<string, object>
         {

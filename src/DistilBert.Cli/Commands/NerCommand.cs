@@ -17,6 +17,7 @@ public static class NerCommand
         var cmd = new Command("ner", "Find named entities (needs a *ForTokenClassification model)");
         options.AddTo(cmd);
         foreach (var option in new Option[] { aggregation, ignore, stride }) cmd.Options.Add(option);
+        cmd.Options.Add(options.MaxWindows);
         CliAction.Set(cmd, parse =>
         {
             var strategy = parse.GetValue(aggregation) switch

@@ -22,16 +22,18 @@ public static class QaCommand
         var cmd = new Command("qa", "Answer questions from a context (needs a *ForQuestionAnswering model)");
         options.AddTo(cmd);
         foreach (var option in new Option[] { context, contextFile, contextColumn, topK, maxAnswer, docStride, impossible }) cmd.Options.Add(option);
+        cmd.Options.Add(options.MaxWindows);
         CliAction.Set(cmd, parse =>
         {
             string? sharedContext = parse.GetValue(context);
             if (parse.GetValue(contextFile) is { } file)
             {
                 if (sharedContext is not null) throw new InvalidInputException("give either --context or --context-file, not both");
-                sharedContext = File.ReadAllText(file);
+                sharedContext = DataFile.ReadAllText(file);
             }
             var columns = new TextColumns(Text: parse.GetValue(options.Column) ?? "question", TextPair: parse.GetValue(contextColumn) ?? (sharedContext is null ? "context" : null));
-            using var run = new PipelineRun(options, parse, sharedContext is null ? columns : columns with { TextPair = null }, unit: "questions");
+            using var run = new PipelineRun(options, parse, sharedContext is null ? columns : columns with { TextPair = null }, unit: "questions",
+                columnOptions: [contextColumn]);
             var answerOptions = new AnswerOptions
             {
                 TopK = parse.GetValue(topK), MaxAnswerLength = parse.GetValue(maxAnswer), DocStride = parse.GetValue(docStride),

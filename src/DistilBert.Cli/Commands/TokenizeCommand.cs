@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using DistilBert.Data;
 using DistilBert.Tokenization;
 using Spectre.Console;
 
@@ -153,7 +154,8 @@ public static class TokenizeCommand
         var displayName = fromStdin ? "stdin" : inputPath;
         using var inputStream = fromStdin ? Console.OpenStandardInput() : File.OpenRead(inputPath);
         long totalBytes = fromStdin ? 0 : inputStream.Length;
-        using var reader = new StreamReader(inputStream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, 1 << 16);
+        using var reader = new StreamReader(new Utf8CheckingStream(inputStream, displayName), new UTF8Encoding(false),
+            detectEncodingFromByteOrderMarks: true, 1 << 16);
         using var output = new BufferedStream(destination, 1 << 16);
         using var json = new Utf8JsonWriter(output, JsonOptions);
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });

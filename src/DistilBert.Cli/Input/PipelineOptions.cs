@@ -13,6 +13,13 @@ public sealed class PipelineOptions
     public readonly Option<bool> Json = new("--json") { Description = "Write one JSON line per input with Hugging Face's field names" };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "Inputs per forward pass", DefaultValueFactory = _ => 32 };
     public readonly Option<int?> MaxLength = new("--max-length") { Description = "Maximum tokens per sequence (default: the model's maximum, 512)" };
+    /// <summary>Added only by the commands that cut long inputs into windows (qa, ner).</summary>
+    public readonly Option<int?> MaxWindows = MaxWindowsOption();
+
+    public static Option<int?> MaxWindowsOption() => new("--max-windows")
+    {
+        Description = $"Most windows one long input may take (QA context, NER text); longer inputs are refused [default: {Pipelines.PipelineSettings.DefaultMaxWindows}]",
+    };
     public readonly Option<bool> SkipBadLines = new("--skip-bad-lines") { Description = "Warn about malformed input lines and continue, instead of stopping" };
 
     public void AddTo(Command command)
@@ -21,8 +28,22 @@ public sealed class PipelineOptions
         foreach (var option in new Option[] { Model, Input, Column, Json, BatchSize, MaxLength, SkipBadLines }) command.Options.Add(option);
     }
 
-    public TextInputs OpenInputs(ParseResult parse, TextColumns? columns = null) =>
-        TextInputs.Open(parse.GetValue(Texts), parse.GetValue(Input), columns ?? new TextColumns(Text: parse.GetValue(Column)), parse.GetValue(SkipBadLines));
+    /// <param name="columnOptions">The command's own column options besides <c>--column</c> (<c>--pair-column</c> ...).</param>
+    public TextInputs OpenInputs(ParseResult parse, TextColumns? columns = null, IEnumerable<Option<string?>>? columnOptions = null)
+    {
+        var given = new[] { Column }.Concat(columnOptions ?? []).Where(o => parse.GetValue(o) is not null).Select(o => o.Name).ToList();
+        return TextInputs.Open(parse.GetValue(Texts), parse.GetValue(Input), columns ?? new TextColumns(Text: parse.GetValue(Column)),
+            parse.GetValue(SkipBadLines), given);
+    }
+
+    /// <summary>--max-windows, checked; the default limit when not given.</summary>
+    public int GetMaxWindows(ParseResult parse) => GetMaxWindows(parse, MaxWindows);
+
+    public static int GetMaxWindows(ParseResult parse, Option<int?> option)
+    {
+        int windows = parse.GetValue(option) ?? Pipelines.PipelineSettings.DefaultMaxWindows;
+        return windows >= 1 ? windows : throw new InvalidInputException($"--max-windows must be at least 1, got {windows}");
+    }
 
     public int GetBatchSize(ParseResult parse)
     {

@@ -17,16 +17,22 @@ public sealed class PipelineRun : IDisposable
     public bool Json { get; }
     public string ModelPath { get; }
 
-    public PipelineRun(PipelineOptions options, ParseResult parse, Data.TextColumns? columns = null, string unit = "texts")
+    /// <param name="columnOptions">The command's column options besides <c>--column</c>, refused for inputs without columns.</param>
+    public PipelineRun(PipelineOptions options, ParseResult parse, Data.TextColumns? columns = null, string unit = "texts",
+        IEnumerable<Option<string?>>? columnOptions = null)
     {
         // A folder, or a Hub repo id resolved through the HF cache; checked before reading stdin or a large file.
         ModelPath = Hub.ModelPath.Resolve(parse.GetValue(options.Model)!);
         if (!Directory.Exists(ModelPath)) throw new ModelFileException(ModelPath, "expected a model folder");
         Json = parse.GetValue(options.Json);
-        Inputs = options.OpenInputs(parse, columns);
+        Inputs = options.OpenInputs(parse, columns, columnOptions);
         Progress = new ProgressReporter(Inputs.EstimatedCount, unit, enabled: Inputs.FromFile);
         Warnings = new Warnings(Progress);
-        Settings = new PipelineSettings { BatchSize = options.GetBatchSize(parse), MaxLength = parse.GetValue(options.MaxLength), Warn = Warnings.Add };
+        Settings = new PipelineSettings
+        {
+            BatchSize = options.GetBatchSize(parse), MaxLength = parse.GetValue(options.MaxLength), Warn = Warnings.Add,
+            MaxWindows = options.GetMaxWindows(parse),
+        };
     }
 
     /// <summary>Writes one result line to stdout (JSON mode), clearing the progress bar first when both share a terminal.</summary>
@@ -38,7 +44,9 @@ public sealed class PipelineRun : IDisposable
 
     public void Dispose()
     {
-        Progress.Dispose();
+        // "done" only when every input went through: after an error, the error line is all there is to say.
+        if (Inputs.ReadToEnd) Progress.Dispose();
+        else Progress.ClearLine();
         Warnings.Summarize();
         Console.Out.Flush();
     }

@@ -14,54 +14,99 @@ public sealed class TextInputs
     /// <summary>True when reading a file: a progress bar is worth showing.</summary>
     public bool FromFile { get; init; }
     public required string Source { get; init; }
+    /// <summary>True once <see cref="Examples"/> has been read to its end (a run that stopped on an error has not).</summary>
+    public bool ReadToEnd => End.Reached;
 
-    public static TextInputs Open(string[]? texts, string? inputPath, TextColumns columns, bool skipBadLines)
+    EndOfInput End { get; init; } = new();
+    sealed class EndOfInput { public bool Reached; }
+
+    /// <param name="columnFlags">The column options the user gave (<c>--column</c> ...): refused for inputs without columns.</param>
+    public static TextInputs Open(string[]? texts, string? inputPath, TextColumns columns, bool skipBadLines, IReadOnlyList<string>? columnFlags = null)
     {
+        if (columnFlags is { Count: > 0 } && (texts is { Length: > 0 } || inputPath is null || inputPath == "-" || !TextClassificationReader.HasColumns(inputPath)))
+        {
+            string source = texts is { Length: > 0 } ? "text arguments are" : inputPath is null or "-" ? "stdin is" : $"'{inputPath}' is";
+            throw new InvalidInputException($"{string.Join(" and ", columnFlags)} appl{(columnFlags.Count == 1 ? "ies" : "y")} to .tsv, .csv " +
+                $"and .jsonl inputs, but {source} one text per line");
+        }
+        // Predictions need no gold label: rows without one are fine.
+        columns = columns with { ReadLabels = false, Label = null };
         Action<DataFileException>? onBadLine = skipBadLines ? e => Console.Error.WriteLine($"warning: skipped {e.Message}") : null;
         if (texts is { Length: > 0 })
         {
             if (inputPath is not null) throw new InvalidInputException("give either text arguments or --input, not both");
-            return new TextInputs { Examples = texts.Select((t, i) => new TextExample(i + 1, t)), EstimatedCount = texts.Length, Source = "arguments" };
+            var fromArguments = new EndOfInput();
+            return new TextInputs
+            {
+                Examples = NonEmpty(texts.Select((t, i) => new TextExample(i + 1, t)), "arguments", fromArguments), EstimatedCount = texts.Length,
+                Source = "arguments", End = fromArguments,
+            };
         }
         if (inputPath is not null && inputPath != "-")
         {
             // Fail on a missing file now, not at the first row.
             if (!File.Exists(inputPath)) throw new DataFileException(inputPath, null, "input file not found");
+            var fromFile = new EndOfInput();
             return new TextInputs
             {
-                Examples = NonEmpty(TextClassificationReader.Read(inputPath, columns, onBadLine), inputPath),
+                Examples = NonEmpty(TextClassificationReader.Read(inputPath, columns, onBadLine), inputPath, fromFile),
                 EstimatedCount = EstimateRows(inputPath),
                 FromFile = true,
                 Source = inputPath,
+                End = fromFile,
             };
         }
         if (inputPath == "-" || Console.IsInputRedirected)
-            return new TextInputs { Examples = NonEmpty(ReadStdin(), "stdin"), Source = "stdin" };
+        {
+            var fromStdin = new EndOfInput();
+            return new TextInputs { Examples = NonEmpty(ReadStdin(), "stdin", fromStdin), Source = "stdin", End = fromStdin };
+        }
         throw new InvalidInputException("no input: give text arguments, --input FILE, or pipe text on stdin");
     }
 
     static IEnumerable<TextExample> ReadStdin()
     {
-        long line = 0;
-        while (Console.In.ReadLine() is { } text)
-        {
-            line++;
+        foreach (var (line, text) in DataFile.ReadLines("-"))
             if (!string.IsNullOrWhiteSpace(text)) yield return new TextExample(line, text);
-        }
     }
 
-    static IEnumerable<TextExample> NonEmpty(IEnumerable<TextExample> examples, string source)
+    static IEnumerable<TextExample> NonEmpty(IEnumerable<TextExample> examples, string source, EndOfInput end)
     {
         bool any = false;
         foreach (var example in examples) { any = true; yield return example; }
         if (!any) throw new InvalidInputException($"no input texts in {source} (it is empty)");
+        end.Reached = true;
     }
 
-    /// <summary>Counts non-blank lines (minus a header row for tsv/csv): cheap, and close enough for an ETA.</summary>
+    /// <summary>
+    /// Counts non-blank lines (minus a header row for tsv/csv) on the raw bytes, without making strings: cheap even for a
+    /// 20 MB line, and close enough for an ETA. (Reading the rows checks the text.)
+    /// </summary>
     public static long? EstimateRows(string path)
     {
         long count = 0;
-        foreach (var (_, text) in DataFile.ReadLines(path)) if (!string.IsNullOrWhiteSpace(text)) count++;
+        bool lineHasText = false;
+        var blank = " \t\r\v\f"u8;
+        var buffer = new byte[1 << 16];
+        using (var stream = DataFile.OpenBytes(path))
+        {
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                var rest = buffer.AsSpan(0, read);
+                while (true)
+                {
+                    int newline = rest.IndexOf((byte)'\n');
+                    var line = newline < 0 ? rest : rest[..newline];
+                    lineHasText |= line.IndexOfAnyExcept(blank) >= 0;
+                    if (newline < 0) break;
+                    if (lineHasText) count++;
+                    lineHasText = false;
+                    rest = rest[(newline + 1)..];
+                }
+            }
+        }
+        if (lineHasText) count++;
         var extension = DataFile.FormatExtension(path);
         if (extension is ".tsv" or ".csv" or ".tab" && count > 0) count--;
         return count;

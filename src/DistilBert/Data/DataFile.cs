@@ -3,12 +3,28 @@ using System.Text;
 
 namespace DistilBert.Data;
 
-/// <summary>Opens data files as UTF-8 text, transparently un-gzipping names ending in <c>.gz</c>.</summary>
+/// <summary>
+/// Opens data files as UTF-8 text, transparently un-gzipping names ending in <c>.gz</c>. Text that is not valid UTF-8 is
+/// refused (<see cref="DataFileException"/> with the line and byte offset), not read as U+FFFD.
+/// </summary>
 public static class DataFile
 {
     /// <summary>Opens <paramref name="path"/> for streaming reads; "-" reads stdin.</summary>
     public static TextReader OpenText(string path) =>
-        new StreamReader(OpenBytes(path), new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        new StreamReader(OpenUtf8Bytes(path), new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+
+    /// <summary>The file's bytes as <see cref="OpenBytes"/>, checked to be UTF-8 as they are read.</summary>
+    public static Stream OpenUtf8Bytes(string path) => new Utf8CheckingStream(OpenBytes(path), DisplayName(path));
+
+    /// <summary>A whole (small) text file, checked to be UTF-8.</summary>
+    public static string ReadAllText(string path)
+    {
+        using var reader = OpenText(path);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>How messages name a path: "stdin" for "-".</summary>
+    public static string DisplayName(string path) => path == "-" ? "stdin" : path;
 
     /// <summary>The file's (un-gzipped) bytes as a forward-only stream; "-" is stdin.</summary>
     public static Stream OpenBytes(string path)

@@ -10,14 +10,20 @@ public sealed record SquadExample(string Id, string Title, string Context, strin
 
 /// <summary>
 /// Reads SQuAD v1.1 json (optionally .gz). The file is one JSON document, so it is parsed whole from the byte
-/// stream (SQuAD's 29 MB training file included) and the questions are then streamed paragraph by paragraph.
+/// stream (SQuAD's 29 MB training file included) and the questions are then streamed paragraph by paragraph. A file
+/// that is not SQuAD v1.1 is refused with the JSON path of the first field that shows it (<c>data[0].paragraphs</c>,
+/// <c>data[2].paragraphs[1].qas[0].answers</c> ...): HF's flattened format (one object per question, "answers" an
+/// object of lists), answers pointing outside their context, a file without any question.
 /// </summary>
 public static class SquadReader
 {
+    const string Shape = "expected SQuAD v1.1 json: {\"data\": [{\"title\", \"paragraphs\": [{\"context\", \"qas\": " +
+        "[{\"id\", \"question\", \"answers\": [{\"text\", \"answer_start\"}]}]}]}]}";
+
     public static IEnumerable<SquadExample> Read(string path)
     {
         JsonDocument document;
-        using (var stream = DataFile.OpenBytes(path))
+        using (var stream = DataFile.OpenUtf8Bytes(path))
         {
             try { document = JsonDocument.Parse(stream); }
             catch (JsonException e) { throw new DataFileException(path, e.LineNumber + 1, $"malformed JSON: {e.Message}", e); }
@@ -26,42 +32,62 @@ public static class SquadReader
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
-                throw new DataFileException(path, null, "not SQuAD json: expected an object with a \"data\" array");
+                throw new DataFileException(path, null, $"not SQuAD json: no \"data\" array at the top; {Shape}");
+            long questions = 0;
             int articleIndex = 0;
             foreach (var article in data.EnumerateArray())
             {
-                articleIndex++;
-                string title = article.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
-                foreach (var paragraph in Array(path, article, "paragraphs", $"data[{articleIndex - 1}]"))
+                string articlePath = $"data[{articleIndex++}]";
+                string title = article.ValueKind == JsonValueKind.Object && article.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String
+                    ? t.GetString()! : "";
+                int paragraphIndex = 0;
+                foreach (var paragraph in Array(path, article, "paragraphs", articlePath))
                 {
-                    string context = String(path, paragraph, "context", $"article '{title}' paragraph");
-                    foreach (var qa in Array(path, paragraph, "qas", $"article '{title}' paragraph"))
+                    string paragraphPath = $"{articlePath}.paragraphs[{paragraphIndex++}]";
+                    string context = String(path, paragraph, "context", paragraphPath);
+                    int questionIndex = 0;
+                    foreach (var qa in Array(path, paragraph, "qas", paragraphPath))
                     {
-                        string id = String(path, qa, "id", $"article '{title}' question");
-                        string question = String(path, qa, "question", $"question {id}");
+                        string qaPath = $"{paragraphPath}.qas[{questionIndex++}]";
+                        string id = String(path, qa, "id", qaPath);
+                        string question = String(path, qa, "question", qaPath);
                         var answers = new List<SquadAnswer>();
-                        if (qa.TryGetProperty("answers", out var answerArray) && answerArray.ValueKind == JsonValueKind.Array)
-                            foreach (var answer in answerArray.EnumerateArray())
+                        if (qa.TryGetProperty("answers", out var answerArray))
+                        {
+                            int answerIndex = 0;
+                            foreach (var answer in Array(path, qa, "answers", qaPath))
                             {
-                                string text = String(path, answer, "text", $"question {id} answer");
-                                int start = answer.TryGetProperty("answer_start", out var s) && s.ValueKind == JsonValueKind.Number ? s.GetInt32()
-                                    : throw new DataFileException(path, null, $"question {id}: answer without a numeric answer_start");
+                                string answerPath = $"{qaPath}.answers[{answerIndex++}]";
+                                string text = String(path, answer, "text", answerPath);
+                                if (!answer.TryGetProperty("answer_start", out var s) || s.ValueKind != JsonValueKind.Number || !s.TryGetInt32(out int start))
+                                    throw new DataFileException(path, null, $"{answerPath}.answer_start: expected an integer offset into the context");
+                                if (start < 0 || start + text.Length > context.Length)
+                                    throw new DataFileException(path, null, $"{answerPath}: the answer ({start}, {text.Length} chars) lies outside " +
+                                        $"its {context.Length}-char context");
                                 answers.Add(new SquadAnswer(text, start));
                             }
+                        }
+                        questions++;
                         yield return new SquadExample(id, title, context, question, answers.ToArray());
                     }
                 }
             }
+            if (questions == 0) throw new DataFileException(path, null, $"holds no questions; {Shape}");
         }
     }
 
     static JsonElement.ArrayEnumerator Array(string path, JsonElement parent, string name, string where) =>
         parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array
             ? value.EnumerateArray()
-            : throw new DataFileException(path, null, $"{where}: missing the \"{name}\" array");
+            : throw Missing(path, parent, name, "an array", where);
 
     static string String(string path, JsonElement parent, string name, string where) =>
         parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
             ? value.GetString()!
-            : throw new DataFileException(path, null, $"{where}: missing the string field \"{name}\"");
+            : throw Missing(path, parent, name, "a string", where);
+
+    static DataFileException Missing(string path, JsonElement parent, string name, string kind, string where) =>
+        new(path, null, parent.ValueKind != JsonValueKind.Object ? $"{where}: expected an object, found {parent.ValueKind}; {Shape}"
+            : parent.TryGetProperty(name, out var found) ? $"{where}.{name}: expected {kind}, found {found.ValueKind}; {Shape}"
+            : $"{where}: missing \"{name}\" ({kind}); {Shape}");
 }

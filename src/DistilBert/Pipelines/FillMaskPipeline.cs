@@ -60,12 +60,15 @@ public sealed class FillMaskPipeline : TaskPipeline
 
     Prepared PrepareOne(long number, string text)
     {
-        var encoding = EncodeTruncated(text, null, number);
+        var encoding = Tokenizer.Encode(text, null, Truncating);
         var masks = Enumerable.Range(0, encoding.Length).Where(i => encoding.Ids[i] == Tokenizer.MaskId).ToArray();
+        // The mask token is matched in the raw text, so a truncated text holds one past the cut exactly when it contains it.
         if (masks.Length == 0)
-            throw new InvalidInputException(encoding.Overflowing.Count > 0
+            throw new InvalidInputException(encoding.Truncated && text.Contains(Tokenizer.Vocab.Special.Mask, StringComparison.Ordinal)
                 ? $"input {number}: its {Tokenizer.Vocab.Special.Mask} token lies beyond the first {MaxLength} tokens"
                 : $"input {number}: no {Tokenizer.Vocab.Special.Mask} token in \"{Shorten(text)}\"");
+        // Warned only now: an input refused above needs its error, not a truncation warning before it.
+        if (encoding.Truncated) WarnTruncated(number);
         return new Prepared(number, encoding, masks);
     }
 

@@ -45,7 +45,8 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
     {
         options ??= new AnswerOptions();
         var encode = EncodeOptionsFor(options);
-        return LengthBatcher.Run(inputs.Select(i => Prepare(i, encode)), p => p.Tokens, Settings.BatchSize, batch => RunBatch(batch, options));
+        return LengthBatcher.Run(inputs.Select(i => Prepare(i, encode)), p => p.Tokens, Settings.BatchSize, batch => RunBatch(batch, options),
+            sequences: p => p.Windows.Length);
     }
 
     public IAsyncEnumerable<AnswerOutput> PredictAsync(IAsyncEnumerable<QuestionContext> inputs, AnswerOptions? options = null,
@@ -54,7 +55,7 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
         options ??= new AnswerOptions();
         var encode = EncodeOptionsFor(options);
         return LengthBatcher.RunAsync(inputs.Select(i => Prepare(i, encode)), p => p.Tokens, Settings.BatchSize,
-            batch => RunBatch(batch, options), cancellationToken: cancellationToken);
+            batch => RunBatch(batch, options), sequences: p => p.Windows.Length, cancellationToken: cancellationToken);
     }
 
     EncodeOptions EncodeOptionsFor(AnswerOptions options)
@@ -64,7 +65,10 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
             throw new InvalidInputException($"max_seq_len must be at least 4, got {requested}");
         if (options.DocStride < 0) throw new InvalidInputException($"doc_stride must not be negative, got {options.DocStride}");
         int stride = Math.Min(options.DocStride, length / 2);
-        return new EncodeOptions { MaxLength = length, Truncation = TruncationStrategy.OnlySecond, Stride = stride, ReturnOverflowing = true };
+        return new EncodeOptions
+        {
+            MaxLength = length, Truncation = TruncationStrategy.OnlySecond, Stride = stride, ReturnOverflowing = true, MaxWindows = Settings.MaxWindows,
+        };
     }
 
     sealed record Prepared(long Input, string Context, EncodedText[] Windows)
@@ -76,12 +80,14 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
     {
         if (string.IsNullOrWhiteSpace(input.Question)) throw new InvalidInputException($"input {input.Input}: the question is empty");
         if (string.IsNullOrWhiteSpace(input.Context)) throw new InvalidInputException($"input {input.Input}: the context is empty");
-        EncodedText encoding;
-        try { encoding = Tokenizer.Encode(input.Question, input.Context, encode); }
+        EncodedText? encoding;
+        WordPieceTokenizer.WindowLimitExceeded exceeded;
+        try { encoding = Tokenizer.EncodeWithinWindowLimit(input.Question, input.Context, encode, out exceeded); }
         catch (InvalidInputException e)
         {
             throw new InvalidInputException($"input {input.Input}: the question is too long for windows of {encode.MaxLength} tokens with stride {encode.Stride} ({e.Message})", e);
         }
+        if (encoding is null) throw TooManyWindows(input.Input, "the context", exceeded);
         return new Prepared(input.Input, input.Context, Windows(encoding).ToArray());
     }
 

@@ -13,6 +13,13 @@ public sealed record PipelineSettings
     public int? MaxLength { get; init; }
     /// <summary>Receives warnings such as "input 3 was truncated" (default: none).</summary>
     public Action<string>? Warn { get; init; }
+    /// <summary>
+    /// Most windows one input may take where long inputs run in overlapping windows (QA contexts, NER texts); a longer
+    /// input is refused with an error naming this limit before it is tokenized whole. Null: no limit (as HF).
+    /// </summary>
+    public int? MaxWindows { get; init; } = DefaultMaxWindows;
+    /// <summary>The default of <see cref="MaxWindows"/>: about 16k tokens of QA context, 24k of NER text.</summary>
+    public const int DefaultMaxWindows = 64;
 }
 
 /// <summary>
@@ -39,6 +46,7 @@ public abstract class TaskPipeline
         Model = model;
         Settings = settings ?? new PipelineSettings();
         if (Settings.BatchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {Settings.BatchSize}");
+        if (Settings.MaxWindows < 1) throw new InvalidInputException($"max windows must be at least 1, got {Settings.MaxWindows}");
         int limit = Math.Min(tokenizer.ModelMaxLength, model.Config.MaxPositionEmbeddings);
         if (Settings.MaxLength is { } requested && requested < 3)
             throw new InvalidInputException($"max length must leave room for [CLS], [SEP] and one token (at least 3), got {requested}");
@@ -74,23 +82,38 @@ public abstract class TaskPipeline
         return (tokenizer, loaded.Model);
     }
 
-    /// <summary>Options for encoding one text (or pair) cut to <see cref="MaxLength"/>, with the cut-off part kept as windows.</summary>
+    /// <summary>
+    /// Options for encoding one text (or pair) cut to <see cref="MaxLength"/>, with the cut-off part kept as windows, at
+    /// most <see cref="PipelineSettings.MaxWindows"/> of them.
+    /// </summary>
     protected EncodeOptions Windowed(TruncationStrategy truncation, int stride) => new()
     {
         MaxLength = MaxLength,
         Truncation = truncation,
         Stride = stride,
         ReturnOverflowing = true,
+        MaxWindows = Settings.MaxWindows,
     };
 
-    /// <summary>Encodes and truncates to <see cref="MaxLength"/>, warning (with the input's number) when text was cut.</summary>
+    /// <summary>The refusal of an input over <see cref="PipelineSettings.MaxWindows"/>, naming <paramref name="what"/> ("the context") and how to raise the limit.</summary>
+    private protected static InvalidInputException TooManyWindows(long inputNumber, string what, WordPieceTokenizer.WindowLimitExceeded exceeded) =>
+        new($"input {inputNumber}: {what} {exceeded}; raise the limit with --max-windows (PipelineSettings.MaxWindows)");
+
+    /// <summary>
+    /// Encodes and truncates to <see cref="MaxLength"/>, warning (with the input's number) when text was cut. Only what is
+    /// kept is tokenized, so a huge line costs no more than a long one.
+    /// </summary>
     protected EncodedText EncodeTruncated(string text, string? pair, long inputNumber)
     {
-        var encoding = Tokenizer.Encode(text, pair, Windowed(TruncationStrategy.LongestFirst, 0));
-        if (encoding.Overflowing.Count > 0)
-            Warn($"input {inputNumber}: longer than {MaxLength} tokens, truncated");
+        var encoding = Tokenizer.Encode(text, pair, Truncating);
+        if (encoding.Truncated) WarnTruncated(inputNumber);
         return encoding;
     }
+
+    /// <summary>Options cutting one text (or pair) to <see cref="MaxLength"/>, longest first.</summary>
+    protected EncodeOptions Truncating => new() { MaxLength = MaxLength, Truncation = TruncationStrategy.LongestFirst };
+
+    protected void WarnTruncated(long inputNumber) => Warn($"input {inputNumber}: longer than {MaxLength} tokens, truncated");
 
     /// <summary>All windows of an encoding: the main one then its overflow.</summary>
     protected static IEnumerable<EncodedText> Windows(EncodedText encoding)

@@ -39,20 +39,25 @@ public sealed class TokenClassificationPipeline : TaskPipeline
 
     public IEnumerable<TokenClassificationOutput> Predict(IEnumerable<string> texts, AggregationStrategy strategy = AggregationStrategy.None,
         IReadOnlyList<string>? ignoreLabels = null) =>
-        LengthBatcher.Run(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Tokens, Settings.BatchSize, batch => RunBatch(batch, strategy, ignoreLabels));
+        LengthBatcher.Run(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Tokens, Settings.BatchSize, batch => RunBatch(batch, strategy, ignoreLabels),
+            sequences: p => p.Windows.Length);
 
     public IAsyncEnumerable<TokenClassificationOutput> PredictAsync(IAsyncEnumerable<string> texts, AggregationStrategy strategy = AggregationStrategy.None,
         IReadOnlyList<string>? ignoreLabels = null, CancellationToken cancellationToken = default) =>
         LengthBatcher.RunAsync(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Tokens, Settings.BatchSize,
-            batch => RunBatch(batch, strategy, ignoreLabels), cancellationToken: cancellationToken);
+            batch => RunBatch(batch, strategy, ignoreLabels), sequences: p => p.Windows.Length, cancellationToken: cancellationToken);
 
     sealed record Prepared(long Input, string Text, EncodedText[] Windows)
     {
         public int Tokens => Windows.Sum(w => w.Length);
     }
 
-    Prepared Prepare(long number, string text) =>
-        new(number, text, Windows(Tokenizer.Encode(text, null, Windowed(TruncationStrategy.LongestFirst, Stride))).ToArray());
+    Prepared Prepare(long number, string text)
+    {
+        var encoding = Tokenizer.EncodeWithinWindowLimit(text, null, Windowed(TruncationStrategy.LongestFirst, Stride), out var exceeded)
+            ?? throw TooManyWindows(number, "the text", exceeded);
+        return new(number, text, Windows(encoding).ToArray());
+    }
 
     TokenClassificationOutput[] RunBatch(IReadOnlyList<Prepared> batch, AggregationStrategy strategy, IReadOnlyList<string>? ignoreLabels)
     {

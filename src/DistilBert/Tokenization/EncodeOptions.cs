@@ -48,6 +48,13 @@ public sealed record EncodeOptions
     /// <summary>Keep the tokens cut by truncation as extra windows (HF's <c>return_overflowing_tokens</c>).</summary>
     public bool ReturnOverflowing { get; init; }
 
+    /// <summary>
+    /// The most windows (the truncated encoding and its overflowing ones) one input may give with
+    /// <see cref="ReturnOverflowing"/>; an input needing more is refused with <see cref="InvalidInputException"/> before it
+    /// is tokenized whole. Null: no limit (as HF). It bounds the time and memory one huge text can take.
+    /// </summary>
+    public int? MaxWindows { get; init; }
+
     /// <summary>Which end loses tokens when truncating.</summary>
     public Side TruncationSide { get; init; } = Side.Right;
 

@@ -21,6 +21,11 @@ public sealed class EncodedText
     public required string[] Tokens { get; init; }
     /// <summary>The extra windows cut off by truncation when <see cref="EncodeOptions.ReturnOverflowing"/> is set.</summary>
     public IReadOnlyList<EncodedText> Overflowing { get; init; } = [];
+    /// <summary>
+    /// Whether truncation cut tokens off the text(s), that is, this window does not hold all of them (with or without
+    /// <see cref="EncodeOptions.ReturnOverflowing"/>; not part of HF's encoding).
+    /// </summary>
+    public bool Truncated { get; init; }
 
     public int Length => Ids.Length;
 }

@@ -51,9 +51,8 @@ public sealed partial class WordPieceTokenizer
                 {
                     var text = texts[i] ?? throw new ArgumentNullException(nameof(texts), $"texts[{i}] is null");
                     var pair = pairs?[i];
-                    TokenizeInto(text, s.First, s);
-                    if (pair is not null) TokenizeInto(pair, s.Second, s);
-                    ComputeWindows(s.First.Count, pair is null ? 0 : s.Second.Count, pair is not null, options, s);
+                    if (TokenizeWindows(text, pair, options, s) is { } exceeded)
+                        throw new InvalidInputException($"{exceeded} (EncodeOptions.MaxWindows)");
                     foreach (var window in s.Windows)
                     {
                         int before = chunk.Tokens.Count;

@@ -84,7 +84,8 @@ public sealed partial class WordPieceTokenizer
         public char[] Lowered = [];
         public int[] WordStarts = new int[256];
         public int[] WordEnds = new int[256];
-        public readonly TokenColumns First = new(), Second = new(), Output = new();
+        public readonly TokenColumns First = new(), Second = new(), Output = new(), Counting = new();
+        public bool Truncated;
         public readonly List<Window> Windows = [];
         public readonly List<(int From, int To)> WindowsA = [], WindowsB = [];
     }
@@ -118,13 +119,27 @@ public sealed partial class WordPieceTokenizer
     internal void TokenizeInto(string text, TokenColumns raw, Scratch scratch)
     {
         raw.Clear();
-        int wordIndex = 0, position = 0;
+        TokenizeInto(text, 0, raw, scratch, int.MaxValue);
+    }
+
+    /// <summary>
+    /// Appends the raw tokens of <paramref name="text"/> from char <paramref name="from"/> on, stopping at the first word
+    /// boundary where <paramref name="raw"/> holds <paramref name="stopAfter"/> tokens or more. Tokens before a word
+    /// boundary never depend on the text after it, so the tokens kept are those of the whole text, and tokenizing again
+    /// from the returned position continues exactly (word ids then restart at 0).
+    /// </summary>
+    /// <returns>Where tokenizing stopped: <c>text.Length</c> when the whole text was read.</returns>
+    internal int TokenizeInto(string text, int from, TokenColumns raw, Scratch scratch, int stopAfter)
+    {
+        int wordIndex = 0, position = from;
         var span = text.AsSpan();
         while (true)
         {
             int next = FindSplitToken(span, position, out int length, out int id);
-            SplitWords(span, position, next < 0 ? span.Length : next, raw, scratch, ref wordIndex);
-            if (next < 0) break;
+            int stoppedAt = SplitWords(span, position, next < 0 ? span.Length : next, raw, scratch, ref wordIndex, stopAfter);
+            if (stoppedAt >= 0) return stoppedAt;
+            if (next < 0) return span.Length;
+            if (raw.Count >= stopAfter) return next;
             raw.AddRaw(id, next, next + length, wordIndex++);
             position = next + length;
         }
@@ -153,9 +168,11 @@ public sealed partial class WordPieceTokenizer
 
     /// <summary>
     /// Normalises and pre-tokenises text[start..end) into words, and WordPieces each word as it ends. A word is kept as
-    /// normalised chars with, for each, the original UTF-16 range of the character it came from.
+    /// normalised chars with, for each, the original UTF-16 range of the character it came from. Stops between words
+    /// once <paramref name="raw"/> holds <paramref name="stopAfter"/> tokens.
     /// </summary>
-    void SplitWords(ReadOnlySpan<char> text, int start, int end, TokenColumns raw, Scratch s, ref int wordIndex)
+    /// <returns>-1 when text[start..end) was read to the end, else the position where it stopped.</returns>
+    int SplitWords(ReadOnlySpan<char> text, int start, int end, TokenColumns raw, Scratch s, ref int wordIndex, int stopAfter)
     {
         var asciiKind = normalizer.AsciiKind;
         var asciiMap = normalizer.AsciiMap;
@@ -173,6 +190,11 @@ public sealed partial class WordPieceTokenizer
         int i = start;
         while (i < end)
         {
+            if (raw.Count >= stopAfter && codePoints == 0)
+            {
+                wordIndex = words;
+                return i;
+            }
             char c = text[i];
             if (c < 128)
             {
@@ -260,6 +282,7 @@ public sealed partial class WordPieceTokenizer
         }
         EndWord();
         wordIndex = words;
+        return -1;
 
         void Append(string t, int from, int originalStart, int originalEnd, int count = -1)
         {
@@ -335,18 +358,112 @@ public sealed partial class WordPieceTokenizer
     /// <summary>Token ranges [FromA, ToA) and [FromB, ToB) of one output sequence.</summary>
     internal readonly record struct Window(int FromA, int ToA, int FromB, int ToB);
 
+    /// <summary>An input that needs more windows than <see cref="EncodeOptions.MaxWindows"/> allows.</summary>
+    /// <param name="Windows">The windows it needs; 0 when it was too long to count them (then more than the limit).</param>
+    /// <param name="Tokens">Tokens of its longer sequence; with <paramref name="Windows"/> 0, a lower bound.</param>
+    internal readonly record struct WindowLimitExceeded(int Limit, long Windows, int Tokens, int MaxLength, int Stride)
+    {
+        public override string ToString() => Windows > 0
+            ? $"needs {Windows} windows of up to {MaxLength} tokens (stride {Stride}) for its {Tokens} tokens, more than the limit of {Limit}"
+            : $"needs more than the limit of {Limit} windows of up to {MaxLength} tokens (stride {Stride}): it has at least {Tokens} tokens";
+    }
+
+    /// <summary>
+    /// Tokenizes one input (text or pair) only as far as truncation can use, then computes its windows. Tokenizing stops at
+    /// <see cref="TokensWorthTokenizing"/> tokens per sequence (between words, so what is kept is exactly what the whole
+    /// text gives); the stored count then stands for any length at least as large, which truncation treats alike.
+    /// </summary>
+    /// <returns>Null, or how far the input is over <see cref="EncodeOptions.MaxWindows"/> (its windows are then not computed).</returns>
+    internal WindowLimitExceeded? TokenizeWindows(string text, string? pair, EncodeOptions options, Scratch s)
+    {
+        bool isPair = pair is not null;
+        int tokenLimit = TokensWorthTokenizing(options, isPair);
+        s.First.Clear();
+        int stoppedA = TokenizeInto(text, 0, s.First, s, tokenLimit);
+        int lengthA = s.First.Count, lengthB = 0;
+        if (pair is not null)
+        {
+            s.Second.Clear();
+            int stoppedB = TokenizeInto(pair, 0, s.Second, s, tokenLimit);
+            lengthB = s.Second.Count;
+            // longest_first gives the odd token of an odd budget to the longer text when both are cut: which is longer matters.
+            int budget = Budget(options, isPair);
+            if (options.Truncation == TruncationStrategy.LongestFirst && !options.ReturnOverflowing && (stoppedA < text.Length || stoppedB < pair.Length)
+                && lengthA > budget && lengthB > budget && budget % 2 == 1)
+                (lengthA, lengthB) = CountUntilOrdered(text, stoppedA, lengthA, pair, stoppedB, lengthB, s);
+        }
+        return ComputeWindows(lengthA, lengthB, isPair, options, s, tokenLimit);
+    }
+
+    /// <summary>Tokens left for the texts once the template's special tokens are in (may be negative: refused later).</summary>
+    int Budget(EncodeOptions options, bool isPair) =>
+        options.ResolveMaxLength(ModelMaxLength) - (options.AddSpecialTokens ? (isPair ? Template.AddedPair : Template.AddedSingle) : 0);
+
+    /// <summary>
+    /// Tokens of one sequence worth tokenizing. Truncation keeps at most budget tokens of a sequence, so budget + 1 tell
+    /// that it was cut; with overflowing windows under a <see cref="EncodeOptions.MaxWindows"/> limit, limit × budget + 1
+    /// tokens need more windows than allowed. Everything is tokenized without truncation, when truncating on the left
+    /// (the end is kept), for overflowing windows without a limit, and for budgets under 2 (a sequence keeping 0 tokens
+    /// gets one overflow window spanning all of it).
+    /// </summary>
+    int TokensWorthTokenizing(EncodeOptions options, bool isPair)
+    {
+        if (!StopTokenizingAtTruncation || options.Truncation == TruncationStrategy.None || options.TruncationSide == Side.Left)
+            return int.MaxValue;
+        int budget = Budget(options, isPair);
+        if (budget < 2) return int.MaxValue;
+        if (!options.ReturnOverflowing) return budget + 1;
+        if (options.MaxWindows is int limit && limit >= 1) return (int)Math.Min(int.MaxValue, (long)limit * budget + 1);
+        return int.MaxValue;
+    }
+
+    /// <summary>
+    /// Whether <see cref="TokenizeWindows"/> stops at what truncation keeps (the default). Off, everything is tokenized
+    /// first: the plain twin the tests compare the early stop against.
+    /// </summary>
+    internal bool StopTokenizingAtTruncation { get; set; } = true;
+
+    /// <summary>
+    /// Continues counting the tokens of two texts that were stopped early (counted in chunks, not kept) until their
+    /// order is known; each returned count is then exact, or larger than the other's exact count.
+    /// </summary>
+    (int A, int B) CountUntilOrdered(string a, int stoppedA, int countA, string b, int stoppedB, int countB, Scratch s)
+    {
+        const int Chunk = 4096;
+        while (true)
+        {
+            bool doneA = stoppedA >= a.Length, doneB = stoppedB >= b.Length;
+            if (doneA && doneB || doneA && countB > countA || doneB && countA > countB) return (countA, countB);
+            s.Counting.Clear();
+            if (!doneA && (doneB || countA <= countB))
+            {
+                stoppedA = TokenizeInto(a, stoppedA, s.Counting, s, Chunk);
+                countA += s.Counting.Count;
+            }
+            else
+            {
+                stoppedB = TokenizeInto(b, stoppedB, s.Counting, s, Chunk);
+                countB += s.Counting.Count;
+            }
+        }
+    }
+
     /// <summary>
     /// The windows of one input after truncation, as HF's Rust <c>truncate_encodings</c>: the first is the truncated
     /// encoding, the others are its overflowing windows (only with <see cref="EncodeOptions.ReturnOverflowing"/>).
+    /// A length of <paramref name="tokenLimit"/> or more means "at least that many" (tokenizing stopped there).
     /// </summary>
-    internal void ComputeWindows(int lengthA, int lengthB, bool isPair, EncodeOptions options, Scratch s)
+    /// <returns>Null, or how far the input is over <see cref="EncodeOptions.MaxWindows"/> (no windows computed).</returns>
+    internal WindowLimitExceeded? ComputeWindows(int lengthA, int lengthB, bool isPair, EncodeOptions options, Scratch s,
+        int tokenLimit = int.MaxValue)
     {
         var windows = s.Windows;
         windows.Clear();
+        s.Truncated = false;
         if (options.Truncation == TruncationStrategy.None)
         {
             windows.Add(new Window(0, lengthA, 0, lengthB));
-            return;
+            return null;
         }
         int maxLength = options.ResolveMaxLength(ModelMaxLength);
         int added = options.AddSpecialTokens ? (isPair ? Template.AddedPair : Template.AddedSingle) : 0;
@@ -357,6 +474,8 @@ public sealed partial class WordPieceTokenizer
         if (options.Stride > 0 && options.Stride >= budget)
             throw new InvalidInputException($"stride {options.Stride} must be smaller than max_length {maxLength} minus the " +
                 $"{added} special tokens ({budget}): each window must advance");
+        if (options.MaxWindows is < 1) throw new InvalidInputException($"max windows must be at least 1, got {options.MaxWindows}");
+        string Tokens(int length) => length >= tokenLimit ? $"at least {length}" : $"{length}";
 
         int keepA = lengthA, keepB = lengthB;
         int total = lengthA + lengthB;
@@ -383,24 +502,35 @@ public sealed partial class WordPieceTokenizer
                 case TruncationStrategy.OnlyFirst:
                     if (lengthA <= toRemove)
                         throw new InvalidInputException($"truncation only_first cannot reach max_length {maxLength}: the first " +
-                            $"sequence has {lengthA} tokens but {toRemove} must be removed (the second has {lengthB})");
+                            $"sequence has {Tokens(lengthA)} tokens but {(lengthA >= tokenLimit || lengthB >= tokenLimit ? "at least " : "")}" +
+                            $"{toRemove} must be removed (the second has {Tokens(lengthB)})");
                     keepA = lengthA - toRemove;
                     break;
                 case TruncationStrategy.OnlySecond:
                     if (!isPair) throw new InvalidInputException("truncation only_second needs a pair of texts");
                     if (lengthB <= toRemove)
                         throw new InvalidInputException($"truncation only_second cannot reach max_length {maxLength}: the second " +
-                            $"sequence has {lengthB} tokens but {toRemove} must be removed (the first has {lengthA})");
+                            $"sequence has {Tokens(lengthB)} tokens but {(lengthA >= tokenLimit || lengthB >= tokenLimit ? "at least " : "")}" +
+                            $"{toRemove} must be removed (the first has {Tokens(lengthA)})");
                     keepB = lengthB - toRemove;
                     break;
             }
         }
+        s.Truncated = keepA < lengthA || keepB < lengthB;
+        RequireAdvancingWindows(lengthA, keepA, options.Stride);
+        RequireAdvancingWindows(lengthB, keepB, options.Stride);
+        int? maxWindows = options.ReturnOverflowing ? options.MaxWindows : null;
+        // A sequence cut into windows that was too long to tokenize whole needs more windows than the limit allows.
+        if (maxWindows is int limit && (keepA < lengthA && lengthA >= tokenLimit || keepB < lengthB && lengthB >= tokenLimit))
+            return new WindowLimitExceeded(limit, 0, Math.Max(lengthA, lengthB), maxLength, options.Stride);
 
         SplitWindows(lengthA, keepA, options, s.WindowsA);
         SplitWindows(lengthB, keepB, options, s.WindowsB);
         var a = s.WindowsA; var b = s.WindowsB;
+        if (maxWindows is int max && (long)a.Count * b.Count > max)
+            return new WindowLimitExceeded(max, (long)a.Count * b.Count, Math.Max(lengthA, lengthB), maxLength, options.Stride);
         windows.Add(new Window(a[0].From, a[0].To, b[0].From, b[0].To));
-        if (!options.ReturnOverflowing) return;
+        if (!options.ReturnOverflowing) return null;
         // Rust's Encoding::merge_with order: each overflow of A with B's main window and B's overflows, then A with B's.
         for (int i = 1; i < a.Count; i++)
         {
@@ -408,6 +538,14 @@ public sealed partial class WordPieceTokenizer
             for (int j = 1; j < b.Count; j++) windows.Add(new Window(a[i].From, a[i].To, b[j].From, b[j].To));
         }
         for (int j = 1; j < b.Count; j++) windows.Add(new Window(a[0].From, a[0].To, b[j].From, b[j].To));
+        return null;
+    }
+
+    static void RequireAdvancingWindows(int length, int keep, int stride)
+    {
+        if (keep < length && keep > 0 && stride >= keep)
+            throw new InvalidInputException($"stride {stride} must be smaller than the {keep} tokens kept from a sequence " +
+                "after truncation: each window must advance");
     }
 
     /// <summary>Windows of <paramref name="keep"/> tokens over a sequence of <paramref name="length"/>, overlapping by the stride.</summary>
@@ -416,11 +554,7 @@ public sealed partial class WordPieceTokenizer
         windows.Clear();
         if (keep >= length) { windows.Add((0, length)); return; }
         if (keep == 0) { windows.Add((0, 0)); windows.Add((0, length)); return; }
-        int stride = options.Stride;
-        if (stride >= keep)
-            throw new InvalidInputException($"stride {stride} must be smaller than the {keep} tokens kept from a sequence " +
-                "after truncation: each window must advance");
-        int step = keep - stride;
+        int step = keep - options.Stride;
         if (options.TruncationSide == Side.Right)
         {
             for (int from = 0; ; from += step)
@@ -462,15 +596,27 @@ public sealed partial class WordPieceTokenizer
 
     /// <summary>Encodes a text, or a pair of texts, with special tokens, truncation and padding as options ask.</summary>
     /// <exception cref="ArgumentNullException">text is null.</exception>
-    /// <exception cref="InvalidInputException">Impossible truncation (only_first/only_second too short, stride too large).</exception>
-    public EncodedText Encode(string text, string? pair = null, EncodeOptions? options = null)
+    /// <exception cref="InvalidInputException">Impossible truncation (only_first/only_second too short, stride too large),
+    /// or more windows than <see cref="EncodeOptions.MaxWindows"/>.</exception>
+    public EncodedText Encode(string text, string? pair = null, EncodeOptions? options = null) =>
+        EncodeWithinWindowLimit(text, pair, options ?? EncodeOptions.Default, out var exceeded)
+            ?? throw new InvalidInputException($"the input {exceeded} (EncodeOptions.MaxWindows)");
+
+    /// <summary>
+    /// <see cref="Encode"/>, but an input over <see cref="EncodeOptions.MaxWindows"/> gives null and the reason, so that
+    /// a pipeline can name its own setting.
+    /// </summary>
+    internal EncodedText? EncodeWithinWindowLimit(string text, string? pair, EncodeOptions options, out WindowLimitExceeded exceeded)
     {
         ArgumentNullException.ThrowIfNull(text);
-        options ??= EncodeOptions.Default;
         var s = ThreadScratch;
-        TokenizeInto(text, s.First, s);
-        if (pair is not null) TokenizeInto(pair, s.Second, s);
-        ComputeWindows(s.First.Count, pair is null ? 0 : s.Second.Count, pair is not null, options, s);
+        exceeded = default;
+        if (TokenizeWindows(text, pair, options, s) is { } over)
+        {
+            exceeded = over;
+            ReleaseHugeScratch();
+            return null;
+        }
 
         var encodings = new EncodedText[s.Windows.Count];
         int padTo = PaddedLength(options, s, pair is not null);
@@ -478,7 +624,7 @@ public sealed partial class WordPieceTokenizer
         {
             s.Output.Clear();
             WriteWindow(s.First, pair is null ? null : s.Second, s.Windows[k], options.AddSpecialTokens, s.Output);
-            encodings[k] = ToEncoding(s.Output, padTo, options.PaddingSide);
+            encodings[k] = ToEncoding(s.Output, padTo, options.PaddingSide, s.Truncated);
         }
         ReleaseHugeScratch();
         if (encodings.Length == 1) return encodings[0];
@@ -487,7 +633,7 @@ public sealed partial class WordPieceTokenizer
         {
             Ids = main.Ids, TypeIds = main.TypeIds, AttentionMask = main.AttentionMask, SpecialTokensMask = main.SpecialTokensMask,
             WordIds = main.WordIds, SequenceIds = main.SequenceIds, Offsets = main.Offsets, Tokens = main.Tokens,
-            Overflowing = encodings[1..],
+            Truncated = main.Truncated, Overflowing = encodings[1..],
         };
     }
 
@@ -520,7 +666,7 @@ public sealed partial class WordPieceTokenizer
             throw new InvalidInputException($"padding needs a padding token, but the vocabulary has no '{Vocab.Special.Pad}'");
     }
 
-    EncodedText ToEncoding(TokenColumns o, int padTo, Side side)
+    EncodedText ToEncoding(TokenColumns o, int padTo, Side side, bool truncated)
     {
         int n = o.Count, length = Math.Max(n, padTo), pad = length - n;
         int offset = side == Side.Left ? pad : 0;
@@ -528,6 +674,7 @@ public sealed partial class WordPieceTokenizer
         {
             Ids = new int[length], TypeIds = new int[length], AttentionMask = new int[length], SpecialTokensMask = new int[length],
             WordIds = new int[length], SequenceIds = new int[length], Offsets = new (int, int)[length], Tokens = new string[length],
+            Truncated = truncated,
         };
         if (pad > 0)
         {
