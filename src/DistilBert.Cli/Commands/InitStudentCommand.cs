@@ -35,6 +35,7 @@ public static class InitStudentCommand
             var (config, notes) = StudentConfig.FromTeacher(File.ReadAllText(configPath), configPath, map.Length, masks);
 
             Directory.CreateDirectory(outDir);
+            TemporaryFiles.RemoveStale(outDir); // leftovers of a killed earlier write of this folder
             // HF's safe serialization stores a tied tensor once: the projector is the word-embedding matrix.
             var word = tensors.First(t => t.Name == "distilbert.embeddings.word_embeddings.weight");
             var toWrite = tensors

@@ -73,6 +73,8 @@ public sealed class Trainer
         var plan = Plan();
         var state = new TrainingState { TotalSteps = plan.TotalSteps, WarmupSteps = plan.WarmupSteps, Options = _options };
         model.Random = new SeededRandom(unchecked((ulong)_options.Seed * 0x9E3779B97F4A7C15UL + 1));
+        // A killed earlier run (kill -9: no finally ran) can leave temporary checkpoint folders and half-copied files.
+        TemporaryFiles.RemoveStale(_runDirectory);
         if (resume)
         {
             var checkpoint = TrainingCheckpoint.Find(_runDirectory)

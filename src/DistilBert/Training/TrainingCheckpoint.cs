@@ -26,7 +26,7 @@ public static class TrainingCheckpoint
         Directory.CreateDirectory(runDirectory);
         var target = Path.Combine(runDirectory, FolderName);
         var previous = Path.Combine(runDirectory, PreviousFolderName);
-        var temp = Path.Combine(runDirectory, $".checkpoint.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var temp = TemporaryFiles.PathBeside(runDirectory, FolderName);
         try
         {
             Directory.CreateDirectory(temp);
