@@ -79,8 +79,16 @@ public sealed class Trainer
         {
             var checkpoint = TrainingCheckpoint.Find(_runDirectory)
                 ?? throw new InvalidInputException($"--resume: no complete checkpoint in {_runDirectory}");
-            state = TrainingCheckpoint.Load(checkpoint, model, optimizer);
-            CheckSameRun(state, plan, checkpoint);
+            var saved = TrainingCheckpoint.ReadState(checkpoint);
+            var statePath = Path.Combine(checkpoint, TrainingCheckpoint.StateFileName);
+            saved.ValidateOptions(statePath);
+            CheckSameRun(saved.Options!, checkpoint);
+            saved.Validate(statePath, plan, _options);
+            state = TrainingCheckpoint.Load(checkpoint, model, optimizer, saved);
+            // From here on the state describes this run, whose length may differ (more epochs extend a run).
+            state.TotalSteps = plan.TotalSteps;
+            state.WarmupSteps = plan.WarmupSteps;
+            state.Options = _options;
             plan = Plan(state.GlobalStep, checkpoint);
         }
         Directory.CreateDirectory(_runDirectory);
@@ -200,15 +208,12 @@ public sealed class Trainer
         }
     }
 
-    void CheckSameRun(TrainingState state, TrainingPlan plan, string checkpoint)
+    void CheckSameRun(TrainingOptions saved, string checkpoint)
     {
-        if (state.Options is not { } saved) return;
         // Settings that change the data order or the arithmetic would make the resumed run a different run.
         var now = _options with { Epochs = saved.Epochs, MaxSteps = saved.MaxSteps, SaveEvery = saved.SaveEvery, EvalEvery = saved.EvalEvery, Patience = saved.Patience };
         if (now != saved)
             throw new InvalidInputException($"--resume: {checkpoint} was written by a run with different settings ({Describe(saved)}) than now ({Describe(now)})");
-        if (state.Finished && state.GlobalStep >= plan.TotalSteps && plan.TotalSteps == state.TotalSteps)
-            return; // nothing left to do; Run writes the output folder again
     }
 
     static string Describe(TrainingOptions o) =>
