@@ -25,6 +25,7 @@ public static class InitStudentCommand
         CliAction.Set(command, parse =>
         {
             string teacherDir = parse.GetValue(teacher)!, outDir = parse.GetValue(output)!;
+            Input.OutputFolder.RefuseOverlap(outDir, ("--teacher", teacherDir));
             var configPath = Path.Combine(teacherDir, "config.json");
             if (!File.Exists(configPath)) throw new ModelFileException(configPath, "the teacher folder has no config.json");
             using var source = CheckpointFile.Open(teacherDir); // safetensors, sharded, or pytorch_model.bin
