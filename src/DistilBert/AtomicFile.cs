@@ -11,7 +11,7 @@ public static class AtomicFile
     public static void Write(string path, Action<string> writeTemporary)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var temporary = TemporaryFiles.PathBeside(directory, Path.GetFileName(path));
         try
         {
             writeTemporary(temporary);

@@ -45,7 +45,7 @@ public sealed class TrainerLoopTests : IDisposable
         return PretrainedModel.Create(config, "DistilBertForSequenceClassification", seed);
     }
 
-    static ClassificationTraining Task(TransformerModel model, List<LabeledText> train, List<LabeledText>? eval = null) =>
+    internal static ClassificationTraining Task(TransformerModel model, List<LabeledText> train, List<LabeledText>? eval = null) =>
         new(model, Tokenizer.Value, train,
             eval?.Select((e, i) => new TextExample(i + 1, e.Text, null, e.Label == 1 ? "POSITIVE" : "NEGATIVE")).ToList(), maxLength: 16);
 

@@ -49,6 +49,7 @@ public static class DistillCommand
         CliAction.Set(cmd, (parse, cancellation) =>
         {
             string teacherDir = parse.GetValue(teacher)!, studentDir = parse.GetValue(student)!, outDir = parse.GetValue(output)!;
+            Input.OutputFolder.RefuseOverlap(outDir, ("--teacher", teacherDir), ("--student", studentDir));
             var options = new GeneralDistillationOptions
             {
                 Loss = new DistillationLossOptions

@@ -58,6 +58,7 @@ public static class DistillTaskCommand
             string? studentDir = parse.GetValue(student);
             bool init = parse.GetValue(initFromTeacher);
             if ((studentDir is null) == !init) throw new InvalidInputException("give exactly one of --student DIR and --init-from-teacher");
+            Input.OutputFolder.RefuseOverlap(outDir, ("--teacher", teacherDir), ("--student", studentDir));
             var options = new TaskDistillationOptions
             {
                 Alpha = parse.GetValue(alpha), Temperature = parse.GetValue(temperature), BatchSize = parse.GetValue(batchSize),

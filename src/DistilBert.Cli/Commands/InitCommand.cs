@@ -28,6 +28,7 @@ public static class InitCommand
 
     public static TransformerModel Run(string configPath, string outDir, string? architecture, ulong seed)
     {
+        Input.OutputFolder.RefuseOverlap(outDir, ("--config", configPath));
         var config = ModelConfig.Load(configPath);
         TransformerModel model;
         try { model = PretrainedModel.Create(config, architecture, seed); }

@@ -25,6 +25,7 @@ public static class InitStudentCommand
         CliAction.Set(command, parse =>
         {
             string teacherDir = parse.GetValue(teacher)!, outDir = parse.GetValue(output)!;
+            Input.OutputFolder.RefuseOverlap(outDir, ("--teacher", teacherDir));
             var configPath = Path.Combine(teacherDir, "config.json");
             if (!File.Exists(configPath)) throw new ModelFileException(configPath, "the teacher folder has no config.json");
             using var source = CheckpointFile.Open(teacherDir); // safetensors, sharded, or pytorch_model.bin
@@ -35,6 +36,7 @@ public static class InitStudentCommand
             var (config, notes) = StudentConfig.FromTeacher(File.ReadAllText(configPath), configPath, map.Length, masks);
 
             Directory.CreateDirectory(outDir);
+            TemporaryFiles.RemoveStale(outDir); // leftovers of a killed earlier write of this folder
             // HF's safe serialization stores a tied tensor once: the projector is the word-embedding matrix.
             var word = tensors.First(t => t.Name == "distilbert.embeddings.word_embeddings.weight");
             var toWrite = tensors

@@ -40,6 +40,7 @@ public static class QuickstartCommand
             string trainPath = parse.GetValue(train) ?? DefaultAssets.Train;
             string validationPath = parse.GetValue(validation) ?? DefaultAssets.Validation;
             string outDir = Path.GetFullPath(parse.GetValue(output)!);
+            Input.OutputFolder.RefuseOverlap(parse.GetValue(output)!, ("--teacher", teacherDir));
             var clock = Stopwatch.StartNew();
 
             var teacherModel = PretrainedModel.Load(teacherDir).Model;

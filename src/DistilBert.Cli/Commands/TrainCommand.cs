@@ -172,6 +172,7 @@ public static class TrainCommand
 
     static TaskModel Prepare(ParseResult p, Common common, string head, IReadOnlyList<string>? labels, TrainingOptions options)
     {
+        Input.OutputFolder.RefuseOverlap(p.GetValue(common.Out)!, ("--model", p.GetValue(common.Model)), ("--tokenizer", p.GetValue(common.Tokenizer)));
         var prepared = TaskModels.Load(p.GetValue(common.Model)!, head, labels, (ulong)options.Seed, p.GetValue(common.Tokenizer));
         var m = prepared.Model;
         Console.WriteLine($"{m.ArchitectureName}: {m.Config.NumLayers} layers, dim {m.Config.HiddenSize}, {m.Parameters.ElementCount:N0} parameters");

@@ -14,6 +14,7 @@ public static class ModelFolder
     /// <paramref name="extraFilesToCopy"/> (tokenizer files...) by file name. Everything is first written to a temporary
     /// folder beside <paramref name="dir"/>; then the folder is renamed into place, or (when it exists) each file is
     /// renamed over its old version, so a reader never sees a half-written file. Sources may live in <paramref name="dir"/>.
+    /// Stale temporaries of killed earlier writes (<see cref="TemporaryFiles.RemoveStale"/>) are deleted first.
     /// </summary>
     public static void Save(string dir, string configJson, IEnumerable<TensorToWrite> tensors, IEnumerable<string>? extraFilesToCopy = null)
     {
@@ -23,7 +24,10 @@ public static class ModelFolder
         var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
         var parent = Path.GetDirectoryName(target) ?? throw new InvalidInputException($"cannot save a model to '{dir}'");
         Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        // Leftovers of a killed earlier save of this folder (and of atomic writes into it) go first.
+        TemporaryFiles.RemoveStale(parent, Path.GetFileName(target));
+        TemporaryFiles.RemoveStale(target);
+        var temp = TemporaryFiles.PathBeside(parent, Path.GetFileName(target));
         Directory.CreateDirectory(temp);
         try
         {

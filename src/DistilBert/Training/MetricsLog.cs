@@ -33,7 +33,7 @@ public sealed class MetricsLog : IDisposable
                 }
                 catch (JsonException) { }
             }
-        File.WriteAllLines(FilePath, kept);
+        AtomicFile.Write(FilePath, temporary => File.WriteAllLines(temporary, kept)); // a kill here must not lose the history
         _writer = new StreamWriter(FilePath, append: true) { AutoFlush = true };
     }
 

@@ -73,12 +73,22 @@ public sealed class Trainer
         var plan = Plan();
         var state = new TrainingState { TotalSteps = plan.TotalSteps, WarmupSteps = plan.WarmupSteps, Options = _options };
         model.Random = new SeededRandom(unchecked((ulong)_options.Seed * 0x9E3779B97F4A7C15UL + 1));
+        // A killed earlier run (kill -9: no finally ran) can leave temporary checkpoint folders and half-copied files.
+        TemporaryFiles.RemoveStale(_runDirectory);
         if (resume)
         {
             var checkpoint = TrainingCheckpoint.Find(_runDirectory)
                 ?? throw new InvalidInputException($"--resume: no complete checkpoint in {_runDirectory}");
-            state = TrainingCheckpoint.Load(checkpoint, model, optimizer);
-            CheckSameRun(state, plan, checkpoint);
+            var saved = TrainingCheckpoint.ReadState(checkpoint);
+            var statePath = Path.Combine(checkpoint, TrainingCheckpoint.StateFileName);
+            saved.ValidateOptions(statePath);
+            CheckSameRun(saved.Options!, checkpoint);
+            saved.Validate(statePath, plan, _options);
+            state = TrainingCheckpoint.Load(checkpoint, model, optimizer, saved);
+            // From here on the state describes this run, whose length may differ (more epochs extend a run).
+            state.TotalSteps = plan.TotalSteps;
+            state.WarmupSteps = plan.WarmupSteps;
+            state.Options = _options;
             plan = Plan(state.GlobalStep, checkpoint);
         }
         Directory.CreateDirectory(_runDirectory);
@@ -198,15 +208,12 @@ public sealed class Trainer
         }
     }
 
-    void CheckSameRun(TrainingState state, TrainingPlan plan, string checkpoint)
+    void CheckSameRun(TrainingOptions saved, string checkpoint)
     {
-        if (state.Options is not { } saved) return;
         // Settings that change the data order or the arithmetic would make the resumed run a different run.
         var now = _options with { Epochs = saved.Epochs, MaxSteps = saved.MaxSteps, SaveEvery = saved.SaveEvery, EvalEvery = saved.EvalEvery, Patience = saved.Patience };
         if (now != saved)
             throw new InvalidInputException($"--resume: {checkpoint} was written by a run with different settings ({Describe(saved)}) than now ({Describe(now)})");
-        if (state.Finished && state.GlobalStep >= plan.TotalSteps && plan.TotalSteps == state.TotalSteps)
-            return; // nothing left to do; Run writes the output folder again
     }
 
     static string Describe(TrainingOptions o) =>

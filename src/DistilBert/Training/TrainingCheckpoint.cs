@@ -26,7 +26,7 @@ public static class TrainingCheckpoint
         Directory.CreateDirectory(runDirectory);
         var target = Path.Combine(runDirectory, FolderName);
         var previous = Path.Combine(runDirectory, PreviousFolderName);
-        var temp = Path.Combine(runDirectory, $".checkpoint.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var temp = TemporaryFiles.PathBeside(runDirectory, FolderName);
         try
         {
             Directory.CreateDirectory(temp);
@@ -68,14 +68,18 @@ public static class TrainingCheckpoint
     public static TrainingState ReadState(string checkpointDirectory)
     {
         var path = Path.Combine(checkpointDirectory, StateFileName);
+        long length = new FileInfo(path).Length;
+        if (length > TrainingState.MaxFileBytes)
+            throw new ModelFileException(path, $"{length:N0} bytes, more than a trainer state can take ({TrainingState.MaxFileBytes:N0})");
         return TrainingState.FromJson(File.ReadAllText(path), path);
     }
 
     /// <summary>Loads the checkpoint's weights into <paramref name="model"/> and its moments into <paramref name="optimizer"/>;
-    /// every trainable parameter must be present.</summary>
-    public static TrainingState Load(string checkpointDirectory, TransformerModel model, AdamW optimizer)
+    /// every trainable parameter must be present. <paramref name="state"/>: the checkpoint's state when already read
+    /// (and validated against the run).</summary>
+    public static TrainingState Load(string checkpointDirectory, TransformerModel model, AdamW optimizer, TrainingState? state = null)
     {
-        var state = ReadState(checkpointDirectory);
+        state ??= ReadState(checkpointDirectory);
         var modelDir = Path.Combine(checkpointDirectory, ModelFolderName);
         using (var source = CheckpointFile.Open(modelDir))
         {
@@ -83,25 +87,59 @@ public static class TrainingCheckpoint
             if (!report.IsComplete) throw new ModelFileException(modelDir, $"the checkpoint does not match the model: {report}");
             model.MarkWeightsChanged(); // the model may have run before: packed inference copies must refresh
         }
-        var optimizerPath = Path.Combine(checkpointDirectory, OptimizerFileName);
-        using var moments = SafeTensors.Open(optimizerPath);
+        LoadOptimizerState(Path.Combine(checkpointDirectory, OptimizerFileName), model, optimizer, state.GlobalStep);
+        model.Random.State = state.DropoutRandomState;
+        return state;
+    }
+
+    /// <summary>
+    /// AdamW's state as <see cref="OptimizerTensors"/> wrote it, checked tensor by tensor against the model: F32 moments
+    /// of the parameter's element count (flat, or in its shape), finite, second moments ≥ 0; an I64 scalar step in
+    /// [1, <paramref name="globalStep"/>]; no tensor for a parameter the model does not have.
+    /// </summary>
+    static void LoadOptimizerState(string path, TransformerModel model, AdamW optimizer, int globalStep)
+    {
+        using var moments = SafeTensors.Open(path);
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in model.Parameters)
+            foreach (var prefix in new[] { "exp_avg.", "exp_avg_sq.", "step." }) expected.Add(prefix + p.Name);
+        foreach (var t in moments.Tensors)
+            if (!expected.Contains(t.Name)) throw new ModelFileException(path, $"tensor '{t.Name}' is not the optimizer state of any parameter of the model");
+
         optimizer.State.Clear();
         foreach (var p in model.Parameters)
         {
-            if (!moments.Contains("step." + p.Name)) continue; // never stepped (no gradient yet, or frozen)
+            var stepName = "step." + p.Name;
+            if (!moments.Contains(stepName))
+            {
+                // never stepped (no gradient yet, or frozen): then it has no moments either
+                foreach (var orphan in new[] { "exp_avg." + p.Name, "exp_avg_sq." + p.Name })
+                    if (moments.Contains(orphan)) throw new ModelFileException(path, $"'{orphan}' has no '{stepName}' beside it");
+                continue;
+            }
+            var stepInfo = moments.Info(stepName);
+            if (stepInfo.DType != TensorDType.I64 || stepInfo.ElementCount != 1)
+                throw new ModelFileException(path, $"'{stepName}' is {stepInfo.DType} {stepInfo.ShapeText}, not an I64 scalar");
+            long step = moments.ReadInt64(stepName)[0];
+            if (step < 1 || step > globalStep)
+                throw new ModelFileException(path, $"'{stepName}' is {step}, outside [1, {globalStep}] (the run's global_step)");
+
             var expAvg = new float[p.Length];
             var expAvgSq = new float[p.Length];
-            foreach (var (name, into) in new[] { ("exp_avg." + p.Name, expAvg), ("exp_avg_sq." + p.Name, expAvgSq) })
+            foreach (var (name, into, nonNegative) in new[] { ("exp_avg." + p.Name, expAvg, false), ("exp_avg_sq." + p.Name, expAvgSq, true) })
             {
-                if (!moments.Contains(name)) throw new ModelFileException(optimizerPath, $"no tensor '{name}'");
-                if (moments.Info(name).ByteLength != (long)p.Length * sizeof(float))
-                    throw new ModelFileException(optimizerPath, $"'{name}' has {moments.Info(name).ByteLength / 4} elements, the parameter {p.ShapeText} has {p.Length}");
+                if (!moments.Contains(name)) throw new ModelFileException(path, $"no tensor '{name}'");
+                var info = moments.Info(name);
+                bool flat = info.Shape.Length == 1 && info.Shape[0] == p.Length;
+                bool shaped = info.Shape.Length == p.Shape.Length && info.Shape.Zip(p.Shape).All(d => d.First == d.Second);
+                if (info.DType != TensorDType.F32 || !(flat || shaped))
+                    throw new ModelFileException(path, $"'{name}' is {info.DType} {info.ShapeText}, the parameter is F32 {p.ShapeText} ({p.Length} elements)");
                 moments.ReadFloat32(name, into);
+                int bad = nonNegative ? Array.FindIndex(into, v => !(v >= 0) || float.IsPositiveInfinity(v)) : Array.FindIndex(into, v => !float.IsFinite(v));
+                if (bad >= 0) throw new ModelFileException(path, $"'{name}' holds {into[bad]} at element {bad}{(nonNegative ? ", not a finite number ≥ 0" : "")}");
             }
-            optimizer.State[p.Name] = (expAvg, expAvgSq, moments.ReadInt64("step." + p.Name)[0]);
+            optimizer.State[p.Name] = (expAvg, expAvgSq, step);
         }
-        model.Random.State = state.DropoutRandomState;
-        return state;
     }
 
     static IEnumerable<TensorToWrite> OptimizerTensors(AdamW optimizer)

@@ -45,7 +45,11 @@ public sealed record TrainingOptions
         Require(LearningRate > 0 && double.IsFinite(LearningRate), $"learning rate must be positive, got {LearningRate}");
         Require(WarmupSteps is null or >= 0, $"warmup steps must not be negative, got {WarmupSteps}");
         Require(WarmupRatio is >= 0 and < 1, $"warmup ratio must be in [0, 1), got {WarmupRatio}");
-        Require(WeightDecay >= 0, $"weight decay must not be negative, got {WeightDecay}");
+        Require(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"weight decay must be a finite number ≥ 0, got {WeightDecay}");
+        Require(Beta1 is >= 0 and < 1, $"beta1 must be in [0, 1), got {Beta1}");
+        Require(Beta2 is >= 0 and < 1, $"beta2 must be in [0, 1), got {Beta2}");
+        Require(Eps >= 0 && double.IsFinite(Eps), $"eps must be a finite number ≥ 0, got {Eps}");
+        Require(MaxGradNorm is null || double.IsFinite(MaxGradNorm.Value), $"max grad norm must be finite, got {MaxGradNorm}");
         Require(SaveEvery >= 0, $"save-every must not be negative, got {SaveEvery}");
         Require(EvalEvery >= 0, $"eval-every must not be negative, got {EvalEvery}");
         Require(Patience is null or >= 1, $"patience must be at least 1, got {Patience}");

@@ -15,8 +15,9 @@ public sealed record EvaluationResult(IReadOnlyDictionary<string, double> Metric
 {
     public double Main => Metrics[MainMetric];
 
+    /// <summary>A NaN or infinite score (a loss over no targets) is never the best: it would be no benchmark for later ones.</summary>
     public bool IsBetterThan(double? other) =>
-        other is not { } o || (HigherIsBetter ? Main > o : Main < o);
+        double.IsFinite(Main) && (other is not { } o || (HigherIsBetter ? Main > o : Main < o));
 }
 
 /// <summary>
