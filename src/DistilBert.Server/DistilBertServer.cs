@@ -33,6 +33,7 @@ public static class DistilBertServer
             o.MaxBatchTokens = options.MaxBatchTokens;
             o.MaxBatchWait = options.MaxBatchWait;
             o.MaxConcurrentRequests = options.MaxConcurrentRequests;
+            o.MaxConcurrentBodyReads = options.MaxConcurrentBodyReads;
             o.MaxClientBatchSize = options.MaxClientBatchSize;
             o.MaxInputTokens = options.MaxInputTokens;
             o.AutoTruncate = options.AutoTruncate;

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -49,24 +50,24 @@ public static class DistilBertServerExtensions
         app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(runner.BeginShutdown);
         var group = app.MapGroup(prefix);
 
-        Func<HttpContext, Task> Model(ApiFamily family, string route, Func<HttpContext, RequestLog, Task<object?>> handler) =>
-            context => runner.RunAsync(context, family, route, runsModel: true, handler);
+        Func<HttpContext, Task> Model(ApiFamily family, string route, Func<HttpContext, JsonElement, RequestLog, Task<object?>> handler) =>
+            context => runner.RunModelAsync(context, family, route, (body, entry) => handler(context, body, entry));
 
-        group.MapPost("/embed", Model(ApiFamily.Tei, "/embed", (c, e) => TeiRoutes.Embed(c, e, models, options)))
+        group.MapPost("/embed", Model(ApiFamily.Tei, "/embed", (c, b, e) => TeiRoutes.Embed(c, b, e, models, options)))
             .Describe("TEI", "Sentence embeddings: {inputs, truncate, normalize} → [[float]]");
-        group.MapPost("/predict", Model(ApiFamily.Tei, "/predict", (c, e) => TeiRoutes.Predict(c, e, models, options)))
+        group.MapPost("/predict", Model(ApiFamily.Tei, "/predict", (c, b, e) => TeiRoutes.Predict(c, b, e, models, options)))
             .Describe("TEI", "Sequence classification: {inputs, truncate, raw_scores} → [{score, label}]");
-        group.MapPost("/tokenize", Model(ApiFamily.Tei, "/tokenize", (c, e) => TeiRoutes.Tokenize(c, e, models, options)))
+        group.MapPost("/tokenize", Model(ApiFamily.Tei, "/tokenize", (_, b, e) => Task.FromResult(TeiRoutes.Tokenize(b, e, models, options))))
             .Describe("TEI", "Tokens: {inputs, add_special_tokens} → [[{id, text, special, start, stop}]]");
-        group.MapPost("/decode", Model(ApiFamily.Tei, "/decode", (c, e) => TeiRoutes.Decode(c, e, models, options)))
+        group.MapPost("/decode", Model(ApiFamily.Tei, "/decode", (_, b, e) => Task.FromResult(TeiRoutes.Decode(b, e, models, options))))
             .Describe("TEI", "Token ids to text: {ids, skip_special_tokens} → [string]");
-        group.MapPost("/v1/embeddings", Model(ApiFamily.OpenAI, "/v1/embeddings", (c, e) => OpenAIRoutes.Embeddings(c, e, models, options)))
+        group.MapPost("/v1/embeddings", Model(ApiFamily.OpenAI, "/v1/embeddings", (c, b, e) => OpenAIRoutes.Embeddings(c, b, e, models, options)))
             .Describe("OpenAI", "OpenAI embeddings: {input, model, encoding_format, dimensions}");
         group.MapPost("/models/{name}", (Func<HttpContext, string, Task>)((context, name) =>
-                runner.RunAsync(context, ApiFamily.HuggingFace, "/models/{name}", runsModel: true, (c, e) => HuggingFaceRoutes.Run(c, e, models, options, name))))
+                runner.RunModelAsync(context, ApiFamily.HuggingFace, "/models/{name}", (b, e) => HuggingFaceRoutes.Run(context, b, e, models, options, name))))
             .Describe("Hugging Face", "HF Inference API: {inputs, parameters} answered as the model's transformers pipeline").ProducesProblem(404);
 
-        group.MapGet("/info", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/info", runsModel: false,
+        group.MapGet("/info", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/info",
                 (c, _) => Task.FromResult<object?>(TeiRoutes.Info(c, models, options, info)))))
             .WithTags("TEI").WithSummary("The served model(s) and the server's limits");
         // Health answers without a key: load balancers and orchestrators probe it.
@@ -76,7 +77,7 @@ public static class DistilBertServerExtensions
                 return Task.CompletedTask;
             }))
             .WithTags("TEI").WithSummary("200 while serving, 503 once shutting down");
-        group.MapGet("/docs", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/docs", runsModel: false, async (c, _) =>
+        group.MapGet("/docs", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/docs", async (c, _) =>
             {
                 c.Response.ContentType = "text/html; charset=utf-8";
                 await c.Response.WriteAsync(ReferencePage.Html(prefix + $"/openapi/{OpenApiDocumentName}.json"), c.RequestAborted);

@@ -27,8 +27,14 @@ public sealed class DistilBertServerOptions
     /// are being read and tokenised, so a lone request never waits.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>Requests in flight at once (all routes that run a model); beyond it the answer is 429 with Retry-After.</summary>
+    /// <summary>Requests in flight at once (all routes that run a model), counted from when the whole body has arrived;
+    /// beyond it the answer is 429 with Retry-After.</summary>
     public int MaxConcurrentRequests { get; set; } = 512;
+
+    /// <summary>Request bodies being received at once, a bound of its own so clients that send slowly hold no slot of
+    /// <see cref="MaxConcurrentRequests"/>; with <see cref="MaxRequestBodyBytes"/> it bounds the memory of buffered
+    /// bodies. Beyond it 429.</summary>
+    public int MaxConcurrentBodyReads { get; set; } = 512;
 
     /// <summary>Inputs in one request (TEI's <c>--max-client-batch-size</c>); beyond it 413.</summary>
     public int MaxClientBatchSize { get; set; } = 32;
@@ -69,6 +75,7 @@ public sealed class DistilBertServerOptions
         }
         Require(MaxBatchTokens >= 1, $"max batch tokens must be at least 1, got {MaxBatchTokens}");
         Require(MaxConcurrentRequests >= 1, $"max concurrent requests must be at least 1, got {MaxConcurrentRequests}");
+        Require(MaxConcurrentBodyReads >= 1, $"max concurrent body reads must be at least 1, got {MaxConcurrentBodyReads}");
         Require(MaxClientBatchSize >= 1, $"max client batch size must be at least 1, got {MaxClientBatchSize}");
         Require(MaxInputTokens is null or >= 3, $"max input tokens must be at least 3, got {MaxInputTokens}");
         Require(MaxRequestBodyBytes >= 64, $"max request body must be at least 64 bytes, got {MaxRequestBodyBytes}");

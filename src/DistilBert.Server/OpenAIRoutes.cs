@@ -9,9 +9,8 @@ namespace DistilBert.Server;
 /// Semantic Kernel and LangChain clients work unchanged (vectors are L2-normalised, as OpenAI's are).</summary>
 internal static class OpenAIRoutes
 {
-    public static async Task<object?> Embeddings(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static async Task<object?> Embeddings(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/v1/embeddings", ModelTask.FeatureExtraction);
         var input = RequestBody.Required(body, "input", "input");
         if (input.ValueKind == JsonValueKind.Array && input.GetArrayLength() > 0 && input[0].ValueKind is JsonValueKind.Number or JsonValueKind.Array)

@@ -13,9 +13,8 @@ namespace DistilBert.Server;
 /// </summary>
 internal static class TeiRoutes
 {
-    public static async Task<object?> Embed(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static async Task<object?> Embed(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/embed", ModelTask.FeatureExtraction);
         var texts = RequestBody.StringOrStrings(body, "inputs", out _);
         bool truncate = RequestBody.Bool(body, "truncate", false);
@@ -33,9 +32,8 @@ internal static class TeiRoutes
         return vector;
     }
 
-    public static async Task<object?> Predict(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static async Task<object?> Predict(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/predict", ModelTask.TextClassification);
         var (inputs, single) = PredictInputs(RequestBody.Required(body, "inputs", "inputs"));
         bool truncate = RequestBody.Bool(body, "truncate", false);
@@ -78,9 +76,8 @@ internal static class TeiRoutes
         ? new TaskInput(RequestBody.StringValue(array[0], $"{path}[0]"), RequestBody.StringValue(array[1], $"{path}[1]"))
         : new TaskInput(RequestBody.StringValue(array[0], $"{path}[0]"));
 
-    public static async Task<object?> Tokenize(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static object? Tokenize(JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/tokenize");
         entry.Model = model.Name;
         var texts = RequestBody.StringOrStrings(body, "inputs", out _);
@@ -125,9 +122,8 @@ internal static class TeiRoutes
         return tokens;
     }
 
-    public static async Task<object?> Decode(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static object? Decode(JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/decode");
         entry.Model = model.Name;
         var idsField = RequestBody.Required(body, "ids", "ids");
