@@ -36,6 +36,7 @@ public static class DistilBertServer
             o.MaxConcurrentBodyReads = options.MaxConcurrentBodyReads;
             o.MaxClientBatchSize = options.MaxClientBatchSize;
             o.MaxInputTokens = options.MaxInputTokens;
+            o.MaxInputWindows = options.MaxInputWindows;
             o.AutoTruncate = options.AutoTruncate;
             o.MaxRequestBodyBytes = options.MaxRequestBodyBytes;
             o.BodyReadTimeout = options.BodyReadTimeout;

@@ -42,6 +42,10 @@ public sealed class DistilBertServerOptions
     /// <summary>Tokens per input (special tokens included); default and upper bound: the model's limit.</summary>
     public int? MaxInputTokens { get; set; }
 
+    /// <summary>Windows one NER text or QA context may take (each of the model's limit, or QA's <c>max_seq_len</c>,
+    /// overlapping by the stride); beyond it 413 naming its tokens and windows. Bounds the work one input can ask for.</summary>
+    public int MaxInputWindows { get; set; } = 64;
+
     /// <summary>Truncate over-long inputs instead of refusing them, whatever the request says.</summary>
     public bool AutoTruncate { get; set; }
 
@@ -78,6 +82,7 @@ public sealed class DistilBertServerOptions
         Require(MaxConcurrentBodyReads >= 1, $"max concurrent body reads must be at least 1, got {MaxConcurrentBodyReads}");
         Require(MaxClientBatchSize >= 1, $"max client batch size must be at least 1, got {MaxClientBatchSize}");
         Require(MaxInputTokens is null or >= 3, $"max input tokens must be at least 3, got {MaxInputTokens}");
+        Require(MaxInputWindows >= 1, $"max input windows must be at least 1, got {MaxInputWindows}");
         Require(MaxRequestBodyBytes >= 64, $"max request body must be at least 64 bytes, got {MaxRequestBodyBytes}");
         Require(MaxBatchWait >= TimeSpan.Zero, "max batch wait must not be negative");
     }

@@ -28,6 +28,7 @@ public static class ServeCommand
         var maxBodyReads = new Option<int>("--max-concurrent-body-reads") { Description = "request bodies being received at once before 429 (slow senders wait here, not in --max-concurrent-requests)", DefaultValueFactory = _ => 512 };
         var maxClientBatch = new Option<int>("--max-client-batch-size") { Description = "inputs per request", DefaultValueFactory = _ => 32 };
         var maxInputTokens = new Option<int?>("--max-input-tokens") { Description = "tokens per input (default: the model's limit)" };
+        var maxInputWindows = new Option<int>("--max-input-windows") { Description = "windows of --max-input-tokens one NER text or QA context may take", DefaultValueFactory = _ => 64 };
         var autoTruncate = new Option<bool>("--auto-truncate") { Description = "truncate over-long inputs instead of refusing them" };
         var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores)" };
         var maxBatchWait = new Option<double>("--max-batch-wait-ms") { Description = "longest wait for more work while requests are arriving", DefaultValueFactory = _ => 2 };
@@ -35,7 +36,7 @@ public static class ServeCommand
         var logTexts = new Option<bool>("--log-texts") { Description = "include request texts in the request log (off: texts may be private)" };
         var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
         {
-            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
+            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
         };
         CliAction.Set(command, parse =>
         {
@@ -47,6 +48,7 @@ public static class ServeCommand
                 MaxConcurrentBodyReads = parse.GetValue(maxBodyReads),
                 MaxClientBatchSize = parse.GetValue(maxClientBatch),
                 MaxInputTokens = parse.GetValue(maxInputTokens),
+                MaxInputWindows = parse.GetValue(maxInputWindows),
                 AutoTruncate = parse.GetValue(autoTruncate),
                 MaxBatchWait = TimeSpan.FromMilliseconds(parse.GetValue(maxBatchWait)),
                 MaxRequestBodyBytes = parse.GetValue(payloadLimit),
