@@ -25,7 +25,7 @@ internal static class OpenAIRoutes
         _ = RequestBody.String(body, "user");
         var outputs = await ModelCalls.RunAsync(context, entry, options, model, texts.Select(t => new TaskInput(t)).ToArray(), "input", truncate: false, group: null);
         int tokens = 0;
-        var data = new object[outputs.Length];
+        var data = new OpenAIEmbedding[outputs.Length];
         for (int i = 0; i < outputs.Length; i++)
         {
             var output = (EmbeddingOutput)outputs[i];
@@ -33,8 +33,8 @@ internal static class OpenAIRoutes
             var vector = TeiRoutes.Vector(output, normalize: true);
             // base64: the little-endian float32 bytes, as OpenAI sends them (its SDKs ask for this by default).
             object embedding = format == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())) : vector;
-            data[i] = new { @object = "embedding", index = i, embedding };
+            data[i] = new OpenAIEmbedding("embedding", i, embedding);
         }
-        return new { @object = "list", data, model = model.Name, usage = new { prompt_tokens = tokens, total_tokens = tokens } };
+        return new OpenAIEmbeddingsResponse("list", data, model.Name, new OpenAIUsage(tokens, tokens));
     }
 }
