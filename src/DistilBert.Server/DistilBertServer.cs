@@ -33,8 +33,10 @@ public static class DistilBertServer
             o.MaxBatchTokens = options.MaxBatchTokens;
             o.MaxBatchWait = options.MaxBatchWait;
             o.MaxConcurrentRequests = options.MaxConcurrentRequests;
+            o.MaxConcurrentBodyReads = options.MaxConcurrentBodyReads;
             o.MaxClientBatchSize = options.MaxClientBatchSize;
             o.MaxInputTokens = options.MaxInputTokens;
+            o.MaxInputWindows = options.MaxInputWindows;
             o.AutoTruncate = options.AutoTruncate;
             o.MaxRequestBodyBytes = options.MaxRequestBodyBytes;
             o.BodyReadTimeout = options.BodyReadTimeout;

@@ -1,9 +1,13 @@
 using System.Reflection;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using DistilBert.Pipelines;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
 using OpenTelemetry.Metrics;
 
 namespace DistilBert.Server;
@@ -49,26 +53,39 @@ public static class DistilBertServerExtensions
         app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(runner.BeginShutdown);
         var group = app.MapGroup(prefix);
 
-        Func<HttpContext, Task> Model(ApiFamily family, string route, Func<HttpContext, RequestLog, Task<object?>> handler) =>
-            context => runner.RunAsync(context, family, route, runsModel: true, handler);
+        Func<HttpContext, Task> Model(ApiFamily family, string route, Func<HttpContext, JsonElement, RequestLog, Task<object?>> handler) =>
+            context => runner.RunModelAsync(context, family, route, (body, entry) => handler(context, body, entry));
 
-        group.MapPost("/embed", Model(ApiFamily.Tei, "/embed", (c, e) => TeiRoutes.Embed(c, e, models, options)))
-            .Describe("TEI", "Sentence embeddings: {inputs, truncate, normalize} → [[float]]");
-        group.MapPost("/predict", Model(ApiFamily.Tei, "/predict", (c, e) => TeiRoutes.Predict(c, e, models, options)))
-            .Describe("TEI", "Sequence classification: {inputs, truncate, raw_scores} → [{score, label}]");
-        group.MapPost("/tokenize", Model(ApiFamily.Tei, "/tokenize", (c, e) => TeiRoutes.Tokenize(c, e, models, options)))
-            .Describe("TEI", "Tokens: {inputs, add_special_tokens} → [[{id, text, special, start, stop}]]");
-        group.MapPost("/decode", Model(ApiFamily.Tei, "/decode", (c, e) => TeiRoutes.Decode(c, e, models, options)))
-            .Describe("TEI", "Token ids to text: {ids, skip_special_tokens} → [string]");
-        group.MapPost("/v1/embeddings", Model(ApiFamily.OpenAI, "/v1/embeddings", (c, e) => OpenAIRoutes.Embeddings(c, e, models, options)))
-            .Describe("OpenAI", "OpenAI embeddings: {input, model, encoding_format, dimensions}");
+        group.MapPost("/embed", Model(ApiFamily.Tei, "/embed", (c, b, e) => TeiRoutes.Embed(c, b, e, models, options)))
+            .Describe("TEI", "Sentence embeddings: {inputs, truncate, normalize} → [[float]]").Typed<EmbedRequest, float[][]>(ApiFamily.Tei);
+        group.MapPost("/predict", Model(ApiFamily.Tei, "/predict", (c, b, e) => TeiRoutes.Predict(c, b, e, models, options)))
+            .Describe("TEI", "Sequence classification: {inputs, truncate, raw_scores} → [{score, label}] (a list of those for a batch)")
+            .Typed<PredictRequest, ClassificationResult[]>(ApiFamily.Tei);
+        group.MapPost("/tokenize", Model(ApiFamily.Tei, "/tokenize", (_, b, e) => Task.FromResult(TeiRoutes.Tokenize(b, e, models, options))))
+            .Describe("TEI", "Tokens: {inputs, add_special_tokens} → [[{id, text, special, start, stop}]]").Typed<TokenizeRequest, SimpleToken[][]>(ApiFamily.Tei);
+        group.MapPost("/decode", Model(ApiFamily.Tei, "/decode", (_, b, e) => Task.FromResult(TeiRoutes.Decode(b, e, models, options))))
+            .Describe("TEI", "Token ids to text: {ids, skip_special_tokens} → [string]").Typed<DecodeRequest, string[]>(ApiFamily.Tei);
+        group.MapPost("/v1/embeddings", Model(ApiFamily.OpenAI, "/v1/embeddings", (c, b, e) => OpenAIRoutes.Embeddings(c, b, e, models, options)))
+            .Describe("OpenAI", "OpenAI embeddings: {input, model, encoding_format, dimensions}")
+            .Typed<OpenAIEmbeddingsRequest, OpenAIEmbeddingsResponse>(ApiFamily.OpenAI);
         group.MapPost("/models/{name}", (Func<HttpContext, string, Task>)((context, name) =>
-                runner.RunAsync(context, ApiFamily.HuggingFace, "/models/{name}", runsModel: true, (c, e) => HuggingFaceRoutes.Run(c, e, models, options, name))))
-            .Describe("Hugging Face", "HF Inference API: {inputs, parameters} answered as the model's transformers pipeline").ProducesProblem(404);
+                runner.RunModelAsync(context, ApiFamily.HuggingFace, "/models/{name}", (b, e) => HuggingFaceRoutes.Run(context, b, e, models, options, name))))
+            .Describe("Hugging Face", "HF Inference API: {inputs, parameters} answered as the model's transformers pipeline " +
+                "(one of these per input; a list of them for a list of inputs)")
+            .Typed<HuggingFaceRequest, JsonElement>(ApiFamily.HuggingFace)
+            .AddOpenApiOperationTransformer(async (operation, context, cancel) =>
+            {
+                // The answer's shape is the served model's task: say which shapes it can take.
+                var answer = new OpenApiSchema { OneOf = [] };
+                foreach (var type in new[] { typeof(ClassificationResult[]), typeof(TokenEntity[]), typeof(AnswerResult), typeof(FillMaskResult[]), typeof(float[]) })
+                    answer.OneOf.Add(await context.GetOrCreateSchemaAsync(type, null, cancel));
+                operation.Responses!["200"].Content!["application/json"].Schema = answer;
+            });
 
-        group.MapGet("/info", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/info", runsModel: false,
+        group.MapGet("/info", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/info",
                 (c, _) => Task.FromResult<object?>(TeiRoutes.Info(c, models, options, info)))))
-            .WithTags("TEI").WithSummary("The served model(s) and the server's limits");
+            .WithTags("TEI").WithSummary("The served model(s) and the server's limits").Produces<InfoResponse>(200, "application/json")
+            .Produces<ProblemResponse>(401, "application/problem+json").Produces<ProblemResponse>(404, "application/problem+json");
         // Health answers without a key: load balancers and orchestrators probe it.
         group.MapGet("/health", (Func<HttpContext, Task>)(context =>
             {
@@ -76,7 +93,7 @@ public static class DistilBertServerExtensions
                 return Task.CompletedTask;
             }))
             .WithTags("TEI").WithSummary("200 while serving, 503 once shutting down");
-        group.MapGet("/docs", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/docs", runsModel: false, async (c, _) =>
+        group.MapGet("/docs", (Func<HttpContext, Task>)(context => runner.RunAsync(context, ApiFamily.Tei, "/docs", async (c, _) =>
             {
                 c.Response.ContentType = "text/html; charset=utf-8";
                 await c.Response.WriteAsync(ReferencePage.Html(prefix + $"/openapi/{OpenApiDocumentName}.json"), c.RequestAborted);
@@ -86,6 +103,21 @@ public static class DistilBertServerExtensions
         group.MapOpenApi().Add(WithKey(runner));
         if (options.EnableMetrics) group.MapPrometheusScrapingEndpoint("/metrics").Add(WithKey(runner));
         return app;
+    }
+
+    /// <summary>Every status a model route can refuse with; the problem's shape is the route family's.</summary>
+    static readonly int[] ErrorStatuses = [400, 401, 404, 408, 413, 422, 429, 503];
+
+    /// <summary>The request and answer schemas of a route that reads a JSON body, and its error answers.</summary>
+    static RouteHandlerBuilder Typed<TRequest, TResponse>(this RouteHandlerBuilder builder, ApiFamily family) where TRequest : notnull
+    {
+        builder.Accepts<TRequest>("application/json").Produces<TResponse>(200, "application/json");
+        foreach (int status in ErrorStatuses)
+        {
+            if (family == ApiFamily.OpenAI) builder.Produces<OpenAIErrorResponse>(status, "application/json");
+            else builder.Produces<ProblemResponse>(status, "application/problem+json");
+        }
+        return builder;
     }
 
     static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, string tag, string summary) =>

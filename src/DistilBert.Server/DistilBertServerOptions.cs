@@ -27,14 +27,24 @@ public sealed class DistilBertServerOptions
     /// are being read and tokenised, so a lone request never waits.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>Requests in flight at once (all routes that run a model); beyond it the answer is 429 with Retry-After.</summary>
+    /// <summary>Requests in flight at once (all routes that run a model), counted from when the whole body has arrived;
+    /// beyond it the answer is 429 with Retry-After.</summary>
     public int MaxConcurrentRequests { get; set; } = 512;
+
+    /// <summary>Request bodies being received at once, a bound of its own so clients that send slowly hold no slot of
+    /// <see cref="MaxConcurrentRequests"/>; with <see cref="MaxRequestBodyBytes"/> it bounds the memory of buffered
+    /// bodies. Beyond it 429.</summary>
+    public int MaxConcurrentBodyReads { get; set; } = 512;
 
     /// <summary>Inputs in one request (TEI's <c>--max-client-batch-size</c>); beyond it 413.</summary>
     public int MaxClientBatchSize { get; set; } = 32;
 
     /// <summary>Tokens per input (special tokens included); default and upper bound: the model's limit.</summary>
     public int? MaxInputTokens { get; set; }
+
+    /// <summary>Windows one NER text or QA context may take (each of the model's limit, or QA's <c>max_seq_len</c>,
+    /// overlapping by the stride); beyond it 413 naming its tokens and windows. Bounds the work one input can ask for.</summary>
+    public int MaxInputWindows { get; set; } = 64;
 
     /// <summary>Truncate over-long inputs instead of refusing them, whatever the request says.</summary>
     public bool AutoTruncate { get; set; }
@@ -69,8 +79,10 @@ public sealed class DistilBertServerOptions
         }
         Require(MaxBatchTokens >= 1, $"max batch tokens must be at least 1, got {MaxBatchTokens}");
         Require(MaxConcurrentRequests >= 1, $"max concurrent requests must be at least 1, got {MaxConcurrentRequests}");
+        Require(MaxConcurrentBodyReads >= 1, $"max concurrent body reads must be at least 1, got {MaxConcurrentBodyReads}");
         Require(MaxClientBatchSize >= 1, $"max client batch size must be at least 1, got {MaxClientBatchSize}");
         Require(MaxInputTokens is null or >= 3, $"max input tokens must be at least 3, got {MaxInputTokens}");
+        Require(MaxInputWindows >= 1, $"max input windows must be at least 1, got {MaxInputWindows}");
         Require(MaxRequestBodyBytes >= 64, $"max request body must be at least 64 bytes, got {MaxRequestBodyBytes}");
         Require(MaxBatchWait >= TimeSpan.Zero, "max batch wait must not be negative");
     }

@@ -10,10 +10,9 @@ namespace DistilBert.Server;
 /// </summary>
 internal static class HuggingFaceRoutes
 {
-    public static async Task<object?> Run(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options, string name)
+    public static async Task<object?> Run(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options, string name)
     {
         var model = models.Resolve(name, $"/models/{name}");
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var parameters = RequestBody.Object(body, "parameters");
         bool truncate = RequestBody.Bool(parameters, "truncate", false, "parameters.truncate") ||
                         RequestBody.Bool(parameters, "truncation", false, "parameters.truncation");

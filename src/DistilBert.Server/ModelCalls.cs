@@ -15,8 +15,8 @@ internal static class ModelCalls
 
     /// <summary>
     /// Queues <paramref name="inputs"/> and waits for their outputs. <paramref name="windowed"/> tasks (NER, QA) run long
-    /// texts in overlapping windows, so nothing is refused for length; the others refuse an input above the model's
-    /// limit unless truncation is asked for.
+    /// texts in overlapping windows of the model's limit, at most <c>MaxInputWindows</c> of them per input; the others
+    /// refuse an input above the model's limit unless truncation is asked for.
     /// </summary>
     public static async Task<object[]> RunAsync(HttpContext context, RequestLog entry, DistilBertServerOptions options, ServedModel model,
         TaskInput[] inputs, string field, bool truncate, object? group, bool windowed = false)
@@ -39,6 +39,16 @@ internal static class ModelCalls
                 if (mask >= model.MaxInputTokens - 1 && (truncate || options.AutoTruncate))
                     throw new ApiException(422, $"{path}: the {model.Tokenizer.Vocab.Special.Mask} token is at token {mask}, beyond the limit of {model.MaxInputTokens} tokens",
                         "validation", path);
+            }
+            if (windowed && model.WindowsOf(encoding, group) is { } split)
+            {
+                // NER and QA run a long input in overlapping windows, so length alone refuses nothing: the number of
+                // windows is what bounds the work one input can ask for.
+                string what = model.Task == ModelTask.QuestionAnswering ? $"{path}.context" : path;
+                if (split.Windows > options.MaxInputWindows)
+                    throw new ApiException(413, $"{what} has {split.Tokens} tokens, which take {split.Windows} windows of {split.WindowLength} tokens; " +
+                        $"the limit is {options.MaxInputWindows} windows (--max-input-windows)", "validation", path);
+                tokens = split.Total;
             }
             if (!windowed && tokens > model.MaxInputTokens)
             {

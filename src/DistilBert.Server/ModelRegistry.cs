@@ -3,8 +3,14 @@ using Microsoft.Extensions.Logging;
 
 namespace DistilBert.Server;
 
-/// <summary>The served models by name, loaded once at start; drains every batcher when the host stops.</summary>
-internal sealed class ModelRegistry : IHostedService
+/// <summary>
+/// The served models by name, loaded once at start. The batchers stop only once the host has stopped every hosted
+/// service, the web server included: the server first stops accepting and lets the requests in flight finish (they need
+/// the batchers), then the queues drain. Stopping them in <see cref="StopAsync"/> would depend on the order services were
+/// registered in (the generic host stops them in reverse), and an app that registers its web server first would answer
+/// its requests in flight 503.
+/// </summary>
+internal sealed class ModelRegistry : IHostedLifecycleService
 {
     readonly DistilBertServerOptions _options;
     readonly ILogger<ModelRegistry> _log;
@@ -47,9 +53,13 @@ internal sealed class ModelRegistry : IHostedService
             $"(served: {string.Join(", ", _byName.Values.Select(m => $"{m.Name} ({ServedModel.TaskName(m.Task)})"))})", "validation", "model");
     }
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task StoppedAsync(CancellationToken cancellationToken)
     {
         await Task.WhenAll(_byName.Values.Select(m => m.Batcher.StopAsync(_options.DrainTimeout)));
         _log.LogInformation("batch queues drained");

@@ -9,9 +9,8 @@ namespace DistilBert.Server;
 /// Semantic Kernel and LangChain clients work unchanged (vectors are L2-normalised, as OpenAI's are).</summary>
 internal static class OpenAIRoutes
 {
-    public static async Task<object?> Embeddings(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static async Task<object?> Embeddings(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/v1/embeddings", ModelTask.FeatureExtraction);
         var input = RequestBody.Required(body, "input", "input");
         if (input.ValueKind == JsonValueKind.Array && input.GetArrayLength() > 0 && input[0].ValueKind is JsonValueKind.Number or JsonValueKind.Array)
@@ -26,7 +25,7 @@ internal static class OpenAIRoutes
         _ = RequestBody.String(body, "user");
         var outputs = await ModelCalls.RunAsync(context, entry, options, model, texts.Select(t => new TaskInput(t)).ToArray(), "input", truncate: false, group: null);
         int tokens = 0;
-        var data = new object[outputs.Length];
+        var data = new OpenAIEmbedding[outputs.Length];
         for (int i = 0; i < outputs.Length; i++)
         {
             var output = (EmbeddingOutput)outputs[i];
@@ -34,8 +33,8 @@ internal static class OpenAIRoutes
             var vector = TeiRoutes.Vector(output, normalize: true);
             // base64: the little-endian float32 bytes, as OpenAI sends them (its SDKs ask for this by default).
             object embedding = format == "base64" ? Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())) : vector;
-            data[i] = new { @object = "embedding", index = i, embedding };
+            data[i] = new OpenAIEmbedding("embedding", i, embedding);
         }
-        return new { @object = "list", data, model = model.Name, usage = new { prompt_tokens = tokens, total_tokens = tokens } };
+        return new OpenAIEmbeddingsResponse("list", data, model.Name, new OpenAIUsage(tokens, tokens));
     }
 }

@@ -20,47 +20,86 @@ internal sealed class RequestLog(long id)
 }
 
 /// <summary>
-/// Runs every route's handler the same way: API key check, admission (at most <c>MaxConcurrentRequests</c> requests that
-/// run a model; the next gets 429 with Retry-After), errors turned into 4xx JSON (never a stack trace: an unexpected
-/// exception is logged and answered 500 with the request id), one structured log line and the metrics per request.
+/// Runs every route's handler the same way: API key check, two admission bounds, errors turned into 4xx JSON (never a
+/// stack trace: an unexpected exception is logged and answered 500 with the request id), one structured log line and the
+/// metrics per request.
+/// <para>A request is counted against <c>MaxConcurrentRequests</c> only once its whole body has arrived: a client that
+/// trickles its body holds a reader slot (<c>MaxConcurrentBodyReads</c>, its own bound, so buffered bodies stay bounded
+/// in memory), never a slot of the requests that are ready to run, so slow clients cannot starve fast ones.</para>
 /// </summary>
 internal sealed class RequestRunner(DistilBertServerOptions options, ServerMetrics metrics, ILogger<RequestRunner> log)
 {
     static readonly JsonSerializerOptions ResponseJson = new(JsonSerializerDefaults.General);
 
     int _inFlight;
+    int _reading;
     long _lastId;
     volatile bool _stopping;
 
     public DistilBertServerOptions Options => options;
 
-    /// <summary>Requests that run a model, in flight now.</summary>
+    /// <summary>Requests whose body has arrived and that are being run, in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Requests whose body is still arriving.</summary>
+    public int Reading => Volatile.Read(ref _reading);
 
     public void BeginShutdown() => _stopping = true;
     public bool Stopping => _stopping;
 
-    public async Task RunAsync(HttpContext context, ApiFamily family, string route, bool runsModel,
-        Func<HttpContext, RequestLog, Task<object?>> handler)
+    /// <summary>A route that reads a JSON body and runs a model or the tokenizer: refused with 503 once shutting down (a
+    /// request that arrived before still gets its answer), its body read under the reader bound, then admitted.</summary>
+    public Task RunModelAsync(HttpContext context, ApiFamily family, string route, Func<JsonElement, RequestLog, Task<object?>> handler) =>
+        RunAsync(context, family, route, async (c, entry) =>
+        {
+            if (_stopping) throw new ApiException(503, "the server is shutting down", "unhealthy");
+            JsonElement body;
+            using (TryEnter(reading: true) ?? throw Overloaded("body_reads",
+                       $"the server is receiving {options.MaxConcurrentBodyReads} request bodies at once, its limit; retry later"))
+                body = await RequestBody.ReadObjectAsync(c, options);
+            using var admitted = TryAdmit() ?? throw Overloaded("overloaded",
+                $"the server is at its limit of {options.MaxConcurrentRequests} concurrent requests; retry later");
+            return await handler(body, entry);
+        });
+
+    /// <summary>Takes one of the <c>MaxConcurrentRequests</c> slots, or null when none is free.</summary>
+    internal IDisposable? TryAdmit() => TryEnter(reading: false);
+
+    ApiException Overloaded(string reason, string message)
+    {
+        metrics.RecordRejection(reason);
+        return new ApiException(429, message, "overloaded");
+    }
+
+    IDisposable? TryEnter(bool reading)
+    {
+        int limit = reading ? options.MaxConcurrentBodyReads : options.MaxConcurrentRequests;
+        if (Interlocked.Increment(ref reading ? ref _reading : ref _inFlight) > limit)
+        {
+            Interlocked.Decrement(ref reading ? ref _reading : ref _inFlight);
+            return null;
+        }
+        return new Slot(this, reading);
+    }
+
+    sealed class Slot(RequestRunner owner, bool reading) : IDisposable
+    {
+        int _released;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) Interlocked.Decrement(ref reading ? ref owner._reading : ref owner._inFlight);
+        }
+    }
+
+    /// <summary>Any route: key check, errors as JSON, the log line and the metrics; no admission bound.</summary>
+    public async Task RunAsync(HttpContext context, ApiFamily family, string route, Func<HttpContext, RequestLog, Task<object?>> handler)
     {
         long started = Stopwatch.GetTimestamp();
         var entry = new RequestLog(Interlocked.Increment(ref _lastId));
-        bool admitted = false;
         int status = 200;
         try
         {
             Authorize(context);
-            if (runsModel)
-            {
-                if (_stopping) throw new ApiException(503, "the server is shutting down", "unhealthy");
-                if (Interlocked.Increment(ref _inFlight) > options.MaxConcurrentRequests)
-                {
-                    Interlocked.Decrement(ref _inFlight);
-                    metrics.RecordRejection("overloaded");
-                    throw new ApiException(429, $"the server is at its limit of {options.MaxConcurrentRequests} concurrent requests; retry later", "overloaded");
-                }
-                admitted = true;
-            }
             var result = await handler(context, entry);
             if (result is not null)
             {
@@ -94,7 +133,6 @@ internal sealed class RequestRunner(DistilBertServerOptions options, ServerMetri
         }
         finally
         {
-            if (admitted) Interlocked.Decrement(ref _inFlight);
             var elapsed = Stopwatch.GetElapsedTime(started);
             metrics.RecordRequest(route, entry.Model, status, elapsed);
             if (options.LogRequestTexts && entry.Texts is not null)

@@ -102,6 +102,43 @@ internal sealed class ServedModel
         _ => null,
     };
 
+    /// <summary>
+    /// How a long NER text or QA context is split: its own tokens (the text's, or the context's), the windows they
+    /// take, the tokens per window, and the tokens of all windows together (what the forward pass runs). The same
+    /// arithmetic as the tokenizer's overflowing windows (HF's): a window keeps what the special tokens (and the
+    /// question) leave, and each next one starts <c>stride</c> tokens before the previous one's end.
+    /// </summary>
+    /// <returns>null when the pipeline itself will refuse the input (a question that leaves no room for the context).</returns>
+    public (int Tokens, int Windows, int WindowLength, int Total)? WindowsOf(EncodedText encoding, object? group)
+    {
+        int special = 0, first = 0, second = 0;
+        for (int i = 0; i < encoding.Length; i++)
+        {
+            if (encoding.SpecialTokensMask[i] != 0) special++;
+            else if (encoding.SequenceIds[i] == 1) second++;
+            else first++;
+        }
+        int length, stride, fixedPart, own;
+        switch (Pipeline)
+        {
+            case TokenClassificationPipeline tagger:
+                (length, stride, fixedPart, own) = (MaxInputTokens, tagger.Stride, special, first);
+                break;
+            case QuestionAnsweringPipeline when group is AnswerOptions options:
+                // As QuestionAnsweringPipeline: windows of max_seq_len (at most the model's), stride capped at half of it.
+                length = Math.Min(options.MaxSequenceLength ?? 384, MaxInputTokens);
+                (stride, fixedPart, own) = (Math.Min(options.DocStride, length / 2), special + first, second);
+                break;
+            default:
+                return null;
+        }
+        int keep = length - fixedPart;
+        if (keep <= 0 || (stride > 0 && stride >= keep)) return null;
+        int windows = own <= keep ? 1 : 1 + (own - keep + (keep - stride) - 1) / (keep - stride);
+        long total = (long)windows * fixedPart + own + (long)(windows - 1) * stride;
+        return (own, windows, length, (int)Math.Min(total, int.MaxValue));
+    }
+
     /// <summary>Tokens of one input without truncation, special tokens included.</summary>
     public int CountTokens(TaskInput input) => Tokenizer.Encode(input.Text, input.Pair).Length;
 

@@ -13,9 +13,8 @@ namespace DistilBert.Server;
 /// </summary>
 internal static class TeiRoutes
 {
-    public static async Task<object?> Embed(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static async Task<object?> Embed(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/embed", ModelTask.FeatureExtraction);
         var texts = RequestBody.StringOrStrings(body, "inputs", out _);
         bool truncate = RequestBody.Bool(body, "truncate", false);
@@ -33,9 +32,8 @@ internal static class TeiRoutes
         return vector;
     }
 
-    public static async Task<object?> Predict(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static async Task<object?> Predict(HttpContext context, JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/predict", ModelTask.TextClassification);
         var (inputs, single) = PredictInputs(RequestBody.Required(body, "inputs", "inputs"));
         bool truncate = RequestBody.Bool(body, "truncate", false);
@@ -78,9 +76,8 @@ internal static class TeiRoutes
         ? new TaskInput(RequestBody.StringValue(array[0], $"{path}[0]"), RequestBody.StringValue(array[1], $"{path}[1]"))
         : new TaskInput(RequestBody.StringValue(array[0], $"{path}[0]"));
 
-    public static async Task<object?> Tokenize(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static object? Tokenize(JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/tokenize");
         entry.Model = model.Name;
         var texts = RequestBody.StringOrStrings(body, "inputs", out _);
@@ -125,9 +122,8 @@ internal static class TeiRoutes
         return tokens;
     }
 
-    public static async Task<object?> Decode(HttpContext context, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
+    public static object? Decode(JsonElement body, RequestLog entry, ModelRegistry models, DistilBertServerOptions options)
     {
-        var body = await RequestBody.ReadObjectAsync(context, options);
         var model = models.Resolve(RequestBody.String(body, "model"), "/decode");
         entry.Model = model.Name;
         var idsField = RequestBody.Required(body, "ids", "ids");
@@ -162,35 +158,28 @@ internal static class TeiRoutes
         return ids;
     }
 
-    public static object Info(HttpContext context, ModelRegistry models, DistilBertServerOptions options, ModelCallsInfo info)
+    public static InfoResponse Info(HttpContext context, ModelRegistry models, DistilBertServerOptions options, ModelCallsInfo info)
     {
         string? name = context.Request.Query["model"];
         var model = models.Resolve(string.IsNullOrEmpty(name) ? null : name, "/info");
-        return new
-        {
-            model_id = model.Name,
-            model_sha = (string?)null,
-            model_dtype = "float32",
-            model_type = ModelType(model),
-            max_concurrent_requests = options.MaxConcurrentRequests,
-            max_input_length = model.MaxInputTokens,
-            max_batch_tokens = options.MaxBatchTokens,
-            max_batch_requests = (int?)null,
-            max_client_batch_size = options.MaxClientBatchSize,
-            auto_truncate = options.AutoTruncate,
-            tokenization_workers = Environment.ProcessorCount,
-            version = info.Version,
-            sha = (string?)null,
-            docker_label = (string?)null,
+        return new InfoResponse(
+            ModelId: model.Name,
+            ModelSha: null,
+            ModelDtype: "float32",
+            ModelType: ModelType(model),
+            MaxConcurrentRequests: options.MaxConcurrentRequests,
+            MaxInputLength: model.MaxInputTokens,
+            MaxBatchTokens: options.MaxBatchTokens,
+            MaxBatchRequests: null,
+            MaxClientBatchSize: options.MaxClientBatchSize,
+            AutoTruncate: options.AutoTruncate,
+            TokenizationWorkers: Environment.ProcessorCount,
+            Version: info.Version,
+            Sha: null,
+            DockerLabel: null,
             // Beyond TEI: every served model, since one server may hold several.
-            models = models.All.Select(m => new
-            {
-                name = m.Name,
-                task = ServedModel.TaskName(m.Task),
-                architecture = m.Config.Architectures is { Count: > 0 } a ? a[0] : null,
-                max_input_length = m.MaxInputTokens,
-            }).ToArray(),
-        };
+            Models: models.All.Select(m => new InfoModel(m.Name, ServedModel.TaskName(m.Task),
+                m.Config.Architectures is { Count: > 0 } a ? a[0] : null, m.MaxInputTokens)).ToArray());
     }
 
     static object ModelType(ServedModel model) => model.Task switch
@@ -209,7 +198,7 @@ internal static class TeiRoutes
 }
 
 /// <summary>TEI's token of /tokenize.</summary>
-internal sealed record SimpleToken(
+public sealed record SimpleToken(
     [property: System.Text.Json.Serialization.JsonPropertyName("id")] int Id,
     [property: System.Text.Json.Serialization.JsonPropertyName("text")] string Text,
     [property: System.Text.Json.Serialization.JsonPropertyName("special")] bool Special,

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using static DistilBert.Server.Tests.ServerFixture;
 
 namespace DistilBert.Server.Tests;
@@ -67,6 +68,54 @@ public sealed class ServerBadRequestTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task LongNerTextAndQaContext_AreBoundedInWindows_TheRefusalNamingTokensAndWindows()
+    {
+        // The test models take 64 tokens; NER and QA run a long input in overlapping windows, at most 64 of them by default.
+        string longText = string.Concat(Enumerable.Repeat("word ", 5000));
+        var (ner, nerText, _) = await server.PostAsync("/models/ner", Body(new { inputs = new[] { "short", longText } }));
+        Assert.True(ner == 413, $"NER: {ner} {nerText}");
+        var nerError = JsonDocument.Parse(nerText).RootElement;
+        Assert.Equal("inputs[1]", nerError.GetProperty("field").GetString());
+        Assert.Matches(@"inputs\[1\] has 5000 tokens, which take \d+ windows of 64 tokens; the limit is 64 windows", nerError.GetProperty("error").GetString());
+
+        var (qa, qaText, _) = await server.PostAsync("/models/qa", Body(new { inputs = new { question = "who?", context = longText } }));
+        Assert.True(qa == 413, $"QA: {qa} {qaText}");
+        Assert.Matches(@"inputs.context has 5000 tokens, which take \d+ windows of 64 tokens; the limit is 64 windows",
+            JsonDocument.Parse(qaText).RootElement.GetProperty("error").GetString());
+
+        // A text of a few windows is still run in windows, as the pipeline runs it.
+        string fewWindows = string.Concat(Enumerable.Repeat("Alice went to Paris. ", 40));
+        var (ok, okText, _) = await server.PostAsync("/models/ner", Body(new { inputs = fewWindows }));
+        Assert.True(ok == 200, $"{ok} {okText}");
+        Assert.Equal(Json(server.Tagger.Predict(fewWindows)), Normalise(okText));
+        await StillServes();
+    }
+
+    [Fact]
+    public void WindowCount_IsTheTokenizersOverflowingWindowCount()
+    {
+        var models = server.App.Services.GetRequiredService<ModelRegistry>();
+        var ner = models.Resolve("ner", "test");
+        var qa = models.Resolve("qa", "test");
+        var tagger = (DistilBert.Pipelines.TokenClassificationPipeline)ner.Pipeline;
+        foreach (int words in new[] { 1, 20, 61, 62, 63, 108, 109, 110, 300, 1000 })
+        {
+            string text = string.Join(' ', Enumerable.Range(0, words).Select(i => i % 3 == 0 ? "word" : "paris"));
+            var windowed = new DistilBert.Tokenization.EncodeOptions { MaxLength = ner.MaxInputTokens, Truncation = DistilBert.Tokenization.TruncationStrategy.LongestFirst,
+                Stride = tagger.Stride, ReturnOverflowing = true };
+            Assert.Equal(1 + ner.Tokenizer.Encode(text, null, windowed).Overflowing.Count, ner.WindowsOf(ner.Tokenizer.Encode(text), null)!.Value.Windows);
+            foreach (var (question, maxSeq, stride) in new[] { ("who?", (int?)null, 128), ("where did the people in the text go?", 40, 10), ("why?", 30, 0) })
+            {
+                var options = new DistilBert.Pipelines.AnswerOptions { MaxSequenceLength = maxSeq, DocStride = stride };
+                int length = Math.Min(maxSeq ?? 384, qa.MaxInputTokens);
+                var qaWindowed = new DistilBert.Tokenization.EncodeOptions { MaxLength = length, Truncation = DistilBert.Tokenization.TruncationStrategy.OnlySecond,
+                    Stride = Math.Min(stride, length / 2), ReturnOverflowing = true };
+                Assert.Equal(1 + qa.Tokenizer.Encode(question, text, qaWindowed).Overflowing.Count, qa.WindowsOf(qa.Tokenizer.Encode(question, text), options)!.Value.Windows);
+            }
+        }
+    }
+
+    [Fact]
     public async Task TenThousandInputs_AreRefusedAsTooManyForOneRequest()
     {
         var (code, text, _) = await server.PostAsync("/embed", Body(new { inputs = Enumerable.Repeat("hi", 10_000).ToArray() }));
@@ -130,14 +179,16 @@ public sealed class ServerBadRequestTests(ServerFixture server)
         try
         {
             using var client = new HttpClient { BaseAddress = new Uri(url) };
-            // A slow client holds the only slot while its body trickles in.
-            var holder = TrickleAsync(url, "/predict");
-            await Task.Delay(300);
+            // A request being run holds the only slot.
+            var runner = app.Services.GetRequiredService<RequestRunner>();
+            var held = runner.TryAdmit();
+            Assert.NotNull(held);
             var (code, text, response) = await server.PostAsync("/predict", "{\"inputs\": \"a\"}", client);
             Assert.Equal(429, code);
             Assert.Equal("1", response.Headers.RetryAfter?.ToString());
             Assert.Equal("overloaded", JsonDocument.Parse(text).RootElement.GetProperty("error_type").GetString());
-            Assert.StartsWith("HTTP/1.1 408", await holder);
+            Assert.Contains("limit of 1 concurrent requests", text);
+            held.Dispose();
             var (after, _, _) = await server.PostAsync("/predict", "{\"inputs\": \"a\"}", client);
             Assert.Equal(200, after); // the slot is free again
         }

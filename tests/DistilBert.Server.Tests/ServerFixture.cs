@@ -87,6 +87,72 @@ public sealed class ServerFixture : IAsyncLifetime
     public static void SetKey(HttpClient client, string key) => client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
 }
 
+/// <summary>A hand-written HTTP/1.1 request over a raw socket, for clients that send their body slowly or in parts.</summary>
+public sealed class RawHttpRequest : IDisposable
+{
+    readonly System.Net.Sockets.TcpClient _tcp = new();
+    System.Net.Sockets.NetworkStream _stream = null!;
+
+    /// <summary>Connects and sends the headers (announcing <paramref name="contentLength"/> bytes) and <paramref name="bodyStart"/>.</summary>
+    public static async Task<RawHttpRequest> StartAsync(string baseUrl, string path, long contentLength, string bodyStart)
+    {
+        var uri = new Uri(baseUrl);
+        var request = new RawHttpRequest();
+        await request._tcp.ConnectAsync(uri.Host, uri.Port);
+        request._stream = request._tcp.GetStream();
+        await request.SendAsync($"POST {path} HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nContent-Length: {contentLength}\r\n\r\n{bodyStart}");
+        return request;
+    }
+
+    public async Task SendAsync(string text) => await _stream.WriteAsync(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Reads one whole answer (headers and body, chunked or not), or what came before the connection closed or 10 s passed.</summary>
+    public async Task<string> ReadAnswerAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[8192];
+        var answer = new StringBuilder();
+        while (!IsComplete(answer.ToString()))
+        {
+            int read;
+            try { read = await _stream.ReadAsync(buffer, timeout.Token); }
+            catch (OperationCanceledException) { break; }
+            if (read == 0) break;
+            answer.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+        return answer.ToString();
+    }
+
+    static bool IsComplete(string answer)
+    {
+        int end = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        if (end < 0) return false;
+        string head = answer[..end];
+        if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase)) return answer.EndsWith("0\r\n\r\n", StringComparison.Ordinal);
+        var length = System.Text.RegularExpressions.Regex.Match(head, @"Content-Length: (\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        return !length.Success || Encoding.UTF8.GetByteCount(answer[(end + 4)..]) >= int.Parse(length.Groups[1].Value);
+    }
+
+    /// <summary>The body of an answer read by <see cref="ReadAnswerAsync"/>, with chunked transfer encoding undone.</summary>
+    public static string BodyOf(string answer)
+    {
+        int end = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        string head = answer[..end], rest = answer[(end + 4)..];
+        if (!head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase)) return rest;
+        var body = new StringBuilder();
+        while (true)
+        {
+            int line = rest.IndexOf("\r\n", StringComparison.Ordinal);
+            int size = Convert.ToInt32(rest[..line], 16);
+            if (size == 0) return body.ToString();
+            body.Append(rest.AsSpan(line + 2, size)); // the tests' answers are ASCII JSON, so chars are bytes
+            rest = rest[(line + 2 + size + 2)..];
+        }
+    }
+
+    public void Dispose() => _tcp.Dispose();
+}
+
 [CollectionDefinition(Name)]
 public sealed class ServerCollection : ICollectionFixture<ServerFixture>
 {

@@ -24,9 +24,11 @@ public static class ServeCommand
         var port = new Option<int>("--port") { Description = "port (0: any free port, printed at start)", DefaultValueFactory = _ => 8080 };
         var apiKeys = new Option<string?>("--api-keys") { Description = "file of SHA-256 hashes of accepted keys, one per line (printf %s KEY | sha256sum)" };
         var maxBatchTokens = new Option<int>("--max-batch-tokens") { Description = "token budget of one ragged batch", DefaultValueFactory = _ => 16384 };
-        var maxConcurrent = new Option<int>("--max-concurrent-requests") { Description = "requests in flight before 429", DefaultValueFactory = _ => 512 };
+        var maxConcurrent = new Option<int>("--max-concurrent-requests") { Description = "requests in flight (counted once their body has arrived) before 429", DefaultValueFactory = _ => 512 };
+        var maxBodyReads = new Option<int>("--max-concurrent-body-reads") { Description = "request bodies being received at once before 429 (slow senders wait here, not in --max-concurrent-requests)", DefaultValueFactory = _ => 512 };
         var maxClientBatch = new Option<int>("--max-client-batch-size") { Description = "inputs per request", DefaultValueFactory = _ => 32 };
         var maxInputTokens = new Option<int?>("--max-input-tokens") { Description = "tokens per input (default: the model's limit)" };
+        var maxInputWindows = new Option<int>("--max-input-windows") { Description = "windows of --max-input-tokens one NER text or QA context may take", DefaultValueFactory = _ => 64 };
         var autoTruncate = new Option<bool>("--auto-truncate") { Description = "truncate over-long inputs instead of refusing them" };
         var threads = new Option<int?>("--threads") { Description = "compute threads (default: all cores)" };
         var maxBatchWait = new Option<double>("--max-batch-wait-ms") { Description = "longest wait for more work while requests are arriving", DefaultValueFactory = _ => 2 };
@@ -34,7 +36,7 @@ public static class ServeCommand
         var logTexts = new Option<bool>("--log-texts") { Description = "include request texts in the request log (off: texts may be private)" };
         var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
         {
-            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxClientBatch, maxInputTokens, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
+            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
         };
         CliAction.Set(command, parse =>
         {
@@ -43,8 +45,10 @@ public static class ServeCommand
             {
                 MaxBatchTokens = parse.GetValue(maxBatchTokens),
                 MaxConcurrentRequests = parse.GetValue(maxConcurrent),
+                MaxConcurrentBodyReads = parse.GetValue(maxBodyReads),
                 MaxClientBatchSize = parse.GetValue(maxClientBatch),
                 MaxInputTokens = parse.GetValue(maxInputTokens),
+                MaxInputWindows = parse.GetValue(maxInputWindows),
                 AutoTruncate = parse.GetValue(autoTruncate),
                 MaxBatchWait = TimeSpan.FromMilliseconds(parse.GetValue(maxBatchWait)),
                 MaxRequestBodyBytes = parse.GetValue(payloadLimit),

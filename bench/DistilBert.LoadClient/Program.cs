@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+// Replays the sentences of a TSV (SST-2's `sentence<TAB>label`, header first) in file order against a running server,
+// from a fixed number of concurrent clients, for a bounded time and/or request count, and prints throughput, latency
+// percentiles and the count of each status. One sentence per request; the file wraps around when it runs out.
+
+var options = LoadOptions.Parse(args);
+if (options is null) return 2;
+
+var sentences = ReadSentences(options.Tsv, options.Column);
+if (sentences.Count == 0) { Console.Error.WriteLine($"error: {options.Tsv} has no sentences in column '{options.Column}'"); return 1; }
+
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+{
+    BaseAddress = new Uri(options.Url),
+    Timeout = TimeSpan.FromSeconds(options.TimeoutSeconds),
+};
+if (options.ApiKey is not null) http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.ApiKey);
+string field = options.Field ?? (options.Route.StartsWith("/v1/", StringComparison.Ordinal) ? "input" : "inputs");
+
+long next = -1;
+var statuses = new Dictionary<string, long>();
+var latencies = new List<double>[options.Concurrency];
+using var stop = new CancellationTokenSource();
+if (options.DurationSeconds > 0) stop.CancelAfter(TimeSpan.FromSeconds(options.DurationSeconds));
+
+Console.WriteLine($"url {options.Url}{options.Route}  concurrency {options.Concurrency}  " +
+                  $"bound {(options.DurationSeconds > 0 ? $"{options.DurationSeconds} s" : "")}{(options.DurationSeconds > 0 && options.Count > 0 ? " or " : "")}" +
+                  $"{(options.Count > 0 ? $"{options.Count} requests" : "")}  sentences {sentences.Count} from {options.Tsv}");
+var clock = Stopwatch.StartNew();
+var workers = Enumerable.Range(0, options.Concurrency).Select(w => Task.Run(async () =>
+{
+    var mine = latencies[w] = new List<double>();
+    while (!stop.IsCancellationRequested)
+    {
+        long index = Interlocked.Increment(ref next);
+        if (options.Count > 0 && index >= options.Count) break;
+        string body = JsonSerializer.Serialize(new Dictionary<string, string> { [field] = sentences[(int)(index % sentences.Count)] });
+        long started = Stopwatch.GetTimestamp();
+        string status;
+        try
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            // The time bound ends the run, not requests in flight: they finish and are counted.
+            using var response = await http.PostAsync(options.Route, content, CancellationToken.None);
+            await response.Content.ReadAsByteArrayAsync(CancellationToken.None);
+            status = ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            status = e is TaskCanceledException ? "timeout" : $"error ({(e as HttpRequestException)?.HttpRequestError.ToString() ?? e.GetType().Name})";
+        }
+        mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        lock (statuses) statuses[status] = statuses.GetValueOrDefault(status) + 1;
+    }
+})).ToArray();
+await Task.WhenAll(workers);
+double seconds = clock.Elapsed.TotalSeconds;
+
+var all = latencies.SelectMany(l => l).Order().ToArray();
+Console.WriteLine($"requests {all.Length} in {seconds:0.00} s: {all.Length / seconds:0.0} requests/s (one sentence each)");
+if (all.Length > 0)
+    Console.WriteLine($"latency ms (all answers): p50 {Percentile(all, 50):0.00}  p90 {Percentile(all, 90):0.00}  p99 {Percentile(all, 99):0.00}  max {all[^1]:0.00}");
+foreach (var (status, count) in statuses.OrderBy(s => s.Key, StringComparer.Ordinal))
+    Console.WriteLine($"status {status}: {count}");
+return statuses.Keys.All(s => s is "200" or "429") ? 0 : 3;
+
+// Nearest rank: the smallest latency with at least p % of the answers at or below it.
+static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+static List<string> ReadSentences(string path, string column)
+{
+    using var reader = new StreamReader(path);
+    var header = (reader.ReadLine() ?? "").Split('\t');
+    int at = Array.IndexOf(header, column);
+    if (at < 0) throw new InvalidDataException($"{path}: no column '{column}' in the header ({string.Join(", ", header)})");
+    var sentences = new List<string>();
+    for (string? line; (line = reader.ReadLine()) is not null;)
+    {
+        var cells = line.Split('\t');
+        if (cells.Length > at && cells[at].Trim().Length > 0) sentences.Add(cells[at].Trim());
+    }
+    return sentences;
+}
+
+sealed record LoadOptions(string Url, string Route, string Tsv, string Column, string? Field, int Concurrency, double DurationSeconds,
+    long Count, double TimeoutSeconds, string? ApiKey)
+{
+    const string Usage = """
+        usage: dotnet run --project bench/DistilBert.LoadClient -c Release -- [options]
+          --url URL            server address (default http://127.0.0.1:8080)
+          --route PATH         POST route (default /predict; e.g. /models/sst2, /embed, /v1/embeddings)
+          --tsv FILE           sentences, one per line, with a header (default samples/sst2/validation.tsv)
+          --column NAME        the sentence column (default sentence)
+          --field NAME         the JSON field of the sentence (default inputs; input for /v1/ routes)
+          --concurrency N      concurrent clients, each with one request in flight (default 8)
+          --duration SECONDS   stop sending after this long (default 10; 0: no time bound)
+          --count N            stop after N requests (default 0: no count bound)
+          --timeout SECONDS    per request (default 30)
+          --api-key KEY        sent as Authorization: Bearer KEY
+        exit code 0 when every answer was 200 or 429, 3 otherwise
+        """;
+
+    public static LoadOptions? Parse(string[] args)
+    {
+        var o = new LoadOptions("http://127.0.0.1:8080", "/predict", "samples/sst2/validation.tsv", "sentence", null, 8, 10, 0, 30, null);
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            try
+            {
+                o = args[i] switch
+                {
+                    "--url" => o with { Url = Value().TrimEnd('/') },
+                    "--route" => o with { Route = Value() },
+                    "--tsv" => o with { Tsv = Value() },
+                    "--column" => o with { Column = Value() },
+                    "--field" => o with { Field = Value() },
+                    "--concurrency" => o with { Concurrency = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--duration" => o with { DurationSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--count" => o with { Count = long.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--timeout" => o with { TimeoutSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--api-key" => o with { ApiKey = Value() },
+                    "-h" or "--help" => throw new ArgumentException(""),
+                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                };
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+            {
+                if (e.Message.Length > 0) Console.Error.WriteLine($"error: {e.Message}");
+                Console.Error.WriteLine(Usage);
+                return null;
+            }
+        }
+        if (o.Concurrency < 1 || o.DurationSeconds < 0 || o.Count < 0 || (o.DurationSeconds == 0 && o.Count == 0) || o.TimeoutSeconds <= 0)
+        {
+            Console.Error.WriteLine("error: --concurrency must be at least 1, and the run needs a bound: --duration > 0 or --count > 0");
+            return null;
+        }
+        if (!File.Exists(o.Tsv)) { Console.Error.WriteLine($"error: {o.Tsv} not found"); return null; }
+        return o;
+    }
+}
