@@ -23,7 +23,4 @@ public class FoundationTests
         Assert.Equal(-0.9953222650189527, Activations.Erf(-2.0), 14);
         Assert.Equal(0.0, Activations.Erf(0.0));
     }
-
-    [Fact]
-    public void FixturesArePresent() => Assert.True(File.Exists(Fixtures.Golden("tokenizer", "cases.jsonl")));
 }
