@@ -113,11 +113,10 @@ public class ComputeGeluTests
         });
     }
 
-    [Fact]
+    [SkippableFact]
     public void BothVectorWidthsGiveTheSameBits()
     {
-        var paths = KernelPaths.Supported().Where(p => p != KernelPath.Portable).ToList();
-        if (paths.Count < 2) return; // only one vector path on this machine: nothing to compare
+        KernelPathScope.RequireAvx512("comparing the 512-bit GELU with the 256-bit one");
         var rng = new Random(7);
         var x = Enumerable.Range(0, 100_003).Select(_ => (float)(rng.NextDouble() * 16 - 8)).ToArray();
         var results = new List<float[]>();
@@ -128,6 +127,7 @@ public class ComputeGeluTests
             Activations.Gelu(x, y);
             results.Add(y);
         });
+        Assert.Equal(2, results.Count);
         Assert.Equal(results[0], results[1]);
     }
 
