@@ -5,7 +5,14 @@ namespace DistilBert.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    /// <summary>
+    /// Ctrl+C (or SIGTERM) cancels the token a cancellable command (download, distill) gets, so it stops between steps
+    /// and exits with "cancelled" and 130 (CliAction); a command still running after the timeout exits all the same.
+    /// System.CommandLine's default is no handling: the signal killed the process wherever it was.
+    /// </summary>
+    public static readonly InvocationConfiguration Invocation = new() { ProcessTerminationTimeout = TimeSpan.FromSeconds(5) };
+
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke(Invocation);
 
     /// <summary>The whole command tree; each command lives in its own file under Commands/.</summary>
     public static RootCommand BuildRoot()
