@@ -8,6 +8,13 @@ namespace DistilBert.Cli;
 
 public static partial class Program
 {
+    /// <summary>
+    /// Ctrl+C (or SIGTERM) cancels the token a cancellable command (download, distill) gets, so it stops between steps
+    /// and exits with "cancelled" and 130 (CliAction); a command still running after the timeout exits all the same.
+    /// System.CommandLine's default is no handling: the signal killed the process wherever it was.
+    /// </summary>
+    public static readonly InvocationConfiguration Invocation = new() { ProcessTerminationTimeout = TimeSpan.FromSeconds(5) };
+
     public static int Main(string[] args) => Run(args);
 
     /// <summary>
@@ -22,7 +29,7 @@ public static partial class Program
             return ReportErrors(parse, UnknownNames(parse) ?? parse.Errors.Select(e => e.Message).Distinct().ToList());
         if (OptionLikeTexts(parse) is { Count: > 0 } unknownOptions)
             return ReportErrors(parse, unknownOptions.Select(o => $"unknown option '{o}' (a text starting with '-' goes after '--')").ToList());
-        return parse.Invoke();
+        return parse.Invoke(Invocation);
     }
 
     static int ReportErrors(ParseResult parse, IReadOnlyList<string> messages)

@@ -312,20 +312,33 @@ public class CheckpointSummaryTests
     }
 }
 
+/// <summary>`distilbert info`; in the serial collection because it reads the captured console.</summary>
+[Collection(nameof(PipelineCliCollection))]
 public class CheckpointCliTests
 {
-    static int Run(params string[] args) => DistilBert.Cli.Program.BuildRoot().Parse(args).Invoke();
-
     [Fact]
     public void InfoCommandDescribesEveryFormatAndRefusesBadFiles()
     {
         var folder = Fixtures.Golden("models", "bert_mlm");
-        Assert.Equal(0, Run("info", folder));
-        Assert.Equal(0, Run("info", Path.Combine(folder, "pytorch_model.bin"), "--json"));
+        var text = CliRunner.Run("info", folder);
+        Assert.Equal(0, text.Code);
+        Assert.Contains("BertForMaskedLM", text.Out);
+        var json = CliRunner.Run("info", Path.Combine(folder, "pytorch_model.bin"), "--json");
+        Assert.Equal(0, json.Code);
+        var summary = System.Text.Json.Nodes.JsonNode.Parse(json.Out)!;
+        Assert.Equal("BertForMaskedLM", (string)summary["architecture"]!);
+        Assert.Equal(CheckpointSummary.Create(folder).ParameterCount, (long)summary["parameters"]!);
+
         using var tmp = new TempDirectory("ckpt-cli");
         var bad = tmp.File("bad.safetensors");
         File.WriteAllBytes(bad, [1, 2, 3]);
-        Assert.Equal(1, Run("info", bad));
-        Assert.Equal(1, Run("info", "./no/such/folder"));
+        var refused = CliRunner.Run("info", bad);
+        Assert.Equal(1, refused.Code);
+        Assert.StartsWith("error: ", refused.Err);
+        Assert.Contains(bad, refused.Err);
+        var missing = CliRunner.Run("info", "./no/such/folder");
+        Assert.Equal(1, missing.Code);
+        Assert.StartsWith("error: ", missing.Err);
+        Assert.Contains("no/such/folder", missing.Err);
     }
 }

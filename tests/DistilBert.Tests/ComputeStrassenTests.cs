@@ -9,8 +9,6 @@ namespace DistilBert.Tests;
 [Collection(nameof(ComputeCollection))]
 public class ComputeStrassenTests
 {
-    static bool StrassenRuns => KernelPaths.Active == KernelPath.Avx512;
-
     static (float[] X, PackedMatrix W, float[] Weight, float[] Bias) Problem(int m, int n, int k, int seed)
     {
         var rng = new Random(seed);
@@ -38,7 +36,7 @@ public class ComputeStrassenTests
         return y;
     }
 
-    [Theory]
+    [SkippableTheory]
     // one block, K in one pass; two column pairs with GELU; two blocks with plain rows around them and K/2 = 1600 in
     // two K blocks (> 1536)
     [InlineData(128, 96, 64, Epilogue.None, new[] { 0 })]
@@ -46,6 +44,7 @@ public class ComputeStrassenTests
     [InlineData(300, 96, 3200, Epilogue.Relu, new[] { 10, 150 })]
     public void StrassenBlocksStayWithinFloatNoiseAndLeaveOtherRowsAlone(int m, int n, int k, Epilogue epilogue, int[] blocks)
     {
+        KernelPathScope.RequireAvx512("Strassen");
         var (x, packed, weight, bias) = Problem(m, n, k, m + k);
         var plain = new float[m * n];
         var strassen = new float[m * n];
@@ -71,12 +70,13 @@ public class ComputeStrassenTests
         // both within float noise of the exact product; Strassen's bound is a few times the plain one's
         Assert.True(worstPlain < 1e-5, $"plain GEMM off by {worstPlain:E2}");
         Assert.True(worstStrassen < 3e-5, $"Strassen off by {worstStrassen:E2} (plain {worstPlain:E2})");
-        if (StrassenRuns) Assert.True(anyDifference, "the Strassen rows equal the plain GEMM's bit for bit: Strassen did not run");
+        Assert.True(anyDifference, "the Strassen rows equal the plain GEMM's bit for bit: Strassen did not run");
     }
 
-    [Fact]
+    [SkippableFact]
     public void ABlockGetsTheSameBitsWhereverTheBatchPutsIt()
     {
+        KernelPathScope.RequireAvx512("Strassen");
         // 290 rows, the block at row 150; the same 128 rows alone as a block at row 0
         const int m = 290, n = 192, k = 256, start = 150;
         var (x, packed, _, bias) = Problem(m, n, k, 3);
@@ -87,11 +87,12 @@ public class ComputeStrassenTests
         Assert.Equal(alone, batch.AsSpan(start * n, GemmDriver.StrassenRows * n).ToArray());
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(144, 64)] // n / 2 is not a whole number of 48-column panels
     [InlineData(96, 63)]  // odd K
     public void ShapesStrassenCannotTakeGetThePlainBits(int n, int k)
     {
+        KernelPathScope.RequireAvx512("Strassen"); // elsewhere every shape gets the plain bits anyway
         const int m = 130;
         var (x, packed, _, bias) = Problem(m, n, k, 11);
         var plain = new float[m * n];

@@ -24,6 +24,11 @@ static class KernelPathScope
         finally { KernelPaths.Active = saved; }
     }
 
+    /// <summary>Reports the calling [SkippableFact]/[SkippableTheory] as skipped, not passed, where the machine has no
+    /// AVX-512 (and so no Strassen, no second vector width) to test.</summary>
+    public static void RequireAvx512(string what) =>
+        Skip.IfNot(KernelPaths.Best == KernelPath.Avx512, $"{what} needs AVX-512, which this machine does not have");
+
     public static float[] Random(Random rng, int n, float scale = 1f)
     {
         var x = new float[n];

@@ -6,24 +6,24 @@ using DistilBert.Training;
 
 namespace DistilBert.Tests;
 
-/// <summary>General distillation on a tiny teacher/student pair (the golden 12-layer BERT and its 6-layer student).</summary>
-public sealed class DistillGeneralTests : IDisposable
+/// <summary>Temp folders, golden teacher/student copies with a vocabulary, and a learnable corpus for distillation tests.</summary>
+sealed class DistillFolders(string purpose) : IDisposable
 {
-    static string Dist(params string[] parts) => Fixtures.Golden(["distillation", .. parts]);
+    public static string Dist(params string[] parts) => Fixtures.Golden(["distillation", .. parts]);
 
-    readonly TempDirectory _tmp = new("distill");
+    readonly TempDirectory _tmp = new(purpose);
     int _temps;
 
     public void Dispose() => _tmp.Dispose();
 
     /// <summary>A fresh folder named <paramref name="name"/> inside this test's temp directory.</summary>
-    string Temp(string name) => Directory.CreateDirectory(Path.Combine(_tmp.Path, (++_temps).ToString(), name)).FullName;
+    public string Temp(string name) => Directory.CreateDirectory(Path.Combine(_tmp.Path, (++_temps).ToString(), name)).FullName;
 
     /// <summary>A 1000-token vocabulary matching the golden models' vocab_size: specials, then w5 … w999.</summary>
-    static string[] VocabTokens() => ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", .. Enumerable.Range(5, 995).Select(i => $"w{i}")];
+    public static string[] VocabTokens() => ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", .. Enumerable.Range(5, 995).Select(i => $"w{i}")];
 
     /// <summary>Copies a golden model folder and gives it the vocabulary.</summary>
-    string ModelFolder(string golden, string[]? vocab = null)
+    public string ModelFolder(string golden, string[]? vocab = null)
     {
         var dir = Temp(golden);
         foreach (var f in new[] { "config.json", "model.safetensors" }) File.Copy(Dist(golden, f), Path.Combine(dir, f));
@@ -32,7 +32,7 @@ public sealed class DistillGeneralTests : IDisposable
     }
 
     /// <summary>Sentences over 40 words in a fixed cyclic order with random starts and lengths: learnable by an MLM.</summary>
-    string Corpus(int lines, int seed = 1)
+    public string Corpus(int lines, int seed = 1)
     {
         var random = new Random(seed);
         var path = Path.Combine(Temp("corpus"), "corpus.txt");
@@ -45,6 +45,20 @@ public sealed class DistillGeneralTests : IDisposable
         File.WriteAllLines(path, text);
         return path;
     }
+}
+
+/// <summary>General distillation on a tiny teacher/student pair (the golden 12-layer BERT and its 6-layer student).</summary>
+public sealed class DistillGeneralTests : IDisposable
+{
+    readonly DistillFolders _folders = new("distill");
+
+    public void Dispose() => _folders.Dispose();
+
+    static string Dist(params string[] parts) => DistillFolders.Dist(parts);
+    static string[] VocabTokens() => DistillFolders.VocabTokens();
+    string Temp(string name) => _folders.Temp(name);
+    string ModelFolder(string golden, string[]? vocab = null) => _folders.ModelFolder(golden, vocab);
+    string Corpus(int lines, int seed = 1) => _folders.Corpus(lines, seed);
 
     /// <summary>Collects each step's loss.</summary>
     sealed class Losses : ITrainingObserver
@@ -53,7 +67,7 @@ public sealed class DistillGeneralTests : IDisposable
         public void OnStep(StepRecord step) => Values.Add(step.Loss);
     }
 
-    static GeneralDistiller Distiller(string teacherDir, string studentDir, string corpus, GeneralDistillationOptions options)
+    internal static GeneralDistiller Distiller(string teacherDir, string studentDir, string corpus, GeneralDistillationOptions options)
     {
         var tokenizer = DistillationFolders.SharedTokenizer(teacherDir, studentDir);
         var data = DistillationCorpus.Load(corpus, tokenizer, maxLength: 32, minLength: 8);
@@ -163,26 +177,74 @@ public sealed class DistillGeneralTests : IDisposable
         small.VocabSize = 999;
         var e5 = Assert.Throws<InvalidInputException>(() => TripleLossStep.CheckCompatible(teacherModel, PretrainedModel.Create(small), new DistillationLossOptions()));
         Assert.Contains("vocabularies differ", e5.Message);
+    }
+}
 
-        // Through the command line: exit code 1, no stack trace.
-        int code = Program.BuildRoot().Parse(["distill", "--teacher", teacher, "--student", ModelFolder("student_distilbert_6layer"), "--corpus", empty, "--out", Temp("out")]).Invoke();
-        Assert.Equal(1, code);
+/// <summary>`distilbert distill` end to end; in the serial collection because it reads the captured console.</summary>
+[Collection(nameof(PipelineCliCollection))]
+public sealed class DistillCliTests : IDisposable
+{
+    readonly DistillFolders _folders = new("distill-cli");
+
+    public void Dispose() => _folders.Dispose();
+
+    /// <summary>Records every step the way the metrics log does.</summary>
+    sealed class Steps : ITrainingObserver
+    {
+        public List<StepRecord> Records { get; } = new();
+        public void OnStep(StepRecord step) => Records.Add(step);
     }
 
     [Fact]
-    public void DistillCommandWritesALoadableStudent()
+    public void AnEmptyCorpusIsOneErrorLineNamingIt()
     {
-        string teacher = ModelFolder("teacher_bert_12layer"), student = ModelFolder("student_distilbert_6layer"), outDir = Temp("distilled");
-        int code = Program.BuildRoot().Parse(["distill", "--teacher", teacher, "--student", student, "--corpus", Corpus(30), "--out", outDir,
-            "--max-steps", "2", "--batch-size", "8", "--min-length", "8", "--max-length", "32", "--json"]).Invoke();
-        Assert.Equal(0, code);
+        var empty = Path.Combine(_folders.Temp("empty"), "empty.txt");
+        File.WriteAllLines(empty, ["", "   ", ""]);
+        var (code, _, error) = CliRunner.Run("distill", "--teacher", _folders.ModelFolder("teacher_bert_12layer"),
+            "--student", _folders.ModelFolder("student_distilbert_6layer"), "--corpus", empty, "--out", _folders.Temp("out"));
+        Assert.Equal(1, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(empty, line);
+        Assert.Contains("no text", line);
+    }
+
+    [Fact]
+    public void DistillCommandWritesALoadableStudentAndLogsTheLossTermsOfTheRun()
+    {
+        string teacher = _folders.ModelFolder("teacher_bert_12layer"), student = _folders.ModelFolder("student_distilbert_6layer");
+        string corpus = _folders.Corpus(30), outDir = _folders.Temp("distilled");
+        var (code, _, error) = CliRunner.Run("distill", "--teacher", teacher, "--student", student, "--corpus", corpus, "--out", outDir,
+            "--max-steps", "2", "--batch-size", "8", "--min-length", "8", "--max-length", "32", "--json");
+        Assert.True(code == 0, error);
         var loaded = PretrainedModel.Load(outDir).Model;
         Assert.Equal("DistilBertForMaskedLM", loaded.ArchitectureName);
         Assert.True(File.Exists(Path.Combine(outDir, "vocab.txt")));
-        // The loss terms are logged with every step.
-        var firstStep = System.Text.Json.Nodes.JsonNode.Parse(File.ReadLines(Path.Combine(outDir, "metrics.jsonl")).First(l => l.Contains("\"train\"")))!;
-        foreach (var term in new[] { "loss_ce", "loss_mlm", "loss_cos" }) Assert.NotNull(firstStep[term]);
         var before = PretrainedModel.Load(student).Model;
         Assert.NotEqual(before.Parameters["distilbert.transformer.layer.0.ffn.lin1.weight"].Value, loaded.Parameters["distilbert.transformer.layer.0.ffn.lin1.weight"].Value);
+
+        // The same run through the library with the command's documented defaults: the logged terms are this run's terms.
+        var options = new GeneralDistillationOptions
+        {
+            Loss = new DistillationLossOptions { Temperature = 2, AlphaCe = 5, AlphaMlm = 2, AlphaCos = 1, RestrictCeToMask = false },
+            Masking = new MlmMaskingOptions { Smoothing = 0.7, MaskProportion = 0.15 },
+            BatchSize = 8, GradientAccumulation = 1, Epochs = 1, MaxSteps = 2, LearningRate = 5e-4, WarmupRatio = 0.05, MaxGradNorm = 5, Seed = 56,
+        };
+        var expected = new Steps();
+        DistillGeneralTests.Distiller(teacher, student, corpus, options).Run(_folders.Temp("library"), observer: expected);
+        var logged = MetricsLog.Read(Path.Combine(outDir, MetricsLog.FileName)).Steps;
+        Assert.Equal(2, logged.Count);
+        for (int s = 0; s < logged.Count; s++)
+        {
+            var (want, got) = (expected.Records[s], logged[s]);
+            Assert.Equal(want.Loss, got.Loss, 12);
+            var terms = got.Components!;
+            foreach (var term in new[] { "loss_ce", "loss_mlm", "loss_cos" }) Assert.Equal(want.Components![term], terms[term], 12);
+            // loss = α_ce·ce + α_mlm·mlm + α_cos·cos with the defaults 5, 2, 1, and each term a real loss value
+            Assert.Equal(got.Loss, 5 * terms["loss_ce"] + 2 * terms["loss_mlm"] + terms["loss_cos"], 5);
+            Assert.InRange(terms["loss_ce"], 1e-6, 100);
+            Assert.InRange(terms["loss_mlm"], 1e-3, 3 * Math.Log(1000));
+            Assert.InRange(terms["loss_cos"], 1e-9, 2);
+        }
     }
 }

@@ -15,15 +15,4 @@ public class FoundationTests
         Assert.Equal(1, reg.Count);
         Assert.Throws<ArgumentException>(() => reg.Add("vocab_projector.weight", [1]));
     }
-
-    [Fact]
-    public void ErfMatchesKnownValues()
-    {
-        Assert.Equal(0.8427007929497149, Activations.Erf(1.0), 14);
-        Assert.Equal(-0.9953222650189527, Activations.Erf(-2.0), 14);
-        Assert.Equal(0.0, Activations.Erf(0.0));
-    }
-
-    [Fact]
-    public void FixturesArePresent() => Assert.True(File.Exists(Fixtures.Golden("tokenizer", "cases.jsonl")));
 }

@@ -53,9 +53,10 @@ public class ModelStrassenTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void StrassenStaysWithinFloatNoiseOfThePlainGemm()
     {
+        KernelPathScope.RequireAvx512("Strassen");
         var sequences = Sequences(256, 140, 20);
         var plain = Model(strassen: false).Forward(ModelInput.FromSequences(sequences));
         var strassen = Model(strassen: true).Forward(ModelInput.FromSequences(sequences));
@@ -65,7 +66,7 @@ public class ModelStrassenTests
         for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (1 + Math.Abs(expected[i])));
         // HF's check for hidden states is 1e-4 + 1e-4·|e|; Strassen's rounding is a few 1e-6
         Assert.True(worst < 2e-5, $"Strassen differs from the plain GEMM by {worst:E2}");
-        if (KernelPaths.Active == KernelPath.Avx512) Assert.True(worst > 0, "no difference at all: Strassen did not run");
+        Assert.True(worst > 0, "no difference at all: Strassen did not run");
         // the 20-token sequence has no whole 128-token block: the plain GEMM's bits
         Assert.True(Rows(plain, sequences, 2).AsSpan().SequenceEqual(Rows(strassen, sequences, 2)));
     }

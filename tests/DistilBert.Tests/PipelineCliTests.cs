@@ -22,16 +22,19 @@ public sealed class PipelineCliTests(PipelineTestModels models) : IClassFixture<
     [Fact]
     public void Classify_tsv_with_json_writes_one_line_per_input_with_hf_field_names()
     {
-        var input = Write("reviews.tsv", "sentence\tlabel\na fine film \t1\ndull \t0\nnot bad at all \t1\n");
+        string[] texts = ["a fine film", "dull", "not bad at all"];
+        var input = Write("reviews.tsv", "sentence\tlabel\n" + string.Concat(texts.Select((t, i) => $"{t} \t{i % 2}\n")));
         var (code, output, _) = Run("classify", "--model", models.Classifier, "--input", input, "--json", "--batch-size", "2");
         Assert.Equal(0, code);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);
-        foreach (var line in lines)
+        var expected = IndependentPredictions.Classify(models.Classifier, texts);
+        string[] labels = ["NEGATIVE", "POSITIVE"];
+        for (int i = 0; i < texts.Length; i++)
         {
-            var result = Assert.Single(JsonDocument.Parse(line).RootElement.EnumerateArray());
-            Assert.Contains(result.GetProperty("label").GetString(), new[] { "NEGATIVE", "POSITIVE" });
-            Assert.InRange(result.GetProperty("score").GetDouble(), 0.5, 1.0);
+            var result = Assert.Single(JsonDocument.Parse(lines[i]).RootElement.EnumerateArray());
+            Assert.Equal(labels[expected[i].Label], result.GetProperty("label").GetString());
+            Assert.Equal(expected[i].Score, result.GetProperty("score").GetDouble(), 5);
         }
     }
 
@@ -104,12 +107,17 @@ public sealed class PipelineCliTests(PipelineTestModels models) : IClassFixture<
     [Fact]
     public void Eval_scores_classification_ner_and_qa_files()
     {
-        var tsv = Write("eval.tsv", "sentence\tlabel\ngood \t1\nbad \t0\nfine \t1\n");
+        // Labels chosen so the random-weight classifier gets four of six right: the accuracy is neither 0, ½ nor 1.
+        string[] texts = ["good", "bad", "fine", "awful", "a fine film", "dull"];
+        var predicted = IndependentPredictions.Classify(models.Classifier, texts);
+        var examples = texts.Select((t, i) => (Text: t, Label: i % 3 != 2 ? predicted[i].Label : 1 - predicted[i].Label)).ToArray();
+        var tsv = Write("eval.tsv", "sentence\tlabel\n" + string.Concat(examples.Select(e => $"{e.Text} \t{e.Label}\n")));
         var cls = Run("eval", "--model", models.Classifier, "--task", "classify", "--data", tsv, "--json");
         Assert.Equal(0, cls.Code);
         var scores = JsonDocument.Parse(cls.Out).RootElement;
-        Assert.Equal(3, scores.GetProperty("examples").GetInt32());
-        Assert.InRange(scores.GetProperty("accuracy").GetDouble(), 0, 1);
+        Assert.Equal(texts.Length, scores.GetProperty("examples").GetInt32());
+        Assert.Equal(IndependentPredictions.Accuracy(models.Classifier, examples), scores.GetProperty("accuracy").GetDouble(), 4); // printed to 4 places
+        Assert.Equal(4 / 6.0, scores.GetProperty("accuracy").GetDouble(), 4);
 
         var conll = Write("eval.conll", "Ann\tB-PER\nLee\tI-PER\nwent\tO\n\nParis\tB-LOC\n");
         var ner = Run("eval", "--model", models.Tagger, "--task", "ner", "--data", conll, "--json");

@@ -119,6 +119,53 @@ public sealed class PipelineEndToEndTests(PipelineTestModels models) : IClassFix
         var groups = windowed.Predict(text, AggregationStrategy.First);
         Assert.All(groups, g => Assert.Equal(text[g.Start..g.End], g.Word));
         Assert.All(groups, g => Assert.NotEqual("O", g.EntityGroup));
+
+        // Each window run alone through the model: every token takes the label and score of the window where it scores
+        // highest (HF's rule for overlapping entities of the same length).
+        var encoding = windowed.Tokenizer.Encode(text, null, new DistilBert.Tokenization.EncodeOptions
+        {
+            MaxLength = 16, Stride = 4, Truncation = DistilBert.Tokenization.TruncationStrategy.LongestFirst, ReturnOverflowing = true,
+        });
+        var windows = new[] { encoding }.Concat(encoding.Overflowing).ToList();
+        Assert.True(windows.Count >= 3, $"{windows.Count} windows");
+        var best = new Dictionary<(int, int), (string Label, double Score)>();
+        foreach (var window in windows)
+        {
+            var logits = windowed.Model.Forward(ModelInput.FromSequences([window.Ids]))["logits"].Data;
+            int labels = PipelineTestModels.NerLabels.Length;
+            for (int t = 0; t < window.Length; t++)
+            {
+                if (window.SpecialTokensMask[t] != 0) continue;
+                var row = logits.AsSpan(t * labels, labels).ToArray();
+                int arg = Array.IndexOf(row, row.Max());
+                double score = 1 / row.Sum(v => Math.Exp(v - row[arg]));
+                var key = (window.Offsets[t].Start, window.Offsets[t].End);
+                if (!best.TryGetValue(key, out var seen) || score > seen.Score) best[key] = (PipelineTestModels.NerLabels[arg], score);
+            }
+        }
+        Assert.Equal(best.Keys.Order(), tokens.Select(t => (t.Start, t.End)));
+        foreach (var token in tokens)
+        {
+            var expected = best[(token.Start, token.End)];
+            Assert.Equal(expected.Label, token.Entity);
+            Assert.Equal(expected.Score, token.Score, 5);
+        }
+    }
+
+    [Fact]
+    public void Ner_text_that_fits_one_window_gives_the_same_answer_as_the_unwindowed_pipeline()
+    {
+        const string text = "Ann visited Paris and Lee";
+        var windowed = TokenClassificationPipeline.Load(models.Tagger, new PipelineSettings { MaxLength = 16 }, stride: 4);
+        var whole = TokenClassificationPipeline.Load(models.Tagger, new PipelineSettings { MaxLength = 64 });
+        foreach (var strategy in new[] { AggregationStrategy.None, AggregationStrategy.Simple, AggregationStrategy.First })
+        {
+            var expected = whole.Predict(text, strategy, ignoreLabels: []);
+            var actual = windowed.Predict(text, strategy, ignoreLabels: []);
+            Assert.NotEmpty(expected);
+            Assert.Equal(expected.Select(e => (e.Entity, e.EntityGroup, e.Start, e.End, e.Word)), actual.Select(e => (e.Entity, e.EntityGroup, e.Start, e.End, e.Word)));
+            for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i].Score, actual[i].Score, 6);
+        }
     }
 
     [Fact]
@@ -141,10 +188,18 @@ public sealed class PipelineEndToEndTests(PipelineTestModels models) : IClassFix
         Assert.All(answers, a => Assert.Equal(context[a.Start..a.End], a.Answer));
         Assert.True(answers[0].Score >= answers[1].Score && answers[1].Score >= answers[2].Score);
 
-        var shortContext = "Paris is on the Seine.";
+        // A context that fits one 48-token window: the windowed pipeline gives exactly the unwindowed answers.
+        var shortContext = "Paris is on the Seine, which flows through the city.";
         var big = QuestionAnsweringPipeline.Load(models.Reader);
-        var one = big.Predict("Where is Paris?", shortContext, new AnswerOptions { HandleImpossibleAnswer = true, TopK = 2 });
-        Assert.All(one, a => Assert.Equal(shortContext[a.Start..a.End], a.Answer));
+        foreach (var options in new[] { new AnswerOptions { TopK = 3, DocStride = 16 }, new AnswerOptions { HandleImpossibleAnswer = true, TopK = 2, DocStride = 16 } })
+        {
+            var one = big.Predict("Where is Paris?", shortContext, options);
+            var windowed = small.Predict("Where is Paris?", shortContext, options);
+            Assert.Equal(options.TopK, one.Count);
+            Assert.All(one, a => Assert.Equal(shortContext[a.Start..a.End], a.Answer));
+            Assert.Equal(one.Select(a => (a.Start, a.End, a.Answer)), windowed.Select(a => (a.Start, a.End, a.Answer)));
+            for (int i = 0; i < one.Count; i++) Assert.Equal(one[i].Score, windowed[i].Score, 6);
+        }
     }
 
     [Fact]

@@ -5,9 +5,11 @@ using DistilBert.Tokenization;
 
 namespace DistilBert.Tests;
 
+/// <summary>`distilbert tokenize`. In the serial collection: errors are read from the captured console.</summary>
+[Collection(nameof(PipelineCliCollection))]
 public sealed class TokenizerCliTests : IDisposable
 {
-    static int Run(params string[] args) => Program.BuildRoot().Parse(args).Invoke();
+    static int Run(params string[] args) => CliRunner.Run(args).Code;
 
     readonly TempDirectory _tmp = new("tokenizer-cli");
 
@@ -80,11 +82,18 @@ public sealed class TokenizerCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("tokenize", "x", "--max-length", "8", "--stride", "6")]
-    [InlineData("tokenize", "x", "--truncation", "sideways")]
-    [InlineData("tokenize", "x", "--model", "/no/such/folder")]
-    [InlineData("tokenize", "x", "--model", "a", "--vocab", "b")]
-    public void BadArgumentsExitWithOne(params string[] args) => Assert.Equal(1, Run(args));
+    [InlineData("stride", "tokenize", "x", "--max-length", "8", "--stride", "6")]
+    [InlineData("sideways", "tokenize", "x", "--truncation", "sideways")]
+    [InlineData("/no/such/folder", "tokenize", "x", "--model", "/no/such/folder")]
+    [InlineData("--vocab", "tokenize", "x", "--model", "a", "--vocab", "b")]
+    public void BadArgumentsExitWithOneAndNameTheProblem(string named, params string[] args)
+    {
+        var (code, output, error) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(named, line);
+    }
 
     [Fact]
     public void BadJsonLineNamesFileAndLine()
@@ -93,7 +102,9 @@ public sealed class TokenizerCliTests : IDisposable
         File.WriteAllLines(input, ["fine", """{"text": 5}"""]);
         var e = Assert.Throws<DataFileException>(() => TokenizeCommand.ParseLine("""{"text": 5}""", input, 2));
         Assert.Contains($"{input}:2", e.Message);
-        Assert.Equal(1, Run("tokenize", "--input", input, "--output", Temp("o.jsonl")));
+        var (code, _, error) = CliRunner.Run("tokenize", "--input", input, "--output", Temp("o.jsonl"));
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {input}:2", error);
     }
 
     [Fact]
@@ -104,7 +115,9 @@ public sealed class TokenizerCliTests : IDisposable
         File.WriteAllLines(input, [.. Enumerable.Repeat("fine text", TokenizeCommand.LinesPerBatch + 5), "{\"text\": 5}"]);
         var output = Temp("kept.jsonl");
         File.WriteAllText(output, "previous\n");
-        Assert.Equal(1, Run("tokenize", "--input", input, "--output", output));
+        var (code, _, error) = CliRunner.Run("tokenize", "--input", input, "--output", output);
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {input}:{TokenizeCommand.LinesPerBatch + 6}", error);
         Assert.Equal("previous\n", File.ReadAllText(output));
         var left = Directory.GetFileSystemEntries(Path.GetDirectoryName(output)!).Select(p => Path.GetFileName(p)!).Order();
         Assert.Equal(["half-bad.jsonl", "kept.jsonl"], left); // no temporary file beside it

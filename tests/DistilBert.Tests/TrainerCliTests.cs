@@ -17,13 +17,15 @@ public sealed class TrainerCliTests : IDisposable
     string Path_(string name) => _tmp.File(name);
 
     /// <summary>A tiny DistilBERT MLM checkpoint (as from distilbert init) with the real vocabulary beside it.</summary>
-    string BaseModel()
+    internal static string BaseModel(TempDirectory tmp)
     {
         var config = new DistilBertConfig { Dim = 16, NLayers = 1, NHeads = 2, HiddenDim = 32, MaxPositionEmbeddings = 64, VocabSize = 30522 };
-        var folder = Path_("base");
+        var folder = tmp.File("base");
         PretrainedModel.Save(PretrainedModel.Create(config, "DistilBertForMaskedLM", 1), folder, [Fixtures.Golden("tokenizer", "vocab.txt")]);
         return folder;
     }
+
+    string BaseModel() => BaseModel(_tmp);
 
     [Fact]
     public void ClassifyTrainsWritesAnHfFolderMetricsAndCurvesAndResumes()
@@ -44,7 +46,6 @@ public sealed class TrainerCliTests : IDisposable
         Assert.Equal(2, evals.Count);
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path_("run/curves.png")).Take(4));
 
-        Assert.Equal(1, Run(args)); // a finished run is not overwritten without --resume
         Assert.Equal(0, Run([.. args, "--resume"])); // nothing left to do: same 12 steps
         Assert.Equal(12, MetricsLog.Read(Path_("run/metrics.jsonl")).Steps.Count);
     }
@@ -62,19 +63,6 @@ public sealed class TrainerCliTests : IDisposable
     }
 
     [Fact]
-    public void ABadDataLineIsReportedWithFileAndLine()
-    {
-        var model = BaseModel();
-        File.WriteAllLines(Path_("bad.tsv"), ["sentence\tlabel", "fine text\t0", "no label column here", "more\t1"]);
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        try { Assert.Equal(1, Run("train", "classify", "--model", model, "--train", Path_("bad.tsv"), "--out", Path_("bad"), "--plain")); }
-        finally { Console.SetError(saved); }
-        Assert.Contains("bad.tsv:3", error.ToString());
-    }
-
-    [Fact]
     public void ThePlotDrawsLossAndEvaluationCurves()
     {
         var run = Path_("plot");
@@ -86,5 +74,45 @@ public sealed class TrainerCliTests : IDisposable
         }
         Assert.True(TrainingPlot.Write(Path.Combine(run, MetricsLog.FileName), Path.Combine(run, "c.png"), 400, 200));
         Assert.True(new FileInfo(Path.Combine(run, "c.png")).Length > 2000);
+    }
+}
+
+/// <summary>distilbert train's refusals, read from the captured console (so in the serial collection).</summary>
+[Collection(nameof(PipelineCliCollection))]
+public sealed class TrainerCliErrorTests : IDisposable
+{
+    readonly TempDirectory _tmp = new("train-cli-errors");
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public void ABadDataLineIsReportedWithFileAndLine()
+    {
+        var model = TrainerCliTests.BaseModel(_tmp);
+        var data = _tmp.File("bad.tsv");
+        File.WriteAllLines(data, ["sentence\tlabel", "fine text\t0", "no label column here", "more\t1"]);
+        var (code, _, error) = CliRunner.Run("train", "classify", "--model", model, "--train", data, "--out", _tmp.File("bad"), "--plain");
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {data}:3", error);
+    }
+
+    [Fact]
+    public void AFinishedRunIsNotOverwrittenWithoutResume()
+    {
+        var model = TrainerCliTests.BaseModel(_tmp);
+        var data = _tmp.File("train.tsv");
+        File.WriteAllLines(data, ["sentence\tlabel", .. TrainerLoopTests.ToyData(8, 11).Select(d => $"{d.Text}\t{d.Label}")]);
+        var run = _tmp.File("run");
+        string[] args = ["train", "classify", "--model", model, "--train", data, "--out", run, "--epochs", "1", "--batch-size", "4", "--max-length", "16", "--plain"];
+        Assert.Equal(0, CliRunner.Run(args).Code);
+        var weights = File.ReadAllBytes(Path.Combine(run, "model.safetensors"));
+        var metrics = File.ReadAllText(Path.Combine(run, MetricsLog.FileName));
+
+        var (code, _, error) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {run} already holds a run", error);
+        Assert.Contains("--resume", error);
+        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(run, "model.safetensors")));
+        Assert.Equal(metrics, File.ReadAllText(Path.Combine(run, MetricsLog.FileName)));
     }
 }

@@ -177,7 +177,7 @@ public static class AttentionReference
                         scores[j] = dot * scale;
                     }
                     if (!anyKey) scores.AsSpan().Fill(0f); // all keys masked: HF's finfo.min fill gives a uniform row
-                    Softmax.Rows(scores, 1, length);
+                    PlainSoftmax(scores);
                     if (!probabilities.IsEmpty) scores.CopyTo(probabilities.Slice((int)(probOffset + ((long)h * length + i) * length), length));
                     var ci = context.Slice((start + i) * contextStride + col, headDim);
                     ci.Clear();
@@ -192,5 +192,15 @@ public static class AttentionReference
             }
             probOffset += (long)heads * length * length;
         }
+    }
+
+    /// <summary>Softmax in double with no shortcut: its own, so the check does not share a bug with <see cref="Softmax"/>
+    /// or <see cref="SoftmaxReference"/> (which the fast path and the portable path use). −∞ gives exactly 0.</summary>
+    static void PlainSoftmax(Span<float> row)
+    {
+        double max = double.NegativeInfinity, sum = 0;
+        foreach (var x in row) max = Math.Max(max, x);
+        foreach (var x in row) sum += Math.Exp(x - max);
+        for (int i = 0; i < row.Length; i++) row[i] = (float)(Math.Exp(row[i] - max) / sum);
     }
 }
