@@ -10,6 +10,7 @@ namespace DistilBert.Tests;
 /// Task distillation on a toy sentiment-like task: a 4-layer BERT teacher is fine-tuned here (its own Backward), then a
 /// 2-layer DistilBERT student initialised from its layers learns from it.
 /// </summary>
+[Collection(nameof(PipelineCliCollection))] // captures the process-wide console (CliRunner)
 public sealed class DistillTaskTests : IDisposable
 {
     readonly TempDirectory _tmp = new("distill-task");

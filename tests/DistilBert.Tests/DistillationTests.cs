@@ -4,6 +4,7 @@ using DistilBert.Distillation;
 
 namespace DistilBert.Tests;
 
+[Collection(nameof(PipelineCliCollection))] // runs a CLI command, which writes to the process-wide console
 public class DistillationTests
 {
     static string Dist(params string[] parts) => Fixtures.Golden(["distillation", .. parts]);

@@ -4,6 +4,7 @@ using DistilBert.Cli;
 namespace DistilBert.Tests;
 
 /// <summary>`distilbert grad` and `distilbert init` through the real command line (option parsing, exit codes, files).</summary>
+[Collection(nameof(PipelineCliCollection))] // runs CLI commands, which write to the process-wide console
 public class TrainingGradCommandTests
 {
     static int Cli(params string[] args) => CliAction.Run(() => Program.BuildRoot().Parse(args).Invoke());
