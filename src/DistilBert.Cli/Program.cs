@@ -1,3 +1,4 @@
+using Spectre.Console;
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
@@ -24,6 +25,8 @@ public static partial class Program
     /// </summary>
     public static int Run(string[] args)
     {
+        // Spectre's console binds to the Console.Out of its first use; bind it to this run's (tests capture it per run)
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         var parse = BuildRoot().Parse(args);
         if (args.Length > 0 && parse.Action is ParseErrorAction)
             return ReportErrors(parse, UnknownNames(parse) ?? parse.Errors.Select(e => e.Message).Distinct().ToList());

@@ -56,7 +56,8 @@ internal sealed class ServedModel
         var folder = Hub.ModelPath.Resolve(source.Path);
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
         var task = source.Task ?? TaskOf(ModelConfig.Load(folder));
-        var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens };
+        // the library refuses an input over the window limit too: a second guard behind the request check
+        var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens, MaxWindows = options.MaxInputWindows };
         TaskPipeline pipeline = task switch
         {
             // Vectors are normalised per request (TEI's `normalize`), so the pipeline keeps them raw.
