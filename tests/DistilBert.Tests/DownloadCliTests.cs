@@ -59,7 +59,8 @@ public sealed class DownloadCliTests : IDisposable
             foreach (var (name, value) in Environment_()) Environment.SetEnvironmentVariable(name, value);
             Console.SetOut(output);
             Console.SetError(error);
-            int code = await Program.BuildRoot().Parse(args).InvokeAsync(Program.Invocation, cancellation);
+            // the default invocation settings: no SIGINT handler in the test host (the built CLI's Main adds it)
+            int code = await Program.BuildRoot().Parse(args).InvokeAsync(cancellationToken: cancellation);
             return (code, output.ToString(), error.ToString());
         }
         finally

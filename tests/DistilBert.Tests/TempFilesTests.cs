@@ -122,8 +122,11 @@ public class TempFilesCliTests
         var outDir = tmp.File("student");
         Directory.CreateDirectory(Path.Combine(outDir, "config.json"));
         var teacher = Fixtures.Golden("distillation", "teacher_bert_12layer");
-        var (code, _, _) = CliRunner.Run("init-student", "--teacher", teacher, "--out", outDir); // the rename's IOException is printed
-        Assert.NotEqual(0, code);
+        var (code, _, error) = CliRunner.Run("init-student", "--teacher", teacher, "--out", outDir);
+        Assert.Equal(1, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // the rename's IOException, as one line
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(Path.Combine(outDir, "config.json"), line);
         Assert.Equal(["config.json", "model.safetensors"], Entries(outDir));
     }
 
