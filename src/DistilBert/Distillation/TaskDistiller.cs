@@ -1,6 +1,7 @@
 using DistilBert.Data;
 using DistilBert.Metrics;
 using DistilBert.Modeling;
+using DistilBert.Pipelines;
 using DistilBert.Tokenization;
 using DistilBert.Training;
 
@@ -321,22 +322,15 @@ public sealed class TaskDistiller : ITrainingTask
 
     public static string MainMetric(DistillationTaskKind kind) => kind == DistillationTaskKind.Classification ? "accuracy" : "f1";
 
-    /// <summary>The best span (start ≤ end, both context tokens, at most <paramref name="maxAnswerTokens"/> long) as text.</summary>
-    static string BestAnswer(QuestionWindow q, ReadOnlySpan<float> start, ReadOnlySpan<float> end, int maxAnswerTokens = 30)
+    /// <summary>The best answer of one window, decoded exactly as the QA pipeline decodes it, with the evaluation's
+    /// answer-length limit (<see cref="Evaluation.SquadMaxAnswerTokens"/>).</summary>
+    static string BestAnswer(QuestionWindow q, ReadOnlySpan<float> start, ReadOnlySpan<float> end)
     {
-        double best = double.NegativeInfinity;
-        int bestStart = -1, bestEnd = -1;
-        for (int i = 0; i < start.Length; i++)
-        {
-            if (!q.IsContext[i]) continue;
-            for (int j = i; j < Math.Min(end.Length, i + maxAnswerTokens); j++)
-            {
-                if (!q.IsContext[j]) break;
-                double score = start[i] + end[j];
-                if (score > best) { best = score; bestStart = i; bestEnd = j; }
-            }
-        }
-        return bestStart < 0 ? "" : q.Context[q.Offsets[bestStart].Start..q.Offsets[bestEnd].End];
+        var noWords = new int[start.Length];
+        Array.Fill(noWords, -1);
+        var window = new AnswerWindow(start.ToArray(), end.ToArray(), q.IsContext, q.Offsets, noWords);
+        var best = QuestionAnsweringDecoder.Decode(q.Context, [window], topK: 1, maxAnswerLength: Evaluation.SquadMaxAnswerTokens, alignToWords: false);
+        return best.Count == 0 ? "" : best[0].Answer;
     }
 
     /// <summary>Scores <paramref name="model"/> (teacher or student) on labelled examples: accuracy and macro F1, or

@@ -68,6 +68,10 @@ public static class Evaluation
         return metrics.Report();
     }
 
+    /// <summary>The longest answer, in tokens, that SQuAD evaluation considers: 30, as transformers' run_qa.py (the
+    /// pipeline's own default, 15, is for serving). Fine-tuning and task distillation both evaluate with it.</summary>
+    public const int SquadMaxAnswerTokens = 30;
+
     /// <summary>SQuAD v1.1 exact match and F1 of the best answer against every gold answer.</summary>
     public static SquadReport Squad(QuestionAnsweringPipeline pipeline, IEnumerable<SquadExample> examples, AnswerOptions? options = null, Action<int>? progress = null)
     {
@@ -82,7 +86,7 @@ public static class Evaluation
                 yield return new QuestionContext(example.Question, example.Context, ++number);
             }
         }
-        foreach (var output in pipeline.Predict(Questions(), options))
+        foreach (var output in pipeline.Predict(Questions(), options ?? new AnswerOptions { MaxAnswerLength = SquadMaxAnswerTokens }))
         {
             metrics.Add(output.Answers.Count > 0 ? output.Answers[0].Answer : "", golds.Dequeue());
             progress?.Invoke(1);

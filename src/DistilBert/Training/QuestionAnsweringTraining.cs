@@ -87,7 +87,7 @@ public sealed class QuestionAnsweringTraining : ITrainingTask
     {
         if (_eval is null || _eval.Count == 0) return null;
         var pipeline = new QuestionAnsweringPipeline(_tokenizer, Model, new PipelineSettings { MaxLength = _maxLength });
-        var report = Evaluation.Squad(pipeline, _eval, new AnswerOptions { MaxSequenceLength = _maxLength, DocStride = _docStride });
+        var report = Evaluation.Squad(pipeline, _eval, new AnswerOptions { MaxSequenceLength = _maxLength, DocStride = _docStride, MaxAnswerLength = Evaluation.SquadMaxAnswerTokens });
         return new EvaluationResult(new Dictionary<string, double> { ["exact_match"] = report.ExactMatch, ["f1"] = report.F1 }, "f1");
     }
 }
