@@ -87,5 +87,28 @@ public sealed class ArchitectureTests
             "the table must read Modeling → Inference → Pipelines");
     }
 
+    [Fact]
+    public void LibraryErrorsNameSettingsNotCommandLineFlags()
+    {
+        // The library is used without the CLI: an error names the setting (a property, or plain words); a flag may
+        // only follow the property it maps to, as a hint. The CLI is the one that speaks in flags.
+        var offenders = new List<string>();
+        var library = Path.Combine(RepoRoot, "src", "DistilBert");
+        var literal = new Regex(@"\$?""(?:\\.|[^""\\])*""");
+        foreach (var file in Directory.EnumerateFiles(library, "*.cs", SearchOption.AllDirectories))
+        {
+            if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}")) continue;
+            var lines = File.ReadAllLines(file);
+            for (int n = 0; n < lines.Length; n++)
+            {
+                if (lines[n].TrimStart().StartsWith("//")) continue;
+                foreach (Match m in literal.Matches(lines[n]))
+                    if (Regex.IsMatch(m.Value, @"(^|[\s(""])--[a-z]") && !Regex.IsMatch(m.Value, @"\b[A-Z][a-z]+[A-Z][A-Za-z.]*\b[^""]*--[a-z]"))
+                        offenders.Add($"{Rel(file)}:{n + 1}: {m.Value}");
+            }
+        }
+        Assert.True(offenders.Count == 0, "library messages that speak in CLI flags:\n" + string.Join("\n", offenders));
+    }
+
     static string Rel(string path) => Path.GetRelativePath(RepoRoot, path);
 }

@@ -34,7 +34,7 @@ public static class DistillCommand
         var maxSteps = new Option<int?>("--max-steps") { Description = "stop after this many optimizer steps" };
         var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 5e-4 };
         var warmup = new Option<double>("--warmup") { Description = "warmup fraction of the steps", DefaultValueFactory = _ => 0.05 };
-        var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => 5.0 };
+        var maxGradNorm = new Option<double>("--max-grad-norm", "--clip") { Description = "gradient clipping norm", DefaultValueFactory = _ => 5.0 };
         var seed = new Option<int>("--seed") { Description = "seed of batching, masking and dropout", DefaultValueFactory = _ => 56 };
         var logEvery = new Option<int>("--log-every") { Description = "print a progress line every N steps", DefaultValueFactory = _ => 10 };
         var saveEvery = new Option<int>("--save-every") { Description = "write a resumable checkpoint every N steps (0: each epoch end and the end)", DefaultValueFactory = _ => 0 };

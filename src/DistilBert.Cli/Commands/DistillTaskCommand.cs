@@ -32,7 +32,7 @@ public static class DistillTaskCommand
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
         var warmup = new Option<double>("--warmup") { Description = "warmup fraction of the steps", DefaultValueFactory = _ => 0.1 };
         var weightDecay = new Option<double>("--weight-decay") { DefaultValueFactory = _ => 0.01 };
-        var maxGradNorm = new Option<double>("--max-grad-norm") { DefaultValueFactory = _ => 1.0 };
+        var maxGradNorm = new Option<double>("--max-grad-norm", "--clip") { Description = "gradient clipping norm", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42 };
         var logEvery = new Option<int>("--log-every") { Description = "print a progress line every N steps", DefaultValueFactory = _ => 20 };
         var maxExamples = new Option<int?>("--max-examples") { Description = "use only the first N training examples" };

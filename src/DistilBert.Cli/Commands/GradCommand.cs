@@ -29,7 +29,7 @@ public static class GradCommand
         var betas = new Option<string>("--betas") { Description = "AdamW betas as B1,B2", DefaultValueFactory = _ => "0.9,0.999" };
         var eps = new Option<double>("--eps") { Description = "AdamW eps", DefaultValueFactory = _ => 1e-8 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW decoupled weight decay", DefaultValueFactory = _ => 0.01 };
-        var clip = new Option<double?>("--clip") { Description = "clip the global gradient norm to MAXNORM before the step" };
+        var clip = new Option<double?>("--max-grad-norm", "--clip") { Description = "clip the global gradient norm to MAXNORM before the step" };
         var trainerGroups = new Option<bool>("--trainer-groups") { Description = "no weight decay for biases and LayerNorm weights (HF Trainer)" };
         var cmd = new Command("grad", "One training-mode forward + backward (dropout off): loss, every gradient, optionally one AdamW step")
         {

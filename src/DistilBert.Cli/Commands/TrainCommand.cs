@@ -37,7 +37,7 @@ public static class TrainCommand
             new Option<int?>("--patience") { Description = "stop after N evaluations without improvement" },
             new Option<int?>("--max-steps") { Description = "stop after N optimizer steps (the schedule spans them)" },
             new Option<bool>("--resume") { Description = "continue the run in --out from its last checkpoint" },
-            new Option<double>("--clip") { Description = "global gradient-norm clipping (0: off)", DefaultValueFactory = _ => 1.0 },
+            new Option<double>("--max-grad-norm", "--clip") { Description = "global gradient-norm clipping (0: off; HF's max_grad_norm)", DefaultValueFactory = _ => 1.0 },
             new Option<string>("--schedule") { Description = "linear | constant", DefaultValueFactory = _ => "linear" },
             new Option<int?>("--limit") { Description = "use only the first N training examples" },
             new Option<int?>("--eval-limit") { Description = "use only the first N evaluation examples" },

@@ -31,7 +31,7 @@ public sealed class DistillationCorpus
 
     public static DistillationCorpus Load(string path, WordPieceTokenizer tokenizer, int maxLength, int minLength = 12, int? maxLines = null)
     {
-        if (maxLength < 3) throw new InvalidInputException($"--max-length must be at least 3 (two special tokens and one word), got {maxLength}");
+        if (maxLength < 3) throw new InvalidInputException($"max length must be at least 3 (two special tokens and one word), got {maxLength}");
         int vocab = tokenizer.Vocab.Count;
         var counts = new long[vocab];
         var sequences = new List<int[]>();
@@ -61,7 +61,7 @@ public sealed class DistillationCorpus
         }
         if (lines == 0) throw new DataFileException(path, null, "the corpus has no text: expected plain text, one passage per line");
         if (sequences.Count == 0)
-            throw new DataFileException(path, null, $"no line of the corpus has at least {minLength} tokens ({lines} lines read); lower --min-length or use longer passages");
+            throw new DataFileException(path, null, $"no line of the corpus has at least {minLength} tokens ({lines} lines read); lower the minimum length or use longer passages");
         return new DistillationCorpus(sequences, counts, lines, dropped);
     }
 }

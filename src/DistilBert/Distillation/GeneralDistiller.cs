@@ -24,14 +24,14 @@ public sealed record GeneralDistillationOptions
 
     public void Validate()
     {
-        if (BatchSize < 1) throw new InvalidInputException($"--batch-size must be at least 1, got {BatchSize}");
-        if (GradientAccumulation < 1) throw new InvalidInputException($"--grad-accum must be at least 1, got {GradientAccumulation}");
-        if (Epochs < 1) throw new InvalidInputException($"--epochs must be at least 1, got {Epochs}");
-        if (MaxSteps is < 1) throw new InvalidInputException($"--max-steps must be at least 1, got {MaxSteps}");
-        if (!(LearningRate > 0)) throw new InvalidInputException($"--lr must be positive, got {LearningRate}");
-        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"--warmup must be in [0, 1), got {WarmupRatio}");
-        if (!(Loss.Temperature > 0)) throw new InvalidInputException($"--temperature must be positive, got {Loss.Temperature}");
-        if (Loss.AlphaCe < 0 || Loss.AlphaMlm < 0 || Loss.AlphaCos < 0) throw new InvalidInputException("the loss weights (--alpha-ce, --alpha-mlm, --alpha-cos) must be ≥ 0");
+        if (BatchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {BatchSize}");
+        if (GradientAccumulation < 1) throw new InvalidInputException($"gradient accumulation must be at least 1, got {GradientAccumulation}");
+        if (Epochs < 1) throw new InvalidInputException($"epochs must be at least 1, got {Epochs}");
+        if (MaxSteps is < 1) throw new InvalidInputException($"max steps must be at least 1, got {MaxSteps}");
+        if (!(LearningRate > 0)) throw new InvalidInputException($"learning rate must be positive, got {LearningRate}");
+        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"warmup ratio must be in [0, 1), got {WarmupRatio}");
+        if (!(Loss.Temperature > 0)) throw new InvalidInputException($"temperature must be positive, got {Loss.Temperature}");
+        if (Loss.AlphaCe < 0 || Loss.AlphaMlm < 0 || Loss.AlphaCos < 0) throw new InvalidInputException("the loss weights (AlphaCe, AlphaMlm, AlphaCos) must be ≥ 0");
         if (Loss.AlphaCe + Loss.AlphaMlm + Loss.AlphaCos <= 0) throw new InvalidInputException("at least one loss weight must be positive");
     }
 }

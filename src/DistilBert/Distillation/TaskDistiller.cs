@@ -28,14 +28,14 @@ public sealed record TaskDistillationOptions
 
     public void Validate()
     {
-        if (Alpha is < 0 or > 1) throw new InvalidInputException($"--alpha must be in [0, 1], got {Alpha}");
-        if (!(Temperature > 0)) throw new InvalidInputException($"--temperature must be positive, got {Temperature}");
-        if (BatchSize < 1) throw new InvalidInputException($"--batch-size must be at least 1, got {BatchSize}");
-        if (GradientAccumulation < 1) throw new InvalidInputException($"--grad-accum must be at least 1, got {GradientAccumulation}");
-        if (Epochs < 1) throw new InvalidInputException($"--epochs must be at least 1, got {Epochs}");
-        if (MaxSteps is < 1) throw new InvalidInputException($"--max-steps must be at least 1, got {MaxSteps}");
-        if (!(LearningRate > 0)) throw new InvalidInputException($"--lr must be positive, got {LearningRate}");
-        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"--warmup must be in [0, 1), got {WarmupRatio}");
+        if (Alpha is < 0 or > 1) throw new InvalidInputException($"alpha (the soft-target weight) must be in [0, 1], got {Alpha}");
+        if (!(Temperature > 0)) throw new InvalidInputException($"temperature must be positive, got {Temperature}");
+        if (BatchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {BatchSize}");
+        if (GradientAccumulation < 1) throw new InvalidInputException($"gradient accumulation must be at least 1, got {GradientAccumulation}");
+        if (Epochs < 1) throw new InvalidInputException($"epochs must be at least 1, got {Epochs}");
+        if (MaxSteps is < 1) throw new InvalidInputException($"max steps must be at least 1, got {MaxSteps}");
+        if (!(LearningRate > 0)) throw new InvalidInputException($"learning rate must be positive, got {LearningRate}");
+        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"warmup ratio must be in [0, 1), got {WarmupRatio}");
     }
 }
 

@@ -15,7 +15,7 @@ public static class TripleLossStep
         if (teacher.Config.VocabSize != student.Config.VocabSize)
             throw new InvalidInputException($"teacher and student vocabularies differ: teacher vocab_size {teacher.Config.VocabSize}, student {student.Config.VocabSize}; the soft targets need the same vocabulary");
         if (options.AlphaCos != 0 && teacher.Config.HiddenSize != student.Config.HiddenSize)
-            throw new InvalidInputException($"the cosine loss compares hidden states: teacher hidden size {teacher.Config.HiddenSize} ≠ student {student.Config.HiddenSize}; use a student as wide as the teacher or --alpha-cos 0");
+            throw new InvalidInputException($"the cosine loss compares hidden states: teacher hidden size {teacher.Config.HiddenSize} ≠ student {student.Config.HiddenSize}; use a student as wide as the teacher or a cosine loss weight (AlphaCos) of 0");
     }
 
     /// <param name="input">the masked batch (ragged or padded); labels are not read from it</param>

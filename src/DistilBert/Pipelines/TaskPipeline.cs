@@ -97,7 +97,7 @@ public abstract class TaskPipeline
 
     /// <summary>The refusal of an input over <see cref="PipelineSettings.MaxWindows"/>, naming <paramref name="what"/> ("the context") and how to raise the limit.</summary>
     private protected static InvalidInputException TooManyWindows(long inputNumber, string what, WordPieceTokenizer.WindowLimitExceeded exceeded) =>
-        new($"input {inputNumber}: {what} {exceeded}; raise the limit with --max-windows (PipelineSettings.MaxWindows)");
+        new($"input {inputNumber}: {what} {exceeded}; raise the limit, PipelineSettings.MaxWindows (--max-windows)");
 
     /// <summary>
     /// Encodes and truncates to <see cref="MaxLength"/>, warning (with the input's number) when text was cut. Only what is

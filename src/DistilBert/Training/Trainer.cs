@@ -78,7 +78,7 @@ public sealed class Trainer
         if (resume)
         {
             var checkpoint = TrainingCheckpoint.Find(_runDirectory)
-                ?? throw new InvalidInputException($"--resume: no complete checkpoint in {_runDirectory}");
+                ?? throw new InvalidInputException($"cannot resume: no complete checkpoint in {_runDirectory}");
             var saved = TrainingCheckpoint.ReadState(checkpoint);
             var statePath = Path.Combine(checkpoint, TrainingCheckpoint.StateFileName);
             saved.ValidateOptions(statePath);
@@ -213,7 +213,7 @@ public sealed class Trainer
         // Settings that change the data order or the arithmetic would make the resumed run a different run.
         var now = _options with { Epochs = saved.Epochs, MaxSteps = saved.MaxSteps, SaveEvery = saved.SaveEvery, EvalEvery = saved.EvalEvery, Patience = saved.Patience };
         if (now != saved)
-            throw new InvalidInputException($"--resume: {checkpoint} was written by a run with different settings ({Describe(saved)}) than now ({Describe(now)})");
+            throw new InvalidInputException($"cannot resume: {checkpoint} was written by a run with different settings ({Describe(saved)}) than now ({Describe(now)})");
     }
 
     static string Describe(TrainingOptions o) =>

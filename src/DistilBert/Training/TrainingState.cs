@@ -95,7 +95,7 @@ public sealed class TrainingState
         Require(WarmupSteps >= 0, "warmup_steps", $"is {WarmupSteps}, below 0");
         Require(GlobalStep >= 0 && GlobalStep <= TotalSteps, "global_step", $"is {GlobalStep}, outside [0, {TotalSteps}] (total_steps)");
         Require(GlobalStep <= plan.TotalSteps, "global_step",
-            $"is {GlobalStep}, beyond the {plan.TotalSteps} steps of this run: raise --epochs or --max-steps to continue it");
+            $"is {GlobalStep}, beyond the {plan.TotalSteps} steps of this run: raise Epochs or MaxSteps (--epochs, --max-steps) to continue it");
 
         // The position in the data follows from the step: each epoch takes StepsPerEpoch steps of up to
         // GradientAccumulation batches, and an epoch's last step resets the position to the next epoch's batch 0.
