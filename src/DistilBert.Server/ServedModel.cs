@@ -55,7 +55,9 @@ internal sealed class ServedModel
     {
         var folder = Hub.ModelPath.Resolve(source.Path);
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
-        var task = source.Task ?? TaskOf(ModelConfig.Load(folder));
+        ModelTask task;
+        try { task = source.Task ?? TaskOf(ModelConfig.Load(folder)); }
+        catch (ModelFileException e) when (e.FilePath is null) { throw new ModelFileException(Path.Combine(folder, Checkpoints.ModelFolder.ConfigName), e.Message, e); }
         // the library refuses an input over the window limit too: a second guard behind the request check
         var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens, MaxWindows = options.MaxInputWindows };
         TaskPipeline pipeline = task switch
@@ -71,16 +73,19 @@ internal sealed class ServedModel
         return new ServedModel(source.Name, folder, task, pipeline, options, metrics);
     }
 
-    /// <summary>The task of config.json's head: the first architecture's suffix; a base model (or none named) embeds.</summary>
+    /// <summary>The task of config.json's head (its first architecture); a base model (or none named) embeds. A class
+    /// there is no model for is refused rather than guessed at.</summary>
     public static ModelTask TaskOf(ModelConfig config)
     {
-        string architecture = config.Architectures is { Count: > 0 } a ? a[0] : "";
-        if (architecture.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) return ModelTask.TextClassification;
-        if (architecture.EndsWith("ForTokenClassification", StringComparison.Ordinal)) return ModelTask.TokenClassification;
-        if (architecture.EndsWith("ForQuestionAnswering", StringComparison.Ordinal)) return ModelTask.QuestionAnswering;
-        if (architecture.EndsWith("ForMaskedLM", StringComparison.Ordinal) || architecture.EndsWith("ForPreTraining", StringComparison.Ordinal))
-            return ModelTask.FillMask;
-        return ModelTask.FeatureExtraction;
+        if (config.Architectures is not { Count: > 0 }) return ModelTask.FeatureExtraction;
+        return PretrainedModel.ArchitectureOf(config).Head switch
+        {
+            ModelHead.SequenceClassification => ModelTask.TextClassification,
+            ModelHead.TokenClassification => ModelTask.TokenClassification,
+            ModelHead.QuestionAnswering => ModelTask.QuestionAnswering,
+            ModelHead.MaskedLM => ModelTask.FillMask,
+            _ => ModelTask.FeatureExtraction,
+        };
     }
 
     public static string TaskName(ModelTask task) => task switch

@@ -214,6 +214,11 @@ public sealed class ServerRouteTests(ServerFixture server)
         Assert.Equal(ModelTask.TokenClassification, ServedModel.TaskOf(Modeling.ModelConfig.Load(server.Models.Tagger)));
         Assert.Equal(ModelTask.QuestionAnswering, ServedModel.TaskOf(Modeling.ModelConfig.Load(server.Models.Reader)));
         Assert.Equal(ModelTask.FillMask, ServedModel.TaskOf(Modeling.ModelConfig.Load(server.Models.MaskedLm)));
+        // A class there is no model for is refused by name, not served as whatever its suffix suggests.
+        var preTraining = Modeling.ModelConfig.Load(server.Models.MaskedLm);
+        preTraining.Architectures = ["BertForPreTraining"];
+        var e = Assert.Throws<ModelFileException>(() => ServedModel.TaskOf(preTraining));
+        Assert.Contains("'architectures': 'BertForPreTraining' is not supported", e.Message);
         Assert.Equal(new ModelSource("emb", "some/path", ModelTask.FeatureExtraction), ApiKeys.ParseModel("emb:feature-extraction=some/path"));
         Assert.Equal(new ModelSource("a", "x=y"), ApiKeys.ParseModel("a=x=y"));
         Assert.Equal(new ModelSource("folder", "models/folder/"), ApiKeys.ParseModel("models/folder/"));

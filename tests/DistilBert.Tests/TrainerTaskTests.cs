@@ -92,7 +92,7 @@ public sealed class TrainerTaskTests : IDisposable
     {
         var mlm = PretrainedModel.Create(TinyConfig(), "DistilBertForMaskedLM", 3);
         var folder = SaveWithVocab(mlm, "mlm");
-        var task = TaskModels.Load(folder, "ForSequenceClassification", ["neg", "neu", "pos"], seed: 1);
+        var task = TaskModels.Load(folder, ModelHead.SequenceClassification, ["neg", "neu", "pos"], seed: 1);
         Assert.Equal("DistilBertForSequenceClassification", task.Model.ArchitectureName);
         Assert.Equal(3, task.Model.Config.NumLabels);
         Assert.Contains("classifier.weight", task.FreshParameters);
@@ -102,7 +102,7 @@ public sealed class TrainerTaskTests : IDisposable
         Assert.Equal([Path.Combine(folder, "vocab.txt")], task.TokenizerFiles);
 
         // The task model itself, same labels: nothing is fresh.
-        var again = TaskModels.Load(SaveWithVocab(task.Model, "cls"), "ForSequenceClassification", ["neg", "neu", "pos"]);
+        var again = TaskModels.Load(SaveWithVocab(task.Model, "cls"), ModelHead.SequenceClassification, ["neg", "neu", "pos"]);
         Assert.Empty(again.FreshParameters);
     }
 

@@ -86,9 +86,8 @@ public static class DistillTaskCommand
             {
                 // Any checkpoint of the student's family: a general-distilled MLM student or a base model gets the task
                 // head, freshly initialised with the teacher's labels; a matching task checkpoint keeps its own.
-                string head = TaskStudent.Architecture(kind)["DistilBert".Length..];
                 var labels = kind == DistillationTaskKind.QuestionAnswering ? null : teacherModel.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList();
-                var loaded = DistilBert.Training.TaskModels.Load(studentDir!, head, labels, (ulong)options.Seed);
+                var loaded = DistilBert.Training.TaskModels.Load(studentDir!, TaskStudent.Head(kind), labels, (ulong)options.Seed);
                 studentModel = loaded.Model;
                 if (loaded.FreshParameters.Count > 0) notes = [$"student head freshly initialised: {string.Join(", ", loaded.FreshParameters)}"];
             }

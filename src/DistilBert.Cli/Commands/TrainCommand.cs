@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using DistilBert.Cli.Training;
 using DistilBert.Data;
+using DistilBert.Modeling;
 using DistilBert.Training;
 
 namespace DistilBert.Cli.Commands;
@@ -100,7 +101,7 @@ public static class TrainCommand
             var names = p.GetValue(labels) is { } given ? given.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList() : LabelsOf(train);
             var eval = p.GetValue(common.Eval) is { } evalPath ? Common.Take(TextClassificationReader.Read(RequireFile(evalPath), columns), p.GetValue(common.EvalLimit)).ToList() : null;
             var options = common.Options(p);
-            var prepared = Prepare(p, common, "ForSequenceClassification", names, options);
+            var prepared = Prepare(p, common, ModelHead.SequenceClassification, names, options);
             var examples = train.Select(e => new LabeledText(e.Text, e.TextPair, LabelId(e, names, trainPath))).ToList();
             var task = new ClassificationTraining(prepared.Model, prepared.Tokenizer, examples, eval, MaxLength(p, common, prepared, 128), prepared.TokenizerFiles);
             Console.WriteLine($"labels: {string.Join(", ", names.Select((n, i) => $"{i}={n}"))}");
@@ -122,7 +123,7 @@ public static class TrainCommand
             // "O" first, then the tags in file order of first appearance, as a stable id order.
             var tags = train.SelectMany(s => s.Tags).Distinct().OrderBy(t => t == "O" ? 0 : 1).ToList();
             var options = common.Options(p);
-            var prepared = Prepare(p, common, "ForTokenClassification", tags, options);
+            var prepared = Prepare(p, common, ModelHead.TokenClassification, tags, options);
             var task = new TokenClassificationTraining(prepared.Model, prepared.Tokenizer, train, eval, p.GetValue(common.MaxLength) ?? 128, prepared.TokenizerFiles, trainPath);
             Console.WriteLine($"labels: {string.Join(", ", tags)}");
             return Run(p, common, task, options);
@@ -141,7 +142,7 @@ public static class TrainCommand
             var train = Common.Take(SquadReader.Read(RequireFile(p.GetValue(common.Train)!)), p.GetValue(common.Limit)).ToList();
             var eval = p.GetValue(common.Eval) is { } evalPath ? Common.Take(SquadReader.Read(RequireFile(evalPath)), p.GetValue(common.EvalLimit)).ToList() : null;
             var options = common.Options(p);
-            var prepared = Prepare(p, common, "ForQuestionAnswering", null, options);
+            var prepared = Prepare(p, common, ModelHead.QuestionAnswering, null, options);
             int maxLength = MaxLength(p, common, prepared, 384);
             var task = new QuestionAnsweringTraining(prepared.Model, prepared.Tokenizer, train, eval, maxLength, p.GetValue(docStride), prepared.TokenizerFiles);
             Console.WriteLine($"{train.Count:N0} questions → {task.Windows:N0} windows of ≤ {maxLength} tokens");
@@ -160,7 +161,7 @@ public static class TrainCommand
             var lines = Common.Take(TextLinesReader.Read(RequireFile(p.GetValue(common.Train)!)).Select(l => l.Text), p.GetValue(common.Limit)).ToList();
             var evalLines = p.GetValue(common.Eval) is { } evalPath ? Common.Take(TextLinesReader.Read(RequireFile(evalPath)).Select(l => l.Text), p.GetValue(common.EvalLimit)).ToList() : null;
             var options = common.Options(p);
-            var prepared = Prepare(p, common, "ForMaskedLM", null, options);
+            var prepared = Prepare(p, common, ModelHead.MaskedLM, null, options);
             var task = new MaskedLmTraining(prepared.Model, prepared.Tokenizer, lines, evalLines, MaxLength(p, common, prepared, 128), filesToCopy: prepared.TokenizerFiles);
             Console.WriteLine($"{lines.Count:N0} lines → {task.Blocks:N0} blocks");
             return Run(p, common, task, options);
@@ -170,7 +171,7 @@ public static class TrainCommand
 
     static string RequireFile(string path) => File.Exists(path) ? path : throw new DataFileException(path, null, "data file not found");
 
-    static TaskModel Prepare(ParseResult p, Common common, string head, IReadOnlyList<string>? labels, TrainingOptions options)
+    static TaskModel Prepare(ParseResult p, Common common, ModelHead head, IReadOnlyList<string>? labels, TrainingOptions options)
     {
         Input.OutputFolder.RefuseOverlap(p.GetValue(common.Out)!, ("--model", p.GetValue(common.Model)), ("--tokenizer", p.GetValue(common.Tokenizer)));
         var prepared = TaskModels.Load(p.GetValue(common.Model)!, head, labels, (ulong)options.Seed, p.GetValue(common.Tokenizer));

@@ -59,9 +59,9 @@ public sealed class GeneralDistillationTask : ITrainingTask
         IEnumerable<int> specialTokenIds, int maskTokenId, DistillationLossOptions loss, MlmMaskingOptions masking,
         IReadOnlyList<string>? filesToCopy = null)
     {
-        if (teacher.Parameters.Count == 0 || !teacher.Parameters.AllNames.Any(n => n.Contains("predictions", StringComparison.Ordinal) || n.StartsWith("vocab_projector", StringComparison.Ordinal)))
+        if (teacher.Head != ModelHead.MaskedLM)
             throw new InvalidInputException($"the teacher ({teacher.ArchitectureName}) has no MLM head: general distillation needs a masked-LM teacher");
-        if (!student.Parameters.AllNames.Any(n => n.StartsWith("vocab_projector", StringComparison.Ordinal) || n.Contains("predictions", StringComparison.Ordinal)))
+        if (student.Head != ModelHead.MaskedLM)
             throw new InvalidInputException($"the student ({student.ArchitectureName}) has no MLM head: initialise it with init-student from an MLM teacher");
         TripleLossStep.CheckCompatible(teacher, student, loss);
         if (corpus.TokenCounts.Length != student.Config.VocabSize)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DistilBert.Modeling;
 
 namespace DistilBert.Distillation;
 
@@ -38,7 +39,7 @@ public static class StudentConfig
         var config = new JsonObject
         {
             ["activation"] = Field("hidden_act", "gelu"),
-            ["architectures"] = new JsonArray(masks ? "DistilBertForMaskedLM" : "DistilBertModel"),
+            ["architectures"] = new JsonArray(new ModelArchitecture(ModelFamily.DistilBert, masks ? ModelHead.MaskedLM : ModelHead.Base).Name),
             ["attention_dropout"] = Field("attention_probs_dropout_prob", 0.1),
             ["dim"] = Field("hidden_size", 768),
             ["dropout"] = Field("hidden_dropout_prob", 0.1),

@@ -164,15 +164,11 @@ public sealed class TaskDistiller : ITrainingTask
         IReadOnlyList<TaskExample> train, IReadOnlyList<TaskExample>? eval, TaskDistillationOptions options, IReadOnlyList<string>? filesToCopy = null)
     {
         options.Validate();
-        string suffix = kind switch
-        {
-            DistillationTaskKind.Classification => "ForSequenceClassification",
-            DistillationTaskKind.TokenClassification => "ForTokenClassification",
-            _ => "ForQuestionAnswering",
-        };
-        if (!teacher.ArchitectureName.EndsWith(suffix, StringComparison.Ordinal))
+        var head = TaskStudent.Head(kind);
+        string suffix = ModelArchitecture.HeadSuffix(head);
+        if (teacher.Head != head)
             throw new InvalidInputException($"the teacher is {teacher.ArchitectureName}: a {Describe(kind)} teacher must be a …{suffix} model");
-        if (!student.ArchitectureName.EndsWith(suffix, StringComparison.Ordinal))
+        if (student.Head != head)
             throw new InvalidInputException($"the student is {student.ArchitectureName}: a {Describe(kind)} student must be a …{suffix} model");
         if (kind != DistillationTaskKind.QuestionAnswering && teacher.Config.NumLabels != student.Config.NumLabels)
             throw new InvalidInputException($"the teacher has {teacher.Config.NumLabels} labels, the student {student.Config.NumLabels}");
@@ -292,7 +288,7 @@ public sealed class TaskDistiller : ITrainingTask
     {
         _teacher.Eval();
         // BERT teachers read the token types of pairs; DistilBERT has none.
-        var types = _teacher.Config is BertConfig && missing.All(i => _train[i].TypeIds is not null) ? missing.Select(i => _train[i].TypeIds!).ToList() : null;
+        var types = _teacher.UsesTokenTypes && missing.All(i => _train[i].TypeIds is not null) ? missing.Select(i => _train[i].TypeIds!).ToList() : null;
         var output = _teacher.Forward(ModelInput.FromSequences(missing.Select(i => _train[i].Ids).ToList(), types));
         int at = 0;
         if (Kind == DistillationTaskKind.QuestionAnswering)
@@ -345,7 +341,7 @@ public sealed class TaskDistiller : ITrainingTask
         var squad = new SquadMetrics();
         foreach (var batch in Training.Batching.Sequential(examples.Count, batchSize))
         {
-            var types = model.Config is BertConfig && batch.All(i => examples[i].TypeIds is not null) ? batch.Select(i => examples[i].TypeIds!).ToList() : null;
+            var types = model.UsesTokenTypes && batch.All(i => examples[i].TypeIds is not null) ? batch.Select(i => examples[i].TypeIds!).ToList() : null;
             var output = model.Forward(ModelInput.FromSequences(batch.Select(i => examples[i].Ids).ToList(), types));
             if (Kind == DistillationTaskKind.QuestionAnswering)
             {

@@ -18,12 +18,16 @@ public sealed record TaskStudentInit(TransformerModel Student, int[] LayerMap, i
 /// </summary>
 public static class TaskStudent
 {
-    public static string Architecture(DistillationTaskKind kind) => kind switch
+    /// <summary>The head a task's teacher and student have.</summary>
+    public static ModelHead Head(DistillationTaskKind kind) => kind switch
     {
-        DistillationTaskKind.Classification => "DistilBertForSequenceClassification",
-        DistillationTaskKind.TokenClassification => "DistilBertForTokenClassification",
-        _ => "DistilBertForQuestionAnswering",
+        DistillationTaskKind.Classification => ModelHead.SequenceClassification,
+        DistillationTaskKind.TokenClassification => ModelHead.TokenClassification,
+        _ => ModelHead.QuestionAnswering,
     };
+
+    /// <summary>The student's HF class for a task, e.g. DistilBertForSequenceClassification.</summary>
+    public static string Architecture(DistillationTaskKind kind) => new ModelArchitecture(ModelFamily.DistilBert, Head(kind)).Name;
 
     /// <param name="teacherDir">the teacher's folder (its checkpoint and config.json are read)</param>
     /// <param name="layerMap">teacher layer for each student layer (see <see cref="StudentExtraction.DefaultLayerMap"/>)</param>
@@ -39,7 +43,7 @@ public static class TaskStudent
         TransformerModel student;
         var copied = new HashSet<string>(StringComparer.Ordinal);
 
-        if (teacher.Config is BertConfig)
+        if (teacher.Architecture.Family == ModelFamily.Bert)
         {
             var configPath = Path.Combine(teacherDir, ModelFolder.ConfigName);
             var (json, configNotes) = StudentConfig.FromTeacher(File.ReadAllText(configPath), configPath, layerMap.Count, masks: false);

@@ -76,7 +76,7 @@ public abstract class BertPreTrainedModel : TransformerModel
 /// <summary>The bare encoder with pooler: last_hidden_state, pooler_output; no loss.</summary>
 public sealed class BertModel(BertConfig config, bool addPooler = true) : BertPreTrainedModel(config, prefixed: false, addPooler)
 {
-    public override string ArchitectureName => "BertModel";
+    public override ModelArchitecture Architecture => new(ModelFamily.Bert, ModelHead.Base);
     protected override bool ReturnsPoolerOutput => true;
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) { }
     protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) =>
@@ -87,7 +87,7 @@ public sealed class BertModel(BertConfig config, bool addPooler = true) : BertPr
 public sealed class BertForMaskedLM : BertPreTrainedModel
 {
     public MaskedLmTask Task { get; }
-    public override string ArchitectureName => "BertForMaskedLM";
+    public override ModelArchitecture Architecture => new(ModelFamily.Bert, ModelHead.MaskedLM);
     public override bool SupportsLogitPositions => true;
 
     public BertForMaskedLM(BertConfig config) : base(config, prefixed: true, addPooler: false) =>
@@ -102,7 +102,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 public sealed class BertForSequenceClassification : BertPreTrainedModel
 {
     public SequenceClassificationTask Task { get; }
-    public override string ArchitectureName => "BertForSequenceClassification";
+    public override ModelArchitecture Architecture => new(ModelFamily.Bert, ModelHead.SequenceClassification);
 
     public BertForSequenceClassification(BertConfig config) : base(config, prefixed: true, addPooler: true) =>
         Task = new SequenceClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.HiddenSizeValue, config.NumLabels, ClassifierDropout));
@@ -115,7 +115,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
 public sealed class BertForTokenClassification : BertPreTrainedModel
 {
     public TokenClassificationTask Task { get; }
-    public override string ArchitectureName => "BertForTokenClassification";
+    public override ModelArchitecture Architecture => new(ModelFamily.Bert, ModelHead.TokenClassification);
 
     public BertForTokenClassification(BertConfig config) : base(config, prefixed: true, addPooler: false) =>
         Task = new TokenClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.HiddenSizeValue, config.NumLabels, ClassifierDropout));
@@ -128,7 +128,7 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
 public sealed class BertForQuestionAnswering : BertPreTrainedModel
 {
     public QuestionAnsweringTask Task { get; }
-    public override string ArchitectureName => "BertForQuestionAnswering";
+    public override ModelArchitecture Architecture => new(ModelFamily.Bert, ModelHead.QuestionAnswering);
 
     public BertForQuestionAnswering(BertConfig config) : base(config, prefixed: true, addPooler: false) =>
         Task = new QuestionAnsweringTask(new ClassifierHead(Parameters, null, "qa_outputs", config.HiddenSizeValue, 2, 0));

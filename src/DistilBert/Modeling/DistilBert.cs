@@ -39,7 +39,7 @@ public abstract class DistilBertPreTrainedModel : TransformerModel
 /// <summary>The bare encoder: last_hidden_state (and hidden_states / attentions on request); no loss.</summary>
 public sealed class DistilBertModel(DistilBertConfig config) : DistilBertPreTrainedModel(config, prefixed: false)
 {
-    public override string ArchitectureName => "DistilBertModel";
+    public override ModelArchitecture Architecture => new(ModelFamily.DistilBert, ModelHead.Base);
     protected override void HeadForward(float[] hidden, ModelInput input, LayerContext ctx, ModelOutput output) { }
     protected override (float[]?, float[]?) HeadBackward(OutputGradients gradients, ModelInput input, LayerContext ctx) =>
         throw new InvalidInputException("DistilBertModel has no loss to back-propagate");
@@ -49,7 +49,7 @@ public sealed class DistilBertModel(DistilBertConfig config) : DistilBertPreTrai
 public sealed class DistilBertForMaskedLM : DistilBertPreTrainedModel
 {
     public MaskedLmTask Task { get; }
-    public override string ArchitectureName => "DistilBertForMaskedLM";
+    public override ModelArchitecture Architecture => new(ModelFamily.DistilBert, ModelHead.MaskedLM);
     public override bool SupportsLogitPositions => true;
 
     public DistilBertForMaskedLM(DistilBertConfig config) : base(config, prefixed: true) =>
@@ -64,7 +64,7 @@ public sealed class DistilBertForMaskedLM : DistilBertPreTrainedModel
 public sealed class DistilBertForSequenceClassification : DistilBertPreTrainedModel
 {
     public SequenceClassificationTask Task { get; }
-    public override string ArchitectureName => "DistilBertForSequenceClassification";
+    public override ModelArchitecture Architecture => new(ModelFamily.DistilBert, ModelHead.SequenceClassification);
 
     public DistilBertForSequenceClassification(DistilBertConfig config) : base(config, prefixed: true) =>
         Task = new SequenceClassificationTask(new ClassifierHead(Parameters, "pre_classifier", "classifier", config.Dim, config.NumLabels, config.SeqClassifDropout));
@@ -84,7 +84,7 @@ public sealed class DistilBertForSequenceClassification : DistilBertPreTrainedMo
 public sealed class DistilBertForTokenClassification : DistilBertPreTrainedModel
 {
     public TokenClassificationTask Task { get; }
-    public override string ArchitectureName => "DistilBertForTokenClassification";
+    public override ModelArchitecture Architecture => new(ModelFamily.DistilBert, ModelHead.TokenClassification);
 
     public DistilBertForTokenClassification(DistilBertConfig config) : base(config, prefixed: true) =>
         Task = new TokenClassificationTask(new ClassifierHead(Parameters, null, "classifier", config.Dim, config.NumLabels, config.Dropout));
@@ -97,7 +97,7 @@ public sealed class DistilBertForTokenClassification : DistilBertPreTrainedModel
 public sealed class DistilBertForQuestionAnswering : DistilBertPreTrainedModel
 {
     public QuestionAnsweringTask Task { get; }
-    public override string ArchitectureName => "DistilBertForQuestionAnswering";
+    public override ModelArchitecture Architecture => new(ModelFamily.DistilBert, ModelHead.QuestionAnswering);
 
     public DistilBertForQuestionAnswering(DistilBertConfig config) : base(config, prefixed: true) =>
         Task = new QuestionAnsweringTask(new ClassifierHead(Parameters, null, "qa_outputs", config.Dim, 2, config.QaDropout));

@@ -11,37 +11,46 @@ public sealed record LoadedModel(TransformerModel Model, LoadReport Report);
 /// </summary>
 public static class PretrainedModel
 {
-    public static readonly string[] SupportedArchitectures =
-    [
-        "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification", "DistilBertForTokenClassification", "DistilBertForQuestionAnswering",
-        "BertModel", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering",
-    ];
+    public static readonly string[] SupportedArchitectures = [.. ModelArchitecture.All.Select(a => a.Name)];
 
     /// <summary>A freshly initialised model of <paramref name="architecture"/> (default: the config's first architecture, else
     /// the base model of its model_type).</summary>
     public static TransformerModel Create(ModelConfig config, string? architecture = null, ulong seed = 42)
     {
-        architecture = ResolveArchitecture(config, architecture);
-        TransformerModel model = (architecture, config) switch
+        TransformerModel model = (ArchitectureOf(config, architecture).Head, config) switch
         {
-            ("DistilBertModel", DistilBertConfig d) => new DistilBertModel(d),
-            ("DistilBertForMaskedLM", DistilBertConfig d) => new DistilBertForMaskedLM(d),
-            ("DistilBertForSequenceClassification", DistilBertConfig d) => new DistilBertForSequenceClassification(d),
-            ("DistilBertForTokenClassification", DistilBertConfig d) => new DistilBertForTokenClassification(d),
-            ("DistilBertForQuestionAnswering", DistilBertConfig d) => new DistilBertForQuestionAnswering(d),
-            ("BertModel", BertConfig b) => new BertModel(b),
-            ("BertForMaskedLM", BertConfig b) => new BertForMaskedLM(b),
-            ("BertForSequenceClassification", BertConfig b) => new BertForSequenceClassification(b),
-            ("BertForTokenClassification", BertConfig b) => new BertForTokenClassification(b),
-            ("BertForQuestionAnswering", BertConfig b) => new BertForQuestionAnswering(b),
-            _ => throw Unsupported(config, architecture),
+            (ModelHead.Base, DistilBertConfig d) => new DistilBertModel(d),
+            (ModelHead.MaskedLM, DistilBertConfig d) => new DistilBertForMaskedLM(d),
+            (ModelHead.SequenceClassification, DistilBertConfig d) => new DistilBertForSequenceClassification(d),
+            (ModelHead.TokenClassification, DistilBertConfig d) => new DistilBertForTokenClassification(d),
+            (ModelHead.QuestionAnswering, DistilBertConfig d) => new DistilBertForQuestionAnswering(d),
+            (ModelHead.Base, BertConfig b) => new BertModel(b),
+            (ModelHead.MaskedLM, BertConfig b) => new BertForMaskedLM(b),
+            (ModelHead.SequenceClassification, BertConfig b) => new BertForSequenceClassification(b),
+            (ModelHead.TokenClassification, BertConfig b) => new BertForTokenClassification(b),
+            (ModelHead.QuestionAnswering, BertConfig b) => new BertForQuestionAnswering(b),
+            _ => throw Unsupported(config, ResolveArchitecture(config, architecture)),
         };
         ModelInitializer.Initialize(model, seed);
         return model;
     }
 
-    static string ResolveArchitecture(ModelConfig config, string? architecture) =>
-        architecture ?? (config.Architectures is { Count: > 0 } a ? a[0] : config is BertConfig ? "BertModel" : "DistilBertModel");
+    /// <summary>A freshly initialised model of the config's family with <paramref name="head"/>.</summary>
+    public static TransformerModel Create(ModelConfig config, ModelHead head, ulong seed = 42) =>
+        Create(config, new ModelArchitecture(ModelArchitecture.FamilyOf(config), head).Name, seed);
+
+    static string ResolveArchitecture(ModelConfig config, string? architecture) => architecture ?? ModelArchitecture.NameIn(config);
+
+    /// <summary>The architecture <see cref="Create"/> builds for <paramref name="architecture"/> (default: the config's
+    /// first architecture, else its family's base model); refuses, naming the field, a class there is no model for or one
+    /// of another family than the config's model_type.</summary>
+    public static ModelArchitecture ArchitectureOf(ModelConfig config, string? architecture = null)
+    {
+        string name = ResolveArchitecture(config, architecture);
+        if (!ModelArchitecture.TryParse(name, out var resolved) || resolved.Family != ModelArchitecture.FamilyOf(config))
+            throw Unsupported(config, name);
+        return resolved;
+    }
 
     static ModelFileException Unsupported(ModelConfig config, string architecture) =>
         new(null, $"field 'architectures': '{architecture}' is not supported for model_type '{config.ModelType}' (supported: {string.Join(", ", SupportedArchitectures)})");
@@ -51,24 +60,20 @@ public static class PretrainedModel
     /// </summary>
     public static long ParameterCount(ModelConfig config, string? architecture = null)
     {
-        architecture = ResolveArchitecture(config, architecture);
+        var resolved = ArchitectureOf(config, architecture);
         long h = config.HiddenSize, vocab = config.VocabSize, labels = config.NumLabels;
         long dense = h * h + h;
         long maskedLm = dense + 2 * h + vocab + (config.TieWordEmbeddings ? 0 : vocab * h);
         long classifier = h * labels + labels;
-        long head = (architecture, config) switch
+        long head = resolved.Head switch
         {
-            ("DistilBertModel", DistilBertConfig) => 0,
-            ("DistilBertForMaskedLM", DistilBertConfig) => maskedLm,
-            ("DistilBertForSequenceClassification", DistilBertConfig) => dense + classifier,
-            ("DistilBertForTokenClassification", DistilBertConfig) => classifier,
-            ("DistilBertForQuestionAnswering", DistilBertConfig) => 2 * h + 2,
-            ("BertModel", BertConfig) => dense,
-            ("BertForMaskedLM", BertConfig) => maskedLm,
-            ("BertForSequenceClassification", BertConfig) => dense + classifier,
-            ("BertForTokenClassification", BertConfig) => classifier,
-            ("BertForQuestionAnswering", BertConfig) => 2 * h + 2,
-            _ => throw Unsupported(config, architecture),
+            // BERT's base model has the pooler; DistilBERT's has nothing on the encoder.
+            ModelHead.Base => resolved.Family == ModelFamily.Bert ? dense : 0,
+            ModelHead.MaskedLM => maskedLm,
+            ModelHead.SequenceClassification => dense + classifier,
+            ModelHead.TokenClassification => classifier,
+            ModelHead.QuestionAnswering => 2 * h + 2,
+            _ => throw Unsupported(config, resolved.Name),
         };
         return config.EncoderParameterCount() + head;
     }

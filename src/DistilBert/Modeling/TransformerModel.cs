@@ -16,8 +16,13 @@ public abstract class TransformerModel
     public ParameterRegistry Parameters { get; } = new();
     /// <summary>HF's base_model_prefix ("distilbert" / "bert"); the base-model class has its keys without it.</summary>
     public abstract string BaseModelPrefix { get; }
+    /// <summary>The HF class this mirrors as (family, head).</summary>
+    public abstract ModelArchitecture Architecture { get; }
     /// <summary>The HF class this mirrors, e.g. DistilBertForMaskedLM.</summary>
-    public abstract string ArchitectureName { get; }
+    public string ArchitectureName => Architecture.Name;
+    public ModelHead Head => Architecture.Head;
+    /// <summary>True for BERT, whose embeddings add token-type (segment) embeddings; DistilBERT has none and ignores type ids.</summary>
+    public bool UsesTokenTypes => Architecture.Family == ModelFamily.Bert;
     public bool IsTraining { get; private set; }
     public bool DropoutActive { get; private set; }
     /// <summary>Draws every dropout mask; its state is all a resumed run needs to repeat them.</summary>

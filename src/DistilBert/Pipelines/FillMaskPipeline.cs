@@ -1,3 +1,4 @@
+using DistilBert.Modeling;
 using DistilBert.Tokenization;
 
 namespace DistilBert.Pipelines;
@@ -22,7 +23,7 @@ public sealed class FillMaskPipeline : TaskPipeline
 
     public static FillMaskPipeline Load(string folder, PipelineSettings? settings = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "fill-mask", "ForMaskedLM", settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "fill-mask", ModelHead.MaskedLM, settings?.Warn);
         return new FillMaskPipeline(tokenizer, model, settings);
     }
 

@@ -1,3 +1,4 @@
+using DistilBert.Modeling;
 using DistilBert.Tokenization;
 
 namespace DistilBert.Pipelines;
@@ -34,7 +35,7 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
 
     public static QuestionAnsweringPipeline Load(string folder, PipelineSettings? settings = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "question answering", "ForQuestionAnswering", settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "question answering", ModelHead.QuestionAnswering, settings?.Warn);
         return new QuestionAnsweringPipeline(tokenizer, model, settings);
     }
 

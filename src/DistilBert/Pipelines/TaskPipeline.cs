@@ -62,18 +62,19 @@ public abstract class TaskPipeline
     /// <summary>
     /// Loads the tokenizer and the model of a folder (or Hub repo id), first checking from config.json that the model's
     /// architecture has the head this task needs (so "qa on a classifier" fails with a clear message).
-    /// <paramref name="headSuffix"/> null accepts any architecture and loads the base model (embeddings).
+    /// <paramref name="head"/> null accepts any architecture and loads the base model (embeddings).
     /// </summary>
-    protected static (WordPieceTokenizer Tokenizer, TransformerModel Model) LoadFolder(string folder, string task, string? headSuffix, Action<string>? warn)
+    protected static (WordPieceTokenizer Tokenizer, TransformerModel Model) LoadFolder(string folder, string task, ModelHead? head, Action<string>? warn)
     {
         folder = Hub.ModelPath.Resolve(folder); // a folder as is; a Hub repo id through the HF cache
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
         var config = ModelConfig.Load(folder);
-        string architecture = config.Architectures is { Count: > 0 } a ? a[0] : config is BertConfig ? "BertModel" : "DistilBertModel";
+        string architecture = ModelArchitecture.NameIn(config);
         string? load = null;
-        if (headSuffix is null) load = config is BertConfig ? "BertModel" : "DistilBertModel";
-        else if (!architecture.EndsWith(headSuffix, StringComparison.Ordinal))
-            throw new InvalidInputException($"{folder}: the model is a {architecture}; {task} needs a model with a {headSuffix} head");
+        if (head is not { } needed) load = ModelArchitecture.BaseOf(config).Name;
+        // A name there is no model class for is refused by PretrainedModel.Load, naming config.json's field.
+        else if (ModelArchitecture.TryParse(architecture, out var named) && named.Head != needed)
+            throw new InvalidInputException($"{folder}: the model is a {architecture}; {task} needs a model with a {ModelArchitecture.HeadSuffix(needed)} head");
         var tokenizer = WordPieceTokenizer.FromFolder(folder);
         var loaded = PretrainedModel.Load(folder, load, inferenceOnly: true);
         if (loaded.Report.Missing.Count > 0)
@@ -126,7 +127,7 @@ public abstract class TaskPipeline
     protected (ModelOutput Output, int[] SequenceStarts) Forward(IReadOnlyList<EncodedText> sequences, ForwardOptions? options = null)
     {
         var ids = new int[sequences.Count][];
-        int[][]? types = Model.Config is BertConfig ? new int[sequences.Count][] : null;
+        int[][]? types = Model.UsesTokenTypes ? new int[sequences.Count][] : null;
         for (int i = 0; i < sequences.Count; i++)
         {
             ids[i] = sequences[i].Ids;

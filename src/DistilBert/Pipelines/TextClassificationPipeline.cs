@@ -1,4 +1,5 @@
 using DistilBert.Data;
+using DistilBert.Modeling;
 using DistilBert.Tokenization;
 
 namespace DistilBert.Pipelines;
@@ -23,7 +24,7 @@ public sealed class TextClassificationPipeline : TaskPipeline
 
     public static TextClassificationPipeline Load(string folder, PipelineSettings? settings = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "text classification", "ForSequenceClassification", settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "text classification", ModelHead.SequenceClassification, settings?.Warn);
         return new TextClassificationPipeline(tokenizer, model, settings);
     }
 

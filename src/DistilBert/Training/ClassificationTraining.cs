@@ -30,7 +30,7 @@ public sealed class ClassificationTraining : ITrainingTask
     public ClassificationTraining(TransformerModel model, WordPieceTokenizer tokenizer, IReadOnlyList<LabeledText> train,
         IReadOnlyList<TextExample>? eval, int maxLength, IReadOnlyList<string>? filesToCopy = null)
     {
-        if (!model.ArchitectureName.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
+        if (model.Head != ModelHead.SequenceClassification)
             throw new InvalidInputException($"classification training needs a …ForSequenceClassification model, got {model.ArchitectureName}");
         Model = model;
         _tokenizer = tokenizer;

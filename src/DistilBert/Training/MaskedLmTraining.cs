@@ -24,7 +24,7 @@ public sealed class MaskedLmTraining : ITrainingTask
     public MaskedLmTraining(TransformerModel model, WordPieceTokenizer tokenizer, IEnumerable<string> trainLines, IEnumerable<string>? evalLines,
         int maxLength, MlmMaskingOptions? masking = null, IReadOnlyList<string>? filesToCopy = null, int evalBatchSize = 16)
     {
-        if (!model.ArchitectureName.EndsWith("ForMaskedLM", StringComparison.Ordinal))
+        if (model.Head != ModelHead.MaskedLM)
             throw new InvalidInputException($"MLM training needs a …ForMaskedLM model, got {model.ArchitectureName}");
         if (maxLength < 3) throw new InvalidInputException($"max length must be at least 3 for MLM blocks, got {maxLength}");
         Model = model;

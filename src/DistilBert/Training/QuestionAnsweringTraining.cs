@@ -29,7 +29,7 @@ public sealed class QuestionAnsweringTraining : ITrainingTask
     public QuestionAnsweringTraining(TransformerModel model, WordPieceTokenizer tokenizer, IReadOnlyList<SquadExample> train,
         IReadOnlyList<SquadExample>? eval, int maxLength = 384, int docStride = 128, IReadOnlyList<string>? filesToCopy = null)
     {
-        if (!model.ArchitectureName.EndsWith("ForQuestionAnswering", StringComparison.Ordinal))
+        if (model.Head != ModelHead.QuestionAnswering)
             throw new InvalidInputException($"QA training needs a …ForQuestionAnswering model, got {model.ArchitectureName}");
         Model = model;
         _tokenizer = tokenizer;

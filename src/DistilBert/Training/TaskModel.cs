@@ -16,11 +16,11 @@ public static class TaskModels
 {
     public static readonly string[] TokenizerFileNames = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
-    /// <param name="headSuffix">ForSequenceClassification, ForTokenClassification, ForQuestionAnswering or ForMaskedLM</param>
+    /// <param name="head">the head to put on the folder's encoder (of the folder's family)</param>
     /// <param name="labels">label names for a classification head (id = index), or null to keep the folder's</param>
     /// <param name="tokenizerPath">a tokenizer folder, tokenizer.json or vocab.txt to use instead of the model folder's
     /// (a model from <c>distilbert init</c> has none); its files are copied into saved models</param>
-    public static TaskModel Load(string folder, string headSuffix, IReadOnlyList<string>? labels = null, ulong seed = 42, string? tokenizerPath = null)
+    public static TaskModel Load(string folder, ModelHead head, IReadOnlyList<string>? labels = null, ulong seed = 42, string? tokenizerPath = null)
     {
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "model folder not found");
         var tokenizerSource = tokenizerPath ?? folder;
@@ -35,8 +35,7 @@ public static class TaskModels
             config.Id2Label = new SortedDictionary<int, string>(labels.Select((l, i) => (l, i)).ToDictionary(p => p.i, p => p.l));
             config.Label2Id = labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i);
         }
-        string family = config is BertConfig ? "Bert" : "DistilBert";
-        var model = PretrainedModel.Create(config, family + headSuffix, seed);
+        var model = PretrainedModel.Create(config, head, seed);
         var fresh = new List<string>();
         foreach (var p in model.Parameters)
         {

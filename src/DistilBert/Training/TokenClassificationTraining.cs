@@ -26,7 +26,7 @@ public sealed class TokenClassificationTraining : ITrainingTask
     public TokenClassificationTraining(TransformerModel model, WordPieceTokenizer tokenizer, IReadOnlyList<TaggedSentence> train,
         IReadOnlyList<TaggedSentence>? eval, int maxLength, IReadOnlyList<string>? filesToCopy = null, string? trainPath = null)
     {
-        if (!model.ArchitectureName.EndsWith("ForTokenClassification", StringComparison.Ordinal))
+        if (model.Head != ModelHead.TokenClassification)
             throw new InvalidInputException($"NER training needs a …ForTokenClassification model, got {model.ArchitectureName}");
         Model = model;
         _tokenizer = tokenizer;
