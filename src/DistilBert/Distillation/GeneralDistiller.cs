@@ -22,14 +22,17 @@ public sealed record GeneralDistillationOptions
     /// <summary>Write a resumable checkpoint every N optimizer steps (0: at each epoch end and at the end).</summary>
     public int SaveEvery { get; init; }
 
+    /// <summary>The training-loop settings these options carry (optimizer, schedule, clipping, checkpoints).</summary>
+    public TrainingOptions ToTrainingOptions() => new()
+    {
+        BatchSize = BatchSize, GradientAccumulation = GradientAccumulation, Epochs = Epochs, MaxSteps = MaxSteps,
+        LearningRate = LearningRate, WarmupRatio = WarmupRatio, MaxGradNorm = MaxGradNorm,
+        WeightDecay = WeightDecay, Eps = AdamEps, Seed = Seed, SaveEvery = SaveEvery,
+    };
+
     public void Validate()
     {
-        if (BatchSize < 1) throw new InvalidInputException($"batch size must be at least 1, got {BatchSize}");
-        if (GradientAccumulation < 1) throw new InvalidInputException($"gradient accumulation must be at least 1, got {GradientAccumulation}");
-        if (Epochs < 1) throw new InvalidInputException($"epochs must be at least 1, got {Epochs}");
-        if (MaxSteps is < 1) throw new InvalidInputException($"max steps must be at least 1, got {MaxSteps}");
-        if (!(LearningRate > 0)) throw new InvalidInputException($"learning rate must be positive, got {LearningRate}");
-        if (WarmupRatio is < 0 or >= 1) throw new InvalidInputException($"warmup ratio must be in [0, 1), got {WarmupRatio}");
+        ToTrainingOptions().Validate();
         if (!(Loss.Temperature > 0)) throw new InvalidInputException($"temperature must be positive, got {Loss.Temperature}");
         if (Loss.AlphaCe < 0 || Loss.AlphaMlm < 0 || Loss.AlphaCos < 0) throw new InvalidInputException("the loss weights (AlphaCe, AlphaMlm, AlphaCos) must be ≥ 0");
         if (Loss.AlphaCe + Loss.AlphaMlm + Loss.AlphaCos <= 0) throw new InvalidInputException("at least one loss weight must be positive");
@@ -134,12 +137,7 @@ public sealed class GeneralDistiller
     }
 
     /// <summary>The training-loop settings: HF distiller's optimizer (AdamW eps 1e-6, no decay), warmup, clipping.</summary>
-    public TrainingOptions TrainingOptions => new()
-    {
-        BatchSize = Options.BatchSize, GradientAccumulation = Options.GradientAccumulation, Epochs = Options.Epochs, MaxSteps = Options.MaxSteps,
-        LearningRate = Options.LearningRate, WarmupRatio = Options.WarmupRatio, MaxGradNorm = Options.MaxGradNorm,
-        WeightDecay = Options.WeightDecay, Eps = Options.AdamEps, Seed = Options.Seed, SaveEvery = Options.SaveEvery,
-    };
+    public TrainingOptions TrainingOptions => Options.ToTrainingOptions();
 
     /// <summary>
     /// Distils into <paramref name="runDirectory"/> with the shared training loop: metrics.jsonl, atomic resumable
