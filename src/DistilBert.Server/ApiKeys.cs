@@ -7,6 +7,7 @@ namespace DistilBert.Server;
 /// The API keys file: one SHA-256 hash per line as 64 hex digits (blank lines and <c># comments</c> ignored), so the
 /// file never holds a usable key. Make a line with <c>printf %s "$KEY" | sha256sum | cut -d' ' -f1</c>.
 /// </summary>
+/// <remarks>Thread-safety: stateless; any member may be called from many threads at once.</remarks>
 public static class ApiKeys
 {
     public static IReadOnlyList<byte[]> LoadHashes(string path)

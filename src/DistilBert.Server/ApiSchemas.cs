@@ -7,6 +7,7 @@ namespace DistilBert.Server;
 // The request and response shapes the OpenAPI document describes. Requests are read field by field (so an error can
 // name the field and the type found), so the request records here only describe them; the /info and /v1/embeddings
 // answers are written from these records. Fields that take several shapes are JsonElement, described in words.
+// Thread-safety: every record here is immutable, so safe to share between threads.
 
 [Description("TEI /embed request")]
 public sealed record EmbedRequest(

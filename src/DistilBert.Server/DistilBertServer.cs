@@ -9,6 +9,7 @@ namespace DistilBert.Server;
 /// <summary>The standalone server of <c>distilbert serve</c> (and of the tests): Kestrel with the body limit, the models
 /// and every route; SIGTERM or Ctrl+C stop accepting, drain the queues within <see cref="DistilBertServerOptions.DrainTimeout"/>
 /// and let the host return normally.</summary>
+/// <remarks>Thread-safety: stateless; every request it serves runs on the thread-safe pipelines, many at once.</remarks>
 public static class DistilBertServer
 {
     public static WebApplication Build(DistilBertServerOptions options, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null)

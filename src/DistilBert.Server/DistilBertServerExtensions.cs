@@ -13,6 +13,7 @@ using OpenTelemetry.Metrics;
 namespace DistilBert.Server;
 
 /// <summary>Mounting the server in any ASP.NET Core app: <c>builder.Services.AddDistilBert(...)</c> then <c>app.MapDistilBert()</c>.</summary>
+/// <remarks>Thread-safety: called once at start-up; what it registers is safe for concurrent requests.</remarks>
 public static class DistilBertServerExtensions
 {
     public const string OpenApiDocumentName = "distilbert";

@@ -15,6 +15,7 @@ public enum ModelTask
 public sealed record ModelSource(string Name, string Path, ModelTask? Task = null);
 
 /// <summary>Everything <c>distilbert serve</c> and <c>AddDistilBert</c> can be told. Defaults follow TEI's.</summary>
+/// <remarks>Thread-safety: set before the server starts, then only read (safe from many threads once started).</remarks>
 public sealed class DistilBertServerOptions
 {
     /// <summary>The models, by name. The first model able to do a route's task answers that route when a request names none.</summary>

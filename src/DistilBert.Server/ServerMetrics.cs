@@ -8,6 +8,7 @@ namespace DistilBert.Server;
 /// requests and latency per route and model, queue depth, batch size and batch tokens, tokens processed (tokens/s is its
 /// rate), rejections by reason.
 /// </summary>
+/// <remarks>Thread-safety: every member may be called from many threads at once (System.Diagnostics.Metrics instruments are).</remarks>
 public sealed class ServerMetrics : IDisposable
 {
     public const string MeterName = "DistilBert.Server";

@@ -11,6 +11,7 @@ namespace DistilBert;
 /// name lets a later run tell the leftover of a killed writer (kill -9, power loss: no <c>finally</c> ran) from the live
 /// temporary of a writer still at work.
 /// </summary>
+/// <remarks>Thread-safety: stateless; safe from many threads (and processes: it removes only temporaries whose writer is gone).</remarks>
 public static partial class TemporaryFiles
 {
     /// <summary>A fresh temporary path beside <paramref name="targetName"/> in <paramref name="directory"/>.</summary>

@@ -6,6 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace DistilBert.Compute;
 
 /// <summary>Machine limits the benchmarks report achieved rates against.</summary>
+/// <remarks>Thread-safety: stateless; a measurement is only meaningful with nothing else running.</remarks>
 public static class ComputeDiagnostics
 {
     /// <summary>Measures the FMA peak in GFLOP/s with <paramref name="threads"/> threads each running 16 independent

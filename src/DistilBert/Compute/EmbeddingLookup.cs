@@ -6,6 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace DistilBert.Compute;
 
 /// <summary>Embedding table lookups: rows of table [rows, dim] selected by ids.</summary>
+/// <remarks>Thread-safety: stateless; safe from many threads.</remarks>
 public static class EmbeddingLookup
 {
     /// <summary>y[t, :] = table[ids[t], :] (accumulate: y[t, :] += table[ids[t], :]).</summary>

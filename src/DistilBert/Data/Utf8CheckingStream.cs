@@ -8,6 +8,7 @@ namespace DistilBert.Data;
 /// <see cref="DataFileException"/> naming the file, the line and the byte offset. A decoder would otherwise turn it
 /// into U+FFFD without a word, and the model would see text that is not in the file.
 /// </summary>
+/// <remarks>Thread-safety: not thread-safe, like any Stream: one reader at a time.</remarks>
 public sealed class Utf8CheckingStream(Stream inner, string name) : Stream
 {
     byte[] pending = new byte[1 << 16];   // an incomplete sequence left from the last read, then the new bytes

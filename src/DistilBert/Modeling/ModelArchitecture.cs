@@ -10,6 +10,7 @@ public enum ModelHead { Base, MaskedLM, SequenceClassification, TokenClassificat
 /// An HF architecture as (family, head): the one place HF's class names ("DistilBertForQuestionAnswering") are spelled
 /// and parsed, so the rest of the code dispatches on the enums instead of on strings.
 /// </summary>
+/// <remarks>Thread-safety: an immutable value; safe from many threads.</remarks>
 public readonly record struct ModelArchitecture(ModelFamily Family, ModelHead Head)
 {
     /// <summary>Every architecture there is a model class for, DistilBERT's first, heads in enum order.</summary>

@@ -10,6 +10,7 @@ namespace DistilBert.Modeling;
 /// model (BERT-large: hidden 1,024, 24 layers, intermediate 4,096, 30,522 tokens, 512 positions, 2 token types); loading
 /// weights also requires the model a config describes to fit the checkpoint (<see cref="PretrainedModel.CheckFitsWeights"/>).
 /// </summary>
+/// <remarks>Thread-safety: constants.</remarks>
 public static class ConfigLimits
 {
     public const int HiddenSize = 16_384;

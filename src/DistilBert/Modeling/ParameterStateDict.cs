@@ -4,6 +4,7 @@ namespace DistilBert.Modeling;
 
 /// <summary>Moves tensors between a <see cref="ParameterRegistry"/> and checkpoint files, under HF's names (the
 /// checkpoint side: <see cref="StateDict"/>, <see cref="ITensorSource"/>, <see cref="SafeTensors"/>).</summary>
+/// <remarks>Thread-safety: stateless, but loading writes the registry's parameters: never load into a model another thread is using.</remarks>
 public static class ParameterStateDict
 {
     /// <summary>
