@@ -28,24 +28,7 @@ public static class DistilBertServer
         // One line per request comes from RequestRunner; ASP.NET Core's own per-request lines would repeat it.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(5));
-        builder.Services.AddDistilBert(o =>
-        {
-            o.Models.AddRange(options.Models);
-            o.MaxBatchTokens = options.MaxBatchTokens;
-            o.MaxBatchWait = options.MaxBatchWait;
-            o.MaxConcurrentRequests = options.MaxConcurrentRequests;
-            o.MaxConcurrentBodyReads = options.MaxConcurrentBodyReads;
-            o.MaxClientBatchSize = options.MaxClientBatchSize;
-            o.MaxInputTokens = options.MaxInputTokens;
-            o.MaxInputWindows = options.MaxInputWindows;
-            o.AutoTruncate = options.AutoTruncate;
-            o.MaxRequestBodyBytes = options.MaxRequestBodyBytes;
-            o.BodyReadTimeout = options.BodyReadTimeout;
-            o.ApiKeyHashes = options.ApiKeyHashes;
-            o.LogRequestTexts = options.LogRequestTexts;
-            o.DrainTimeout = options.DrainTimeout;
-            o.EnableMetrics = options.EnableMetrics;
-        });
+        builder.Services.AddDistilBert(options);
         var app = builder.Build();
         app.MapDistilBert();
         return app;

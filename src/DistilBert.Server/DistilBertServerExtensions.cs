@@ -24,6 +24,13 @@ public static class DistilBertServerExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var options = new DistilBertServerOptions();
         configure(options);
+        return services.AddDistilBert(options);
+    }
+
+    /// <summary>The same with the options already made (the standalone server passes its own).</summary>
+    public static IServiceCollection AddDistilBert(this IServiceCollection services, DistilBertServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         services.AddSingleton(options);
         services.AddSingleton<ServerMetrics>();

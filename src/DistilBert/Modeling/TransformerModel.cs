@@ -173,15 +173,10 @@ public abstract class TransformerModel
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         using var exclusive = EnterExclusive(nameof(Forward));
-        Validate(input);
-        ValidateLogitPositions(input, options?.LogitPositions);
-        if (IsInferenceOnly) CollectOutputGarbage();
         var ctx = new LayerContext { Training = IsTraining, DropoutActive = DropoutActive, Shared = _shared, Random = Random,
             PackWeights = PackWeightsForInference, TrainingCaches = _trainingCaches, LogitsOnlyAtLabels = MaskedLmLogitsOnlyAtLabels,
             LogitPositions = options?.LogitPositions, Strassen = !IsTraining && PackWeightsForInference && StrassenForInference };
-        var output = new ModelOutput();
-        var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
-        HeadForward(hidden, input, ctx, output);
+        var output = Run(input, options, ctx);
         if (IsTraining) { _trainingContext = ctx; _trainingInput = input; _hasLoss = output.Loss is not null; _lastOutput = output; }
         return output;
     }
@@ -194,13 +189,19 @@ public abstract class TransformerModel
     internal ModelOutput ForwardConcurrent(ModelInput input, ForwardOptions? options, Workspace workspace)
     {
         using var shared = EnterShared();
+        if (IsTraining)
+            throw new InvalidOperationException($"{ArchitectureName} is in training mode: an inference session needs Eval() or PrepareForInference()");
+        return Run(input, options, new LayerContext { Training = false, DropoutActive = false, Shared = workspace,
+            PackWeights = PackWeightsForInference, LogitPositions = options?.LogitPositions, Strassen = PackWeightsForInference && StrassenForInference });
+    }
+
+    /// <summary>The forward itself, in the mode and on the buffers <paramref name="ctx"/> gives: inputs checked, then
+    /// encoder and head.</summary>
+    ModelOutput Run(ModelInput input, ForwardOptions? options, LayerContext ctx)
+    {
         Validate(input);
         ValidateLogitPositions(input, options?.LogitPositions);
         if (IsInferenceOnly) CollectOutputGarbage();
-        if (IsTraining)
-            throw new InvalidOperationException($"{ArchitectureName} is in training mode: an inference session needs Eval() or PrepareForInference()");
-        var ctx = new LayerContext { Training = false, DropoutActive = false, Shared = workspace, PackWeights = PackWeightsForInference,
-            LogitPositions = options?.LogitPositions, Strassen = PackWeightsForInference && StrassenForInference };
         var output = new ModelOutput();
         var hidden = EncoderForward(input, ctx, options ?? ForwardOptions.None, output);
         HeadForward(hidden, input, ctx, output);
