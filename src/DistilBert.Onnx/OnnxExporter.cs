@@ -156,9 +156,10 @@ public static class OnnxExporter
         {
             var a = names.Attention;
             float scale = MathF.Sqrt(Dim / _config.NumHeads);
-            var q = Linear(x, a.Query);
-            if (!_bert) q = Node("Div", q, _b.Float(scale)); // DistilBERT scales q, BERT the scores (same value, HF's order)
-            var scores = Node("MatMul", SplitHeads(q), SplitHeads(Linear(x, a.Key), keysTransposed: true)); // [B,H,S,S]
+            var q = SplitHeads(Linear(x, a.Query));                                                     // [B,H,S,dh]
+            // DistilBERT scales q, BERT the scores (HF's order); next to the MatMul, where ONNX Runtime folds it in
+            if (!_bert) q = Node("Div", q, _b.Float(scale));
+            var scores = Node("MatMul", q, SplitHeads(Linear(x, a.Key), keysTransposed: true));            // [B,H,S,S]
             scores = _bert
                 ? Node("Add", Node("Div", scores, _b.Float(scale)), _maskTerm)
                 : Node("Where", _maskTerm, _b.Float(float.MinValue), scores);
