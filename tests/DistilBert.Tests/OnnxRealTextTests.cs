@@ -41,6 +41,17 @@ public class OnnxRealTextTests(ITestOutputHelper log)
         Assert.True(difference <= Tolerance, $"max |diff| of logits {difference:G3}");
     }
 
+    /// <summary>Any model folder named by DISTILBERT_ONNX_CHECK_MODEL (e.g. a quickstart student), checked the same way.</summary>
+    [SkippableFact]
+    public void AModelOfYourOwnAgreesOnSst2()
+    {
+        var folder = Environment.GetEnvironmentVariable("DISTILBERT_ONNX_CHECK_MODEL");
+        Skip.If(string.IsNullOrEmpty(folder), "DISTILBERT_ONNX_CHECK_MODEL is not set");
+        double difference = MaxDifferenceOnSst2(folder);
+        log.WriteLine($"{folder}, {Sentences} SST-2 sentences: max |diff| {difference:G3}");
+        Assert.True(difference <= Tolerance, $"max |diff| {difference:G3}");
+    }
+
     [SkippableFact]
     public void AllMiniLmAgreesOnSst2()
     {
