@@ -88,6 +88,22 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void TheOnnxExporterSitsBesideTheCoreNotInIt()
+    {
+        // DistilBert.Onnx carries the protobuf dependency: the core library must not reference it, and it uses only
+        // the core (Modeling, Checkpoints), never the CLI or the server.
+        var core = typeof(InvalidInputException).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.DoesNotContain("DistilBert.Onnx", core);
+        Assert.DoesNotContain("Google.Protobuf", core);
+        var coreProject = File.ReadAllText(Path.Combine(RepoRoot, "src", "DistilBert", "DistilBert.csproj"));
+        Assert.DoesNotContain("Protobuf", coreProject);
+        Assert.DoesNotContain("DistilBert.Onnx", coreProject);
+        var exporter = typeof(DistilBert.Onnx.OnnxExporter).Assembly.GetReferencedAssemblies().Select(a => a.Name!).ToList();
+        Assert.Contains("DistilBert", exporter);
+        Assert.DoesNotContain(exporter, n => n is "DistilBert.Cli" or "DistilBert.Server");
+    }
+
+    [Fact]
     public void LibraryErrorsNameSettingsNotCommandLineFlags()
     {
         // The library is used without the CLI: an error names the setting (a property, or plain words); a flag may
