@@ -16,6 +16,7 @@ public static class EmbedCommand
         var noNormalize = new Option<bool>("--no-normalize") { Description = "Keep the raw pooled vector (default: L2-normalised)" };
         var cmd = new Command("embed", "Sentence embeddings (any DistilBERT/BERT model; task heads are ignored)");
         options.AddTo(cmd);
+        cmd.Options.Add(options.Shard);
         cmd.Options.Add(pooling);
         cmd.Options.Add(noNormalize);
         CliAction.Set(cmd, parse =>
