@@ -10,13 +10,16 @@ COPY global.json Directory.Build.props ./
 COPY src/DistilBert/DistilBert.csproj src/DistilBert/
 COPY src/DistilBert.Server/DistilBert.Server.csproj src/DistilBert.Server/
 COPY src/DistilBert.Cli/DistilBert.Cli.csproj src/DistilBert.Cli/
-RUN dotnet restore src/DistilBert.Cli/DistilBert.Cli.csproj
+# One runtime identifier (x64; linux-arm64 for ARM nodes): without it the publish carries SkiaSharp's natives for
+# every platform, ~500 MB of them.
+ARG RID=linux-x64
+RUN dotnet restore src/DistilBert.Cli/DistilBert.Cli.csproj -r $RID
 # The CLI embeds the tokenizer fixture and ships the sentiment teacher and SST-2 samples as its defaults.
 COPY src/ src/
 COPY models/sentiment-teacher/ models/sentiment-teacher/
 COPY samples/sst2/ samples/sst2/
 COPY tests/fixtures/golden/tokenizer/vocab.txt tests/fixtures/golden/tokenizer/vocab.txt
-RUN dotnet publish src/DistilBert.Cli/DistilBert.Cli.csproj -c Release --no-restore -o /app \
+RUN dotnet publish src/DistilBert.Cli/DistilBert.Cli.csproj -c Release -r $RID --self-contained false --no-restore -o /app \
     && printf '#!/bin/sh\nexec /app/DistilBert.Cli "$@"\n' > /app/distilbert && chmod 755 /app/distilbert
 
 # The ASP.NET Core runtime (the server is ASP.NET Core); the app is framework-dependent, so the image is the runtime plus ~30 MB.
@@ -24,7 +27,9 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/distilbert /usr/local/bin/distilbert
+# The base image's ASPNETCORE_HTTP_PORTS=8080 would only draw a warning: `serve` binds --host/--port itself.
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    ASPNETCORE_HTTP_PORTS= \
     HF_HOME=/tmp/hf-cache
 # The base image's unprivileged user (uid 1654): the app and its model folders are read-only to it.
 USER $APP_UID
