@@ -62,8 +62,9 @@ internal sealed class ServedModel
         var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens, MaxWindows = options.MaxInputWindows };
         TaskPipeline pipeline = task switch
         {
-            // Vectors are normalised per request (TEI's `normalize`), so the pipeline keeps them raw.
-            ModelTask.FeatureExtraction => EmbeddingPipeline.Load(folder, settings, PoolingMode.Mean, normalize: false),
+            // As TEI: the pooling (and max_seq_length) of a sentence-transformers folder; vectors are normalised per request
+            // (TEI's `normalize`, default true), so the pipeline keeps them raw.
+            ModelTask.FeatureExtraction => EmbeddingPipeline.Load(folder, settings, pooling: null, normalize: false),
             ModelTask.TextClassification => TextClassificationPipeline.Load(folder, settings),
             ModelTask.TokenClassification => TokenClassificationPipeline.Load(folder, settings),
             ModelTask.QuestionAnswering => QuestionAnsweringPipeline.Load(folder, settings),
@@ -146,7 +147,8 @@ internal sealed class ServedModel
     }
 
     /// <summary>Tokens of one input without truncation, special tokens included.</summary>
-    public int CountTokens(TaskInput input) => Tokenizer.Encode(input.Text, input.Pair).Length;
+    public int CountTokens(TaskInput input) =>
+        Tokenizer.Encode(Pipeline is EmbeddingPipeline embedder ? embedder.PrepareText(input.Text) : input.Text, input.Pair).Length;
 
     /// <summary>The batcher's forward pass: all inputs of one option group through the pipeline at once.</summary>
     IReadOnlyList<object> Run(object? group, IReadOnlyList<TaskInput> inputs)

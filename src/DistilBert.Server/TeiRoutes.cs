@@ -182,9 +182,19 @@ internal static class TeiRoutes
                 m.Config.Architectures is { Count: > 0 } a ? a[0] : null, m.MaxInputTokens)).ToArray());
     }
 
+    /// <summary>TEI's names (and sentence-transformers' for the modes TEI lacks).</summary>
+    static string PoolingName(PoolingMode mode) => mode switch
+    {
+        PoolingMode.Cls => "cls",
+        PoolingMode.Mean => "mean",
+        PoolingMode.Max => "max",
+        PoolingMode.MeanSqrtLen => "mean_sqrt_len_tokens",
+        _ => mode.ToString(),
+    };
+
     static object ModelType(ServedModel model) => model.Task switch
     {
-        ModelTask.FeatureExtraction => new { embedding = new { pooling = "mean" } },
+        ModelTask.FeatureExtraction => new { embedding = new { pooling = PoolingName(((EmbeddingPipeline)model.Pipeline).Pooling) } },
         ModelTask.TextClassification => new
         {
             classifier = new

@@ -19,6 +19,7 @@ public static class ClassifyCommand
         var textPair = new Option<string?>("--text-pair") { Description = "Second text paired with every text argument" };
         var cmd = new Command("classify", "Classify texts or text pairs (needs a *ForSequenceClassification model)");
         options.AddTo(cmd);
+        cmd.Options.Add(options.Shard);
         foreach (var option in new Option[] { topK, all, function, pairColumn, textPair }) cmd.Options.Add(option);
         CliAction.Set(cmd, parse =>
         {

@@ -16,6 +16,7 @@ public static class NerCommand
         var stride = new Option<int?>("--stride") { Description = "Tokens shared by the windows of a long text (default: a quarter of the window, at most 128)" };
         var cmd = new Command("ner", "Find named entities (needs a *ForTokenClassification model)");
         options.AddTo(cmd);
+        cmd.Options.Add(options.Shard);
         foreach (var option in new Option[] { aggregation, ignore, stride }) cmd.Options.Add(option);
         cmd.Options.Add(options.MaxWindows);
         CliAction.Set(cmd, parse =>

@@ -20,6 +20,11 @@ public sealed class PipelineOptions
     {
         Description = $"Most windows one long input may take (QA context, NER text); longer inputs are refused [default: {Pipelines.PipelineSettings.DefaultMaxWindows}]",
     };
+    /// <summary>Added only by the batch-scoring commands (classify, ner, embed).</summary>
+    public readonly Option<string?> Shard = new("--shard")
+    {
+        Description = "Score only shard I of N (0 <= I < N; contiguous rows of --input FILE, so the shards' --json outputs concatenated in order are the whole file's)",
+    };
     public readonly Option<bool> SkipBadLines = new("--skip-bad-lines") { Description = "Warn about malformed input lines and continue, instead of stopping" };
 
     public void AddTo(Command command)
@@ -32,8 +37,11 @@ public sealed class PipelineOptions
     public TextInputs OpenInputs(ParseResult parse, TextColumns? columns = null, IEnumerable<Option<string?>>? columnOptions = null)
     {
         var given = new[] { Column }.Concat(columnOptions ?? []).Where(o => parse.GetValue(o) is not null).Select(o => o.Name).ToList();
+        var shard = parse.GetValue(Shard) is { } spec ? ShardSpec.Parse(spec) : (ShardSpec?)null;
+        if (shard is not null && !parse.GetValue(Json))
+            throw new InvalidInputException("--shard needs --json: JSON lines of shards concatenate into the whole input's output, tables do not");
         return TextInputs.Open(parse.GetValue(Texts), parse.GetValue(Input), columns ?? new TextColumns(Text: parse.GetValue(Column)),
-            parse.GetValue(SkipBadLines), given);
+            parse.GetValue(SkipBadLines), given, shard);
     }
 
     /// <summary>--max-windows, checked; the default limit when not given.</summary>

@@ -21,8 +21,12 @@ public sealed class TextInputs
     sealed class EndOfInput { public bool Reached; }
 
     /// <param name="columnFlags">The column options the user gave (<c>--column</c> ...): refused for inputs without columns.</param>
-    public static TextInputs Open(string[]? texts, string? inputPath, TextColumns columns, bool skipBadLines, IReadOnlyList<string>? columnFlags = null)
+    /// <param name="shard">Only this shard's rows (needs a file: its rows are counted in a first pass).</param>
+    public static TextInputs Open(string[]? texts, string? inputPath, TextColumns columns, bool skipBadLines, IReadOnlyList<string>? columnFlags = null,
+        ShardSpec? shard = null)
     {
+        if (shard is not null && (texts is { Length: > 0 } || inputPath is null || inputPath == "-"))
+            throw new InvalidInputException("--shard needs --input FILE: each shard counts the file's rows first, and text arguments or stdin cannot be read twice");
         if (columnFlags is { Count: > 0 } && (texts is { Length: > 0 } || inputPath is null || inputPath == "-" || !TextClassificationReader.HasColumns(inputPath)))
         {
             string source = texts is { Length: > 0 } ? "text arguments are" : inputPath is null or "-" ? "stdin is" : $"'{inputPath}' is";
@@ -47,6 +51,7 @@ public sealed class TextInputs
             // Fail on a missing file now, not at the first row.
             if (!File.Exists(inputPath)) throw new DataFileException(inputPath, null, "input file not found");
             var fromFile = new EndOfInput();
+            if (shard is { } part) return OpenShard(inputPath, columns, skipBadLines, part, fromFile);
             return new TextInputs
             {
                 Examples = NonEmpty(TextClassificationReader.Read(inputPath, columns, onBadLine), inputPath, fromFile),
@@ -62,6 +67,38 @@ public sealed class TextInputs
             return new TextInputs { Examples = NonEmpty(ReadStdin(), "stdin", fromStdin), Source = "stdin", End = fromStdin };
         }
         throw new InvalidInputException("no input: give text arguments, --input FILE, or pipe text on stdin");
+    }
+
+    static TextInputs OpenShard(string path, TextColumns columns, bool skipBadLines, ShardSpec shard, EndOfInput end)
+    {
+        // The first pass only counts: a bad line stops here (before any output) unless skipped, and is reported once, below.
+        long rows = 0;
+        foreach (var _ in TextClassificationReader.Read(path, columns, skipBadLines ? _ => { } : null)) rows++;
+        if (rows == 0) throw new InvalidInputException($"no input texts in {path} (it is empty)");
+        var (start, stop) = shard.RangeOf(rows);
+        return new TextInputs
+        {
+            Examples = ShardRows(path, columns, skipBadLines, start, stop, rows, end), EstimatedCount = stop - start, FromFile = true,
+            Source = $"{path} (shard {shard}: rows {start + 1}-{stop} of {rows})", End = end,
+        };
+    }
+
+    /// <summary>Rows [start, stop) of a file (0-based). A skipped bad line is reported by the shard whose row follows it
+    /// (the last shard also reports those after the last row), so each is reported exactly once across the shards.</summary>
+    static IEnumerable<TextExample> ShardRows(string path, TextColumns columns, bool skipBadLines, long start, long stop, long rows, EndOfInput end)
+    {
+        long index = 0;
+        bool reporting = start == 0;
+        Action<DataFileException>? onBadLine = skipBadLines ? e => { if (reporting) Console.Error.WriteLine($"warning: skipped {e.Message}"); } : null;
+        if (start < stop)
+            foreach (var example in TextClassificationReader.Read(path, columns, onBadLine))
+            {
+                if (index >= start) yield return example;
+                index++;
+                if (index == start) reporting = true;
+                if (index == stop && stop < rows) break;
+            }
+        end.Reached = true;
     }
 
     static IEnumerable<TextExample> ReadStdin()

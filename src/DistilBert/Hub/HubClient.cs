@@ -17,6 +17,8 @@ public sealed class HubClient : IDisposable
 {
     /// <summary>Tokenizer files fetched with a model when the repo has them.</summary>
     public static readonly IReadOnlyList<string> TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"];
+    /// <summary>A sentence-transformers repo's module files at their usual paths (embeddings honour them), fetched when present.</summary>
+    public static readonly IReadOnlyList<string> SentenceTransformersFiles = ["modules.json", "sentence_bert_config.json", "1_Pooling/config.json"];
 
     readonly HubOptions _options;
     readonly HttpClient _http;
@@ -71,7 +73,7 @@ public sealed class HubClient : IDisposable
                 && await FetchAsync(cache, commit, CheckpointFile.TorchName, optional: true, progress, ct) is null
                 && !await DownloadShardedAsync(cache, commit, CheckpointFile.TorchIndexName, progress, ct))
                 throw new HubException($"{repoId}@{revision}: the repo has no {CheckpointFile.SafeTensorsName}, {CheckpointFile.SafeTensorsIndexName}, {CheckpointFile.TorchName} or {CheckpointFile.TorchIndexName}");
-            foreach (var file in TokenizerFiles) await FetchAsync(cache, commit, file, optional: true, progress, ct);
+            foreach (var file in TokenizerFiles.Concat(SentenceTransformersFiles)) await FetchAsync(cache, commit, file, optional: true, progress, ct);
         }
         catch (HubUnreachableException e)
         {

@@ -19,8 +19,9 @@ public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, E
         Metadata = new EmbeddingGeneratorMetadata("DistilBert.NET", null, this.modelId, pipeline.Dimensions);
     }
 
-    /// <summary>Loads a model folder (mean pooling, L2-normalised vectors unless asked otherwise).</summary>
-    public static DistilBertEmbeddingGenerator Load(string folder, PipelineSettings? settings = null, PoolingMode pooling = PoolingMode.Mean, bool normalize = true) =>
+    /// <summary>Loads a model folder: a sentence-transformers folder's own pooling, normalisation and max_seq_length, else
+    /// mean pooling and L2-normalised vectors, unless asked otherwise.</summary>
+    public static DistilBertEmbeddingGenerator Load(string folder, PipelineSettings? settings = null, PoolingMode? pooling = null, bool? normalize = null) =>
         new(EmbeddingPipeline.Load(folder, settings, pooling, normalize), Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
 
     public EmbeddingGeneratorMetadata Metadata { get; }

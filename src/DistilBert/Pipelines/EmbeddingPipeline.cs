@@ -6,29 +6,50 @@ namespace DistilBert.Pipelines;
 public sealed record EmbeddingOutput(long Input, float[] Vector, int Tokens);
 
 /// <summary>
-/// Sentence embeddings from the base model's last hidden state: CLS or mean pooling over the real tokens,
-/// optionally L2-normalised. Works with any DistilBERT/BERT folder (task heads are not loaded). Over-long inputs
-/// are truncated with a warning.
+/// Sentence embeddings from the base model's last hidden state: CLS, mean, max or mean-sqrt-len pooling over the real
+/// tokens, optionally L2-normalised. Works with any DistilBERT/BERT folder (task heads are not loaded); a
+/// sentence-transformers folder (modules.json) brings its own pooling, normalisation, max_seq_length and do_lower_case,
+/// so its vectors are the ones sentence-transformers gives. Over-long inputs are truncated with a warning.
+/// <para>Thread-safety: as every <see cref="TaskPipeline"/>, it may be called from many threads at once.</para>
 /// </summary>
 public sealed class EmbeddingPipeline : TaskPipeline
 {
     public PoolingMode Pooling { get; }
     public bool Normalize { get; }
+    /// <summary>The folder's sentence-transformers settings, or null for a plain HF folder.</summary>
+    public SentenceTransformerConfig? SentenceTransformer { get; }
     public int Dimensions => Model.Config.HiddenSize;
 
+    /// <param name="sentenceTransformer">Settings that change the text before tokenizing (do_lower_case); the pooling,
+    /// normalisation and length are the ones given here.</param>
     public EmbeddingPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null,
-        PoolingMode pooling = PoolingMode.Mean, bool normalize = true)
+        PoolingMode pooling = PoolingMode.Mean, bool normalize = true, SentenceTransformerConfig? sentenceTransformer = null)
         : base(tokenizer, model, settings)
     {
+        if (!Enum.IsDefined(pooling)) throw new InvalidInputException($"unknown pooling mode {pooling}");
         Pooling = pooling;
         Normalize = normalize;
+        SentenceTransformer = sentenceTransformer;
     }
 
-    public static EmbeddingPipeline Load(string folder, PipelineSettings? settings = null, PoolingMode pooling = PoolingMode.Mean, bool normalize = true)
+    /// <summary>
+    /// Loads a model folder (or Hub repo id). <paramref name="pooling"/> and <paramref name="normalize"/> left null take
+    /// the folder's sentence-transformers modules (1_Pooling, 2_Normalize), else mean pooling and L2 normalisation; a
+    /// <see cref="PipelineSettings.MaxLength"/> left null takes its sentence_bert_config.json max_seq_length.
+    /// </summary>
+    public static EmbeddingPipeline Load(string folder, PipelineSettings? settings = null, PoolingMode? pooling = null, bool? normalize = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "embeddings", head: null, settings?.Warn);
-        return new EmbeddingPipeline(tokenizer, model, settings, pooling, normalize);
+        folder = Hub.ModelPath.Resolve(folder);
+        var sentenceTransformer = Directory.Exists(folder) ? SentenceTransformerConfig.Load(folder) : null;
+        if (sentenceTransformer?.MaxSeqLength is { } maxSeqLength && settings?.MaxLength is null)
+            settings = (settings ?? new PipelineSettings()) with { MaxLength = maxSeqLength };
+        var (tokenizer, model) = LoadFolder(sentenceTransformer?.TransformerFolder ?? folder, "embeddings", head: null, settings?.Warn);
+        return new EmbeddingPipeline(tokenizer, model, settings, pooling ?? sentenceTransformer?.Pooling ?? PoolingMode.Mean,
+            normalize ?? sentenceTransformer?.Normalize ?? true, sentenceTransformer);
     }
+
+    /// <summary>The text as it reaches the tokenizer (sentence-transformers strips it and may lowercase it).</summary>
+    public string PrepareText(string text) => SentenceTransformer?.Prepare(text) ?? text;
 
     public float[] Embed(string text) => Embed([text]).Single().Vector;
 
@@ -41,7 +62,7 @@ public sealed class EmbeddingPipeline : TaskPipeline
 
     sealed record Prepared(long Input, EncodedText Encoding);
 
-    Prepared Prepare(long number, string text) => new(number, EncodeTruncated(text, null, number));
+    Prepared Prepare(long number, string text) => new(number, EncodeTruncated(PrepareText(text), null, number));
 
     EmbeddingOutput[] RunBatch(IReadOnlyList<Prepared> batch)
     {

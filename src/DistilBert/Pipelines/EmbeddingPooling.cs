@@ -1,14 +1,26 @@
 namespace DistilBert.Pipelines;
 
-/// <summary>How token vectors become one sentence vector.</summary>
-public enum PoolingMode { Cls, Mean }
+/// <summary>How token vectors become one sentence vector (sentence-transformers' pooling modes of the same names).</summary>
+public enum PoolingMode
+{
+    /// <summary>The first token's vector ([CLS]).</summary>
+    Cls,
+    /// <summary>The average over real tokens.</summary>
+    Mean,
+    /// <summary>Each dimension's largest value over real tokens.</summary>
+    Max,
+    /// <summary>The sum over real tokens divided by the square root of their count (pooling_mode_mean_sqrt_len_tokens).</summary>
+    MeanSqrtLen,
+}
 
-/// <summary>Sentence-embedding pooling, normalisation and similarity.</summary>
+/// <summary>Sentence-embedding pooling, normalisation and similarity. Pure functions: may be called from many threads.</summary>
 public static class EmbeddingPooling
 {
     /// <summary>
     /// hidden: [seq, dim] of one sequence; attentionMask: [seq] (1 = real token). Cls takes row 0; Mean averages
-    /// the rows whose mask is 1 (sum / max(count, 1e-9), as sentence-transformers), so padding never counts.
+    /// the rows whose mask is 1 (sum / max(count, 1e-9), as sentence-transformers), so padding never counts; MeanSqrtLen
+    /// divides the same sum by sqrt(max(count, 1e-9)); Max takes each column's largest value, a padded row counting as
+    /// -1e9 (as sentence-transformers).
     /// </summary>
     public static void Pool(ReadOnlySpan<float> hidden, ReadOnlySpan<int> attentionMask, int dim, PoolingMode mode, Span<float> output)
     {
@@ -16,6 +28,7 @@ public static class EmbeddingPooling
         if (hidden.Length != seq * dim) throw new InvalidInputException($"hidden states hold {hidden.Length} values; expected {seq} tokens × {dim}");
         if (output.Length != dim) throw new InvalidInputException($"output holds {output.Length} values; expected {dim}");
         if (mode == PoolingMode.Cls) { hidden[..dim].CopyTo(output); return; }
+        if (mode == PoolingMode.Max) { MaxPool(hidden, attentionMask, dim, output); return; }
         // Sum in double so long sequences do not lose low bits.
         Span<double> sum = dim <= 2048 ? stackalloc double[dim] : new double[dim];
         sum.Clear();
@@ -27,8 +40,20 @@ public static class EmbeddingPooling
             var row = hidden.Slice(t * dim, dim);
             for (int j = 0; j < dim; j++) sum[j] += row[j] * (double)attentionMask[t];
         }
-        double inverse = 1.0 / Math.Max(count, 1e-9);
+        double clamped = Math.Max(count, 1e-9);
+        double inverse = 1.0 / (mode == PoolingMode.MeanSqrtLen ? Math.Sqrt(clamped) : clamped);
         for (int j = 0; j < dim; j++) output[j] = (float)(sum[j] * inverse);
+    }
+
+    static void MaxPool(ReadOnlySpan<float> hidden, ReadOnlySpan<int> attentionMask, int dim, Span<float> output)
+    {
+        const float Padded = -1e9f;
+        output.Fill(float.NegativeInfinity);
+        for (int t = 0; t < attentionMask.Length; t++)
+        {
+            var row = hidden.Slice(t * dim, dim);
+            for (int j = 0; j < dim; j++) output[j] = Math.Max(output[j], attentionMask[t] == 0 ? Padded : row[j]);
+        }
     }
 
     /// <summary>
