@@ -41,6 +41,7 @@ Console.WriteLine($"url {options.Url}{options.Route}  concurrency {options.Concu
                   $"{(options.Count > 0 ? $"{options.Count} requests" : "")}  sentences {sentences.Count} from {options.Tsv}" +
                   (options.WarmupSeconds > 0 ? $"  after {options.WarmupSeconds} s of warm-up" : ""));
 var rss = new List<(double Seconds, double Megabytes)>();
+double? cpuBefore = options.ServerPid is { } measured ? CpuSeconds(measured) : null;
 var clock = Stopwatch.StartNew();
 var sampler = options.ServerPid is { } pid ? Task.Run(async () =>
 {
@@ -56,6 +57,9 @@ double seconds = clock.Elapsed.TotalSeconds;
 stop.Cancel();
 await sampler;
 if (options.ServerPid is { } last && ResidentMegabytes(last) is { } final) rss.Add((clock.Elapsed.TotalSeconds, final));
+// The server's CPU time per answer: what each request cost, whatever share of the cores the server was given.
+double? cpuMsPerRequest = cpuBefore is { } start && CpuSeconds(options.ServerPid!.Value) is { } end && latencies.Sum(l => l.Count) > 0
+    ? (end - start) * 1000 / latencies.Sum(l => l.Count) : null;
 
 var all = latencies.SelectMany(l => l).Order().ToArray();
 Console.WriteLine($"requests {all.Length} in {seconds:0.00} s: {all.Length / seconds:0.0} requests/s (one sentence each)");
@@ -63,6 +67,7 @@ if (all.Length > 0)
     Console.WriteLine($"latency ms (all answers): p50 {Percentile(all, 50):0.00}  p90 {Percentile(all, 90):0.00}  p99 {Percentile(all, 99):0.00}  max {all[^1]:0.00}");
 foreach (var (status, count) in statuses.OrderBy(s => s.Key, StringComparer.Ordinal))
     Console.WriteLine($"status {status}: {count}");
+if (cpuMsPerRequest is { } cpu) Console.WriteLine($"server CPU time per request: {cpu:0.000} ms");
 if (rss.Count > 0)
     Console.WriteLine($"server RSS MB: first {rss[0].Megabytes:0.0}  max {rss.Max(r => r.Megabytes):0.0}  last {rss[^1].Megabytes:0.0}  ({rss.Count} samples)");
 if (options.JsonPath is not null)
@@ -73,7 +78,7 @@ if (options.JsonPath is not null)
         ["seconds"] = seconds, ["requests"] = all.Length, ["requests_per_s"] = all.Length / seconds,
         ["p50_ms"] = all.Length > 0 ? Percentile(all, 50) : null, ["p90_ms"] = all.Length > 0 ? Percentile(all, 90) : null,
         ["p99_ms"] = all.Length > 0 ? Percentile(all, 99) : null, ["max_ms"] = all.Length > 0 ? all[^1] : null,
-        ["statuses"] = statuses, ["rss_mb"] = rss.Select(r => new[] { r.Seconds, r.Megabytes }).ToArray(),
+        ["statuses"] = statuses, ["server_cpu_ms_per_request"] = cpuMsPerRequest, ["rss_mb"] = rss.Select(r => new[] { r.Seconds, r.Megabytes }).ToArray(),
     };
     File.WriteAllText(options.JsonPath, JsonSerializer.Serialize(summary) + "\n");
 }
@@ -157,6 +162,18 @@ static double? ResidentMegabytes(int pid)
     {
         var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return line is null ? null : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    }
+    catch (IOException) { return null; }
+}
+
+// utime + stime of a process (Linux /proc/PID/stat, fields 14 and 15, in clock ticks of 1/100 s).
+static double? CpuSeconds(int pid)
+{
+    try
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
     catch (IOException) { return null; }
 }
