@@ -28,6 +28,10 @@ public sealed class DistilBertServerOptions
     /// are being read and tokenised, so a lone request never waits.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>Requests one batch may hold; 1 turns batching off (each request is its own forward pass, in arrival
+    /// order), the baseline the batching is measured against.</summary>
+    public int MaxBatchRequests { get; set; } = int.MaxValue;
+
     /// <summary>Requests in flight at once (all routes that run a model), counted from when the whole body has arrived;
     /// beyond it the answer is 429 with Retry-After.</summary>
     public int MaxConcurrentRequests { get; set; } = 512;
@@ -79,6 +83,7 @@ public sealed class DistilBertServerOptions
             if (!names.Add(model.Name)) throw new InvalidInputException($"model name '{model.Name}' is given twice");
         }
         Require(MaxBatchTokens >= 1, $"max batch tokens must be at least 1, got {MaxBatchTokens}");
+        Require(MaxBatchRequests >= 1, $"max batch requests must be at least 1, got {MaxBatchRequests}");
         Require(MaxConcurrentRequests >= 1, $"max concurrent requests must be at least 1, got {MaxConcurrentRequests}");
         Require(MaxConcurrentBodyReads >= 1, $"max concurrent body reads must be at least 1, got {MaxConcurrentBodyReads}");
         Require(MaxClientBatchSize >= 1, $"max client batch size must be at least 1, got {MaxClientBatchSize}");

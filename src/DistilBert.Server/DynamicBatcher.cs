@@ -36,15 +36,18 @@ internal sealed class DynamicBatcher<TInput, TOutput>
     readonly Channel<Job> _queue;
     readonly RunBatch _run;
     readonly int _maxBatchTokens;
+    readonly int _maxBatchRequests;
     readonly TimeSpan _maxWait;
     readonly Action<int, int>? _onBatch;
     readonly Task _loop;
     int _incoming;
 
-    public DynamicBatcher(RunBatch run, int capacity, int maxBatchTokens, TimeSpan maxWait, Action<int, int>? onBatch = null)
+    public DynamicBatcher(RunBatch run, int capacity, int maxBatchTokens, TimeSpan maxWait, Action<int, int>? onBatch = null,
+        int maxBatchRequests = int.MaxValue)
     {
         _run = run;
         _maxBatchTokens = maxBatchTokens;
+        _maxBatchRequests = maxBatchRequests;
         _maxWait = maxWait;
         _onBatch = onBatch;
         _queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -98,7 +101,7 @@ internal sealed class DynamicBatcher<TInput, TOutput>
             int tokens = 0;
             if (carried is not null) { batch.Add(carried); tokens = carried.Tokens; carried = null; }
             long deadline = Stopwatch.GetTimestamp() + (long)(_maxWait.TotalSeconds * Stopwatch.Frequency);
-            while (tokens < _maxBatchTokens)
+            while (tokens < _maxBatchTokens && batch.Count < _maxBatchRequests)
             {
                 if (_queue.Reader.TryRead(out var next))
                 {

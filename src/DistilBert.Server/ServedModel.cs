@@ -47,7 +47,7 @@ internal sealed class ServedModel
         Task = task;
         Pipeline = pipeline;
         Batcher = new DynamicBatcher<TaskInput, object>(Run, options.MaxConcurrentRequests, options.MaxBatchTokens, options.MaxBatchWait,
-            (inputs, tokens) => metrics.RecordBatch(name, inputs, tokens));
+            (inputs, tokens) => metrics.RecordBatch(name, inputs, tokens), options.MaxBatchRequests);
         metrics.ObserveQueue(name, () => Batcher.QueueDepth);
     }
 

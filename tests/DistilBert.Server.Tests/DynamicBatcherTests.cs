@@ -38,6 +38,25 @@ public sealed class DynamicBatcherTests
     }
 
     [Fact]
+    public async Task MaxBatchRequestsOne_RunsEachWaitingRequestInAPassOfItsOwn_InArrivalOrder()
+    {
+        var recorder = new Recorder();
+        var batcher = new DynamicBatcher<string, string>(recorder.Run, capacity: 100, maxBatchTokens: 1000,
+            maxWait: TimeSpan.FromMilliseconds(2), maxBatchRequests: 1);
+        recorder.Gate.Reset();
+        var blocker = batcher.Enqueue(["first"], 1, null, default);
+        await Task.Delay(100);
+        // Five requests of two inputs wait together: batching would run them as one pass of ten inputs.
+        var waiting = Enumerable.Range(0, 5).Select(i => batcher.Enqueue([$"x{i}", $"y{i}"], 2, null, default)).ToArray();
+        recorder.Gate.Set();
+        await blocker.Done.Task;
+        for (int i = 0; i < 5; i++) Assert.Equal([$":x{i}", $":y{i}"], await waiting[i].Done.Task);
+        Assert.Equal(6, recorder.Batches.Count);
+        for (int i = 0; i < 5; i++) Assert.Equal([$"x{i}", $"y{i}"], recorder.Batches[i + 1]);
+        await batcher.StopAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task TokenBudget_SplitsBatches_AndOptionGroupsRunApart()
     {
         var recorder = new Recorder();

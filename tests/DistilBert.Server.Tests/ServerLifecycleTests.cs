@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using DistilBert.Tests;
 using static DistilBert.Server.Tests.ServerFixture;
 
@@ -64,6 +66,38 @@ public sealed class ServerLifecycleTests
             await first.SendAsync(body[5..]);
             Assert.StartsWith("HTTP/1.1 200", await first.ReadAnswerAsync());
             Assert.Equal(200, (await Post(client, "/predict", body)).Status); // the finished reader's slot is free again
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task MaxBatchRequestsOne_ServesConcurrentRequestsOnePerForwardPass()
+    {
+        using var models = new PipelineTestModels();
+        var options = new DistilBertServerOptions { MaxBatchRequests = 1 };
+        // A model name of its own: other tests' servers in this process report through the same meter.
+        options.Models.Add(new ModelSource("unbatched", models.Classifier));
+        var (app, url) = await StartAsync(options);
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri(url) };
+            const int Requests = 48;
+            var answers = await Task.WhenAll(Enumerable.Range(0, Requests).Select(i => Post(client, "/predict", Body(new { inputs = $"{Sentence} {i}" }))));
+            Assert.All(answers, a => Assert.Equal(200, a.Status));
+            string metrics = await client.GetStringAsync("/metrics");
+            long Series(string name)
+            {
+                var match = Regex.Match(metrics, name + @"\{[^}]*model=""unbatched""[^}]*\} (\d+)");
+                Assert.True(match.Success, $"no {name} for the model in /metrics");
+                return long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            }
+            // As many forward passes as requests, each of one input.
+            Assert.Equal(Requests, Series("distilbert_batch_size_count"));
+            Assert.Equal(Requests, Series("distilbert_batch_size_sum"));
         }
         finally
         {

@@ -25,6 +25,7 @@ public static class ServeCommand
         var port = new Option<int>("--port") { Description = "port (0: any free port, printed at start)", DefaultValueFactory = _ => 8080 };
         var apiKeys = new Option<string?>("--api-keys") { Description = "file of SHA-256 hashes of accepted keys, one per line (printf %s KEY | sha256sum)" };
         var maxBatchTokens = new Option<int>("--max-batch-tokens") { Description = "token budget of one ragged batch", DefaultValueFactory = _ => 16384 };
+        var maxBatchRequests = new Option<int?>("--max-batch-requests") { Description = "requests one batch may hold (default: no limit; 1 turns batching off)" };
         var maxConcurrent = new Option<int>("--max-concurrent-requests") { Description = "requests in flight (counted once their body has arrived) before 429", DefaultValueFactory = _ => 512 };
         var maxBodyReads = new Option<int>("--max-concurrent-body-reads") { Description = "request bodies being received at once before 429 (slow senders wait here, not in --max-concurrent-requests)", DefaultValueFactory = _ => 512 };
         var maxClientBatch = new Option<int>("--max-client-batch-size") { Description = "inputs per request", DefaultValueFactory = _ => 32 };
@@ -41,7 +42,7 @@ public static class ServeCommand
         var adminKeys = new Option<string?>("--admin-keys") { Description = "file of SHA-256 hashes of Studio admin keys (the --api-keys format); without it the first start prints a new key" };
         var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
         {
-            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
+            models, host, port, apiKeys, maxBatchTokens, maxBatchRequests, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
             studio, studioDb, studioPostgres, adminKeys,
         };
         CliAction.Set(command, parse =>
@@ -50,6 +51,7 @@ public static class ServeCommand
             var options = new DistilBertServerOptions
             {
                 MaxBatchTokens = parse.GetValue(maxBatchTokens),
+                MaxBatchRequests = parse.GetValue(maxBatchRequests) ?? int.MaxValue,
                 MaxConcurrentRequests = parse.GetValue(maxConcurrent),
                 MaxConcurrentBodyReads = parse.GetValue(maxBodyReads),
                 MaxClientBatchSize = parse.GetValue(maxClientBatch),
