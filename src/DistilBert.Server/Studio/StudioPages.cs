@@ -55,8 +55,8 @@ public static class StudioPages
     /// <summary>Maps the page and asset routes. The JSON API under /studio/api is mapped separately.</summary>
     public static IEndpointRouteBuilder MapDistilBertStudioPages(this IEndpointRouteBuilder app)
     {
+        // Routing matches "/studio/" to this template too.
         app.MapGet("/studio", (HttpContext context) => ServeAsync(context, "index.html")).ExcludeFromDescription();
-        app.MapGet("/studio/", (HttpContext context) => ServeAsync(context, "index.html")).ExcludeFromDescription();
         // The token is read by the page's script from its own URL; the server only serves the page.
         app.MapGet("/studio/share/{token}", (HttpContext context, string token) => ServeAsync(context, "share.html")).ExcludeFromDescription();
         app.MapGet("/studio/assets/{file}", (HttpContext context, string file) => ServeAsync(context, "assets/" + file)).ExcludeFromDescription();

@@ -16,7 +16,7 @@ export function h(tag, props, ...children) {
 }
 
 /** Appends children: nodes as they are, everything else as text. */
-export function append(element, children) {
+export function append(element, ...children) {
   for (const child of [children].flat(Infinity)) {
     if (child == null || child === false) continue;
     element.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));

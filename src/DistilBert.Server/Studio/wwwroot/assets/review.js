@@ -76,15 +76,23 @@ export async function reviewPage(view, name, { isActive, rerender }) {
       (task === 'entities' || task === 'question-answering') && item.inputs != null && !editing
         ? h('button', { type: 'button', class: 'quiet', onclick: startEdit }, task === 'entities' ? 'Edit spans (e)' : 'Select the answer (e)') : null)));
     replace(detail, parts);
-    if (editing) editing.textarea.focus();
+    if (editing) {
+      // The caret starts at the text's beginning, and stays where the last span ended after a re-render.
+      const caret = editing.caret ?? 0;
+      editing.textarea.focus();
+      editing.textarea.setSelectionRange(caret, caret);
+    }
   }
 
   function editor(task, labels) {
     const text = editing.text;
-    const textarea = h('textarea', { readonly: true, class: 'span-source', 'aria-label': task === 'entities' ? 'Select a span, then press its label number' : 'Select the answer, then press Enter', rows: 4 });
+    // Not readonly: Chromium moves no caret in a readonly textarea, and a keyboard-only reviewer selects with Shift+arrows.
+    // Edits are refused instead (beforeinput covers typing, pasting, dropping and deleting).
+    const textarea = h('textarea', { class: 'span-source', spellcheck: 'false', 'aria-label': task === 'entities' ? 'Select a span, then press its label number' : 'Select the answer, then press Enter', rows: 4 });
     textarea.value = text;
     editing.textarea = textarea;
     textarea.addEventListener('keydown', onEditKey);
+    textarea.addEventListener('beforeinput', event => event.preventDefault());
     const preview = task === 'entities'
       ? annotatedText(text, editing.spans.map(s => ({ start: s.start, end: s.end, label: s.entityGroup })))
       : annotatedText(text, editing.spans.map(s => ({ start: s.start, end: s.end, label: 'answer' })));
@@ -132,10 +140,12 @@ export async function reviewPage(view, name, { isActive, rerender }) {
       const label = labelsOf(item)[Number(event.key) - 1];
       if (!label) return;
       editing.spans = editing.spans.filter(s => s.end <= start || s.start >= end).concat({ entityGroup: label, start, end });
+      editing.caret = end;
       render();
     } else if (event.key === 'Delete' || event.key === 'Backspace') {
       event.preventDefault();
       editing.spans = end > start ? editing.spans.filter(s => s.end <= start || s.start >= end) : editing.spans.filter(s => !(s.start <= start && start <= s.end));
+      editing.caret = start;
       render();
     }
   }
