@@ -11,6 +11,8 @@ public sealed class ApiException(int status, string message, string errorType = 
     public string ErrorType { get; } = errorType;
     /// <summary>The JSON field at fault (a path such as <c>inputs[3]</c>), when there is one.</summary>
     public string? Field { get; } = field;
+    /// <summary>For a 429: when to retry (the Retry-After header); default 1 s.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }
 
 /// <summary>Which client family a route serves: it decides the shape of error bodies.</summary>
@@ -28,7 +30,8 @@ internal static class ApiErrors
         if (context.Response.HasStarted) return;
         context.Response.Clear();
         context.Response.StatusCode = error.Status;
-        if (error.Status == 429) context.Response.Headers.RetryAfter = "1";
+        if (error.Status == 429)
+            context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling((error.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (error.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using DistilBert.Server.Studio;
 
 namespace DistilBert.Server;
 
@@ -12,7 +13,9 @@ namespace DistilBert.Server;
 /// <remarks>Thread-safety: stateless; every request it serves runs on the thread-safe pipelines, many at once.</remarks>
 public static class DistilBertServer
 {
-    public static WebApplication Build(DistilBertServerOptions options, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null)
+    /// <param name="studio">the Studio's storage and admin keys; null serves no Studio.</param>
+    public static WebApplication Build(DistilBertServerOptions options, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null,
+        Studio.StudioOptions? studio = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseKestrel(kestrel =>
@@ -29,8 +32,10 @@ public static class DistilBertServer
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout + TimeSpan.FromSeconds(5));
         builder.Services.AddDistilBert(options);
+        if (studio is not null) builder.Services.AddDistilBertStudio(studio);
         var app = builder.Build();
         app.MapDistilBert();
+        if (studio is not null) app.MapDistilBertStudio();
         return app;
     }
 }

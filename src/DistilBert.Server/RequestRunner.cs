@@ -52,15 +52,23 @@ internal sealed class RequestRunner(DistilBertServerOptions options, ServerMetri
     public Task RunModelAsync(HttpContext context, ApiFamily family, string route, Func<JsonElement, RequestLog, Task<object?>> handler) =>
         RunAsync(context, family, route, async (c, entry) =>
         {
-            if (_stopping) throw new ApiException(503, "the server is shutting down", "unhealthy");
-            JsonElement body;
-            using (TryEnter(reading: true) ?? throw Overloaded("body_reads",
-                       $"the server is receiving {options.MaxConcurrentBodyReads} request bodies at once, its limit; retry later"))
-                body = await RequestBody.ReadObjectAsync(c, options);
-            using var admitted = TryAdmit() ?? throw Overloaded("overloaded",
-                $"the server is at its limit of {options.MaxConcurrentRequests} concurrent requests; retry later");
+            var body = await ReadBodyAsync(c);
+            using var admitted = Admit();
             return await handler(body, entry);
         });
+
+    /// <summary>Reads the JSON body under the reader bound; 503 once shutting down (a request that arrived before still gets its answer).</summary>
+    public async Task<JsonElement> ReadBodyAsync(HttpContext context)
+    {
+        if (_stopping) throw new ApiException(503, "the server is shutting down", "unhealthy");
+        using (TryEnter(reading: true) ?? throw Overloaded("body_reads",
+                   $"the server is receiving {options.MaxConcurrentBodyReads} request bodies at once, its limit; retry later"))
+            return await RequestBody.ReadObjectAsync(context, options);
+    }
+
+    /// <summary>Takes one of the <c>MaxConcurrentRequests</c> slots (dispose to free it), or refuses with 429.</summary>
+    public IDisposable Admit() => TryAdmit() ?? throw Overloaded("overloaded",
+        $"the server is at its limit of {options.MaxConcurrentRequests} concurrent requests; retry later");
 
     /// <summary>Takes one of the <c>MaxConcurrentRequests</c> slots, or null when none is free.</summary>
     internal IDisposable? TryAdmit() => TryEnter(reading: false);
@@ -91,15 +99,16 @@ internal sealed class RequestRunner(DistilBertServerOptions options, ServerMetri
         }
     }
 
-    /// <summary>Any route: key check, errors as JSON, the log line and the metrics; no admission bound.</summary>
-    public async Task RunAsync(HttpContext context, ApiFamily family, string route, Func<HttpContext, RequestLog, Task<object?>> handler)
+    /// <summary>Any route: key check (unless <paramref name="serverKey"/> is false: the Studio's routes check their own
+    /// scoped keys), errors as JSON, the log line and the metrics; no admission bound.</summary>
+    public async Task RunAsync(HttpContext context, ApiFamily family, string route, Func<HttpContext, RequestLog, Task<object?>> handler, bool serverKey = true)
     {
         long started = Stopwatch.GetTimestamp();
         var entry = new RequestLog(Interlocked.Increment(ref _lastId));
         int status = 200;
         try
         {
-            Authorize(context);
+            if (serverKey) Authorize(context);
             var result = await handler(context, entry);
             if (result is not null)
             {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DistilBert.Compute;
 using DistilBert.Server;
+using DistilBert.Server.Studio;
 using Microsoft.Extensions.Hosting;
 
 namespace DistilBert.Cli.Commands;
@@ -34,9 +35,14 @@ public static class ServeCommand
         var maxBatchWait = new Option<double>("--max-batch-wait-ms") { Description = "longest wait for more work while requests are arriving", DefaultValueFactory = _ => 2 };
         var payloadLimit = new Option<long>("--payload-limit") { Description = "largest request body in bytes", DefaultValueFactory = _ => 2 * 1024 * 1024 };
         var logTexts = new Option<bool>("--log-texts") { Description = "include request texts in the request log (off: texts may be private)" };
+        var studio = new Option<bool>("--studio") { Description = "serve the Studio's API under /studio/api (endpoints from templates, review queue, share links)" };
+        var studioDb = new Option<string?>("--studio-db") { Description = "the Studio's SQLite file (default ./distilbert-studio.db)" };
+        var studioPostgres = new Option<string?>("--studio-postgres") { Description = "a PostgreSQL connection string for the Studio, shared by several servers" };
+        var adminKeys = new Option<string?>("--admin-keys") { Description = "file of SHA-256 hashes of Studio admin keys (the --api-keys format); without it the first start prints a new key" };
         var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
         {
             models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
+            studio, studioDb, studioPostgres, adminKeys,
         };
         CliAction.Set(command, parse =>
         {
@@ -63,7 +69,7 @@ public static class ServeCommand
             string address = parse.GetValue(host) ?? (options.ApiKeyHashes is null ? "127.0.0.1" : "0.0.0.0");
             if (address.Contains(':') && !address.StartsWith('[')) address = $"[{address}]";
 
-            var app = DistilBertServer.Build(options, [$"http://{address}:{listenPort}"]);
+            var app = DistilBertServer.Build(options, [$"http://{address}:{listenPort}"], studio: StudioOptionsOf(parse, studio, studioDb, studioPostgres, adminKeys));
             app.StartAsync().GetAwaiter().GetResult();
             foreach (var url in app.Urls) Console.Out.WriteLine($"listening on {url}");
             Console.Out.Flush();
@@ -73,5 +79,21 @@ public static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    static StudioOptions? StudioOptionsOf(ParseResult parse, Option<bool> studio, Option<string?> studioDb, Option<string?> studioPostgres, Option<string?> adminKeys)
+    {
+        string? db = parse.GetValue(studioDb), postgres = parse.GetValue(studioPostgres), admins = parse.GetValue(adminKeys);
+        if (!parse.GetValue(studio))
+        {
+            if (db is not null || postgres is not null || admins is not null)
+                throw new InvalidInputException("--studio-db, --studio-postgres and --admin-keys configure the Studio: add --studio");
+            return null;
+        }
+        if (db is not null && postgres is not null) throw new InvalidInputException("--studio-db and --studio-postgres name two stores: give one");
+        var options = new StudioOptions { PostgresConnectionString = postgres };
+        if (db is not null) options.DatabasePath = db;
+        if (admins is not null) options.AdminKeyHashes = ApiKeys.LoadHashes(admins);
+        return options;
     }
 }
