@@ -8,7 +8,7 @@ export async function listPage(view, { isActive }) {
   const body = h('tbody');
   const updated = h('span', { class: 'muted' });
   replace(view,
-    h('div', { class: 'row' }, h('div', null, h('h1', null, 'Endpoints'), updated),
+    h('div', { class: 'row heading-row' }, h('div', null, h('h1', null, 'Endpoints'), updated),
       h('div', { class: 'actions' }, h('a', { href: '#/new', class: 'button' }, 'New endpoint'))),
     h('section', { class: 'card' }, h('table', { class: 'endpoints' },
       h('thead', null, h('tr', null, h('th', null, 'name'), h('th', null, 'template'), h('th', null, 'model'), h('th', null, 'review'),

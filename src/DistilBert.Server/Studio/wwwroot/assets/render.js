@@ -180,7 +180,7 @@ export function equivalentCalls(path, body, keyVariable = 'DISTILBERT_KEY') {
     'using var http = new HttpClient();',
     ...(keyVariable ? [`http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Environment.GetEnvironmentVariable("${keyVariable}"));`] : []),
     `var body = ${csharpRaw(json)};`,
-    `using var response = await http.PostAsync(${csharpRaw(url)}, new StringContent(body, Encoding.UTF8, "application/json"));`,
+    `using var response = await http.PostAsync(${JSON.stringify(url)}, new StringContent(body, Encoding.UTF8, "application/json"));`,
     'Console.WriteLine(await response.Content.ReadAsStringAsync());',
   ].join('\n');
   return { curl, csharp };

@@ -42,6 +42,11 @@ export async function reviewPage(view, name, { isActive, rerender }) {
     return [];
   }
 
+  function preview(inputs) {
+    if (inputs == null) return '(inputs not stored)';
+    return typeof inputs === 'string' ? inputs : inputs.question ?? inputs.source ?? '';
+  }
+
   function renderList() {
     if (items.length === 0) return replace(list, h('li', { class: 'muted' }, 'Nothing is waiting for review.'));
     replace(list, items.map((item, i) => h('li', {
@@ -49,6 +54,7 @@ export async function reviewPage(view, name, { isActive, rerender }) {
       dataset: { id: item.id },
       onclick: () => { index = i; editing = null; render(); },
     }, h('div', null, h('strong', null, item.status), ' · ', item.reason === 'audit' ? 'audit sample' : 'low score'),
+      h('div', { class: 'preview' }, preview(item.inputs)),
       h('div', { class: 'muted' }, new Date(item.createdAt).toLocaleString()))));
   }
 
