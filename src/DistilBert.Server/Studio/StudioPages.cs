@@ -55,11 +55,12 @@ public static class StudioPages
     /// <summary>Maps the page and asset routes. The JSON API under /studio/api is mapped separately.</summary>
     public static IEndpointRouteBuilder MapDistilBertStudioPages(this IEndpointRouteBuilder app)
     {
-        // Routing matches "/studio/" to this template too.
-        app.MapGet("/studio", (HttpContext context) => ServeAsync(context, "index.html")).ExcludeFromDescription();
-        // The token is read by the page's script from its own URL; the server only serves the page.
-        app.MapGet("/studio/share/{token}", (HttpContext context, string token) => ServeAsync(context, "share.html")).ExcludeFromDescription();
-        app.MapGet("/studio/assets/{file}", (HttpContext context, string file) => ServeAsync(context, "assets/" + file)).ExcludeFromDescription();
+        // Routing matches "/studio/" to the first template too. The token of a share page is read by its script from
+        // the page's own URL; the server only serves the page.
+        string[] methods = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/studio", methods, (HttpContext context) => ServeAsync(context, "index.html")).ExcludeFromDescription();
+        app.MapMethods("/studio/share/{token}", methods, (HttpContext context, string token) => ServeAsync(context, "share.html")).ExcludeFromDescription();
+        app.MapMethods("/studio/assets/{file}", methods, (HttpContext context, string file) => ServeAsync(context, "assets/" + file)).ExcludeFromDescription();
         return app;
     }
 
@@ -79,6 +80,7 @@ public static class StudioPages
         headers["Referrer-Policy"] = "no-referrer";
         headers.CacheControl = "no-cache";
         headers.ContentLength = asset.Content.Length;
+        if (HttpMethods.IsHead(context.Request.Method)) return;
         await context.Response.Body.WriteAsync(asset.Content, context.RequestAborted);
     }
 }
