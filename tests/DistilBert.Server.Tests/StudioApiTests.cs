@@ -5,7 +5,7 @@ using static System.Net.Http.HttpMethod;
 namespace DistilBert.Server.Tests;
 
 /// <summary>The Studio API over a real server: templates, endpoints, runs of each task, policies, review, shares.</summary>
-public sealed class StudioApiTests(StudioFixture studio) : IClassFixture<StudioFixture>
+public sealed partial class StudioApiTests(StudioFixture studio) : IClassFixture<StudioFixture>
 {
     const string Api = "/studio/api";
     static readonly object Never = new { threshold = 0.0 }; // no output scores below 0: nothing is held
