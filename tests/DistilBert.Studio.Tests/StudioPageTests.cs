@@ -279,7 +279,8 @@ public sealed partial class StudioPageTests(StudioFixture studio) : IClassFixtur
         Assert.Equal("Berlin", answer["answer"]!.GetValue<string>());
         Assert.Equal(context.IndexOf("Berlin", StringComparison.Ordinal), answer["start"]!.GetValue<int>());
 
-        await page.GotoAsync("/studio#/reviews/held-ner");
+        await page.GotoAsync("/studio#/reviews/held-ner"); // a hash change: wait for the new page, not the old one's list
+        await Expect(page.Locator("h1 .endpoint-name")).ToHaveTextAsync("held-ner");
         await Expect(page.Locator("ol.items li")).ToHaveCountAsync(1);
         await page.Keyboard.PressAsync("e");
         await Expect(page.Locator("textarea.span-source")).ToBeFocusedAsync();
