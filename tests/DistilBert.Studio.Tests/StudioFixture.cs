@@ -49,8 +49,10 @@ public sealed class StudioFixture : IAsyncLifetime
         });
     }
 
-    /// <summary>A server with every task's model and the Studio on <paramref name="database"/>; answers its admin key.</summary>
-    public static async Task<(WebApplication App, string BaseUrl, string AdminKey)> StartServerAsync(PipelineTestModels models, string database)
+    /// <summary>A server with every task's model and the Studio on the SQLite file <paramref name="database"/> or the PostgreSQL
+    /// database <paramref name="postgres"/>; answers the admin key it printed (empty when the store had one already).</summary>
+    public static async Task<(WebApplication App, string BaseUrl, string AdminKey)> StartServerAsync(PipelineTestModels models, string? database,
+        string? postgres = null)
     {
         var options = new DistilBertServerOptions { BodyReadTimeout = TimeSpan.FromSeconds(5) };
         options.Models.Add(new ModelSource("cls", models.Classifier));
@@ -61,7 +63,8 @@ public sealed class StudioFixture : IAsyncLifetime
         string adminKey = "";
         var studio = new StudioOptions
         {
-            DatabasePath = database,
+            DatabasePath = database ?? "",
+            PostgresConnectionString = postgres,
             AnnounceAdminKey = line => adminKey = line["studio admin key: ".Length..],
         };
         var app = DistilBertServer.Build(options, ["http://127.0.0.1:0"], logging => logging.SetMinimumLevel(LogLevel.Warning), studio);
@@ -70,18 +73,18 @@ public sealed class StudioFixture : IAsyncLifetime
     }
 
     /// <summary>An HTTP client of the server with <paramref name="key"/> as its Bearer token (none: no key).</summary>
-    public HttpClient Client(string? key = null)
+    public HttpClient Client(string? key = null, string? baseUrl = null)
     {
-        var client = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient { BaseAddress = new Uri(baseUrl ?? BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         if (key is not null) client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         return client;
     }
 
     /// <summary>Creates an endpoint through the API (the form has its own test); answers its caller and reviewer keys.</summary>
     public async Task<(string CallerKey, string ReviewerKey)> CreateEndpointAsync(string name, string template, double threshold = 0.0,
-        string mode = "hold", string storeInputs = "on", int rateLimitPerMinute = 600)
+        string mode = "hold", string storeInputs = "on", int rateLimitPerMinute = 600, string? baseUrl = null, string? adminKey = null)
     {
-        using var admin = Client(AdminKey);
+        using var admin = Client(adminKey ?? AdminKey, baseUrl);
         var body = new
         {
             name, template,
@@ -104,17 +107,17 @@ public sealed class StudioFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh browser context (its own sessionStorage) and page; with the admin key already typed when asked.</summary>
-    public async Task<IPage> NewPageAsync(bool signedIn = true)
+    public async Task<IPage> NewPageAsync(bool signedIn = true, string? baseUrl = null, string? adminKey = null)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = BaseUrl,
+            BaseURL = baseUrl ?? BaseUrl,
             ViewportSize = new ViewportSize { Width = 1200, Height = 900 },
             AcceptDownloads = true,
         });
         context.SetDefaultTimeout(10_000);
         if (signedIn)
-            await context.AddInitScriptAsync($"sessionStorage.setItem('distilbert.studio.adminKey', {JsonSerializer.Serialize(AdminKey)});");
+            await context.AddInitScriptAsync($"sessionStorage.setItem('distilbert.studio.adminKey', {JsonSerializer.Serialize(adminKey ?? AdminKey)});");
         return await context.NewPageAsync();
     }
 

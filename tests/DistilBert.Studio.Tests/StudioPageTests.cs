@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using DistilBert.Data;
+using DistilBert.Server.Tests;
 using DistilBert.Tests;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -250,6 +251,55 @@ public sealed partial class StudioPageTests(StudioFixture studio) : IClassFixtur
         Assert.Equal(label, corrected["output"]![0]!["label"]!.GetValue<string>());
         var accepted = JsonNode.Parse(await caller.GetStringAsync($"/studio/api/results/{ids[1]}"))!;
         Assert.Equal("accepted", accepted["status"]!.GetValue<string>());
+    }
+
+    [SkippableFact]
+    public async Task Two_servers_on_one_PostgreSQL_database_hold_through_one_and_review_through_the_other()
+    {
+        Skip.IfNot(StudioFixture.HasChromium, StudioFixture.NoChromium);
+        var cluster = new PostgresCluster();
+        await cluster.InitializeAsync();
+        var apps = new List<Microsoft.AspNetCore.Builder.WebApplication>();
+        try
+        {
+            Skip.If(cluster.SkipReason is not null, cluster.SkipReason);
+            string database = await cluster.NewDatabaseAsync();
+            var (first, firstUrl, adminKey) = await StudioFixture.StartServerAsync(studio.Models, null, database);
+            apps.Add(first);
+            var (second, secondUrl, secondKey) = await StudioFixture.StartServerAsync(studio.Models, null, database);
+            apps.Add(second);
+            Assert.Equal("", secondKey); // the second server found the first one's admin key in the shared store
+
+            var (callerKey, reviewerKey) = await studio.CreateEndpointAsync("shared-queue", "sentiment", threshold: 1.0, baseUrl: firstUrl, adminKey: adminKey);
+            using var caller = studio.Client(callerKey, firstUrl);
+            var held = await caller.PostAsJsonAsync("/studio/api/endpoints/shared-queue/run", new { inputs = "held by the first server" });
+            Assert.Equal(HttpStatusCode.Accepted, held.StatusCode);
+            string id = JsonNode.Parse(await held.Content.ReadAsStringAsync())!["review"]!["id"]!.GetValue<string>();
+
+            var page = await studio.NewPageAsync(signedIn: false, baseUrl: secondUrl);
+            await page.GotoAsync("/studio#/reviews/shared-queue");
+            await page.FillAsync("input[name=key]", reviewerKey);
+            await page.Keyboard.PressAsync("Enter");
+            await Expect(page.Locator(".detail .echo")).ToHaveTextAsync("held by the first server");
+            var other = page.Locator(".labels button:not(.chosen)");
+            string digit = (await other.Locator("kbd").TextContentAsync())!;
+            string label = (await other.TextContentAsync())![digit.Length..].Trim();
+            await page.Keyboard.PressAsync(digit);
+            await Expect(page.Locator("ol.items li").First).ToContainTextAsync("corrected");
+
+            var result = JsonNode.Parse(await caller.GetStringAsync($"/studio/api/results/{id}"))!;
+            Assert.Equal("corrected", result["status"]!.GetValue<string>());
+            Assert.Equal(label, result["output"]![0]!["label"]!.GetValue<string>());
+        }
+        finally
+        {
+            foreach (var app in apps)
+            {
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+            await cluster.DisposeAsync();
+        }
     }
 
     [SkippableFact]
