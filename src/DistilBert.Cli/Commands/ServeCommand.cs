@@ -36,7 +36,7 @@ public static class ServeCommand
         var maxBatchWait = new Option<double>("--max-batch-wait-ms") { Description = "longest wait for more work while requests are arriving", DefaultValueFactory = _ => 2 };
         var payloadLimit = new Option<long>("--payload-limit") { Description = "largest request body in bytes", DefaultValueFactory = _ => 2 * 1024 * 1024 };
         var logTexts = new Option<bool>("--log-texts") { Description = "include request texts in the request log (off: texts may be private)" };
-        var studio = new Option<bool>("--studio") { Description = "serve the Studio's API under /studio/api (endpoints from templates, review queue, share links)" };
+        var studio = new Option<bool>("--studio") { Description = "serve the Studio at /studio: its web app, and its API under /studio/api (endpoints from templates, review queue, share links)" };
         var studioDb = new Option<string?>("--studio-db") { Description = "the Studio's SQLite file (default ./distilbert-studio.db)" };
         var studioPostgres = new Option<string?>("--studio-postgres") { Description = "a PostgreSQL connection string for the Studio, shared by several servers" };
         var adminKeys = new Option<string?>("--admin-keys") { Description = "file of SHA-256 hashes of Studio admin keys (the --api-keys format); without it the first start prints a new key" };

@@ -22,7 +22,7 @@ public static class StudioExtensions
         return services;
     }
 
-    /// <summary>Maps the Studio's API under <c>/studio/api</c>, opening the store and creating the first admin key when
+    /// <summary>Maps the Studio's API under <c>/studio/api</c> and its web app (<see cref="StudioPages"/>), opening the store and creating the first admin key when
     /// there is none.</summary>
     public static IEndpointRouteBuilder MapDistilBertStudio(this IEndpointRouteBuilder app)
     {
@@ -55,6 +55,7 @@ public static class StudioExtensions
         group.MapGet("/share/{token}", (HttpContext c, string token) => Run(c, "/share/{token}", _ => api.SharedView(c, token)));
         group.MapPost("/share/{token}/run", (HttpContext c, string token) => Run(c, "/share/{token}/run", e => api.SharedRun(c, e, token)));
         group.MapGet("/endpoints/{name}/export", (HttpContext c, string name) => Run(c, "/endpoints/{name}/export", _ => api.Export(c, name)));
+        app.MapDistilBertStudioPages();
         return app;
     }
 }
