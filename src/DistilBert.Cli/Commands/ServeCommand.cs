@@ -34,9 +34,10 @@ public static class ServeCommand
         var maxBatchWait = new Option<double>("--max-batch-wait-ms") { Description = "longest wait for more work while requests are arriving", DefaultValueFactory = _ => 2 };
         var payloadLimit = new Option<long>("--payload-limit") { Description = "largest request body in bytes", DefaultValueFactory = _ => 2 * 1024 * 1024 };
         var logTexts = new Option<bool>("--log-texts") { Description = "include request texts in the request log (off: texts may be private)" };
+        var int8 = Input.PipelineOptions.Int8Option();
         var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
         {
-            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
+            models, host, port, apiKeys, maxBatchTokens, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts, int8,
         };
         CliAction.Set(command, parse =>
         {
@@ -53,6 +54,7 @@ public static class ServeCommand
                 MaxBatchWait = TimeSpan.FromMilliseconds(parse.GetValue(maxBatchWait)),
                 MaxRequestBodyBytes = parse.GetValue(payloadLimit),
                 LogRequestTexts = parse.GetValue(logTexts),
+                Int8 = parse.GetValue(int8),
             };
             var specs = parse.GetValue(models) ?? [];
             if (specs.Length == 0) options.Models.Add(new ModelSource(DefaultAssets.TeacherFolder, DefaultAssets.Teacher));

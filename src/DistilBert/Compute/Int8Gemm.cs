@@ -55,6 +55,9 @@ internal static class Int8Paths
 /// </summary>
 public static class Int8Linear
 {
+    /// <summary>The instructions the int8 GEMM runs on here: Avx512BW, AvxVnni, Avx2, ArmDp or Portable (docs/int8.md).</summary>
+    public static string KernelPath => Int8Paths.Active.ToString();
+
     /// <param name="x">[m, k], rows contiguous (k = weight.Rows)</param>
     /// <param name="bias">[n] or empty</param>
     /// <param name="y">[m, n]; must not overlap x</param>

@@ -141,13 +141,23 @@ public sealed unsafe class Int8Matrix
     public ReadOnlySpan<float> ColumnScales => Scales.AsSpan(0, Columns);
 
     /// <summary>W ≈ q · scale in W's layout [n, k] (what reading a released fp32 weight returns).</summary>
-    public void Dequantize(Span<float> weight)
+    public void Dequantize(Span<float> weight) => Dequantize(0, Columns, weight);
+
+    /// <summary>Rows [first, first + count) of W ≈ q · scale, [count, k] (one of several weights stacked in this matrix).</summary>
+    public void Dequantize(int first, int count, Span<float> weight)
     {
-        CheckLength("weight", weight.Length, Columns, Rows);
-        var q = new sbyte[(long)Columns * Rows];
-        CopyValuesTo(q);
-        for (int j = 0; j < Columns; j++)
-            for (int p = 0; p < Rows; p++) weight[j * Rows + p] = q[j * Rows + p] * Scales[j];
+        if (first < 0 || count < 0 || first + count > Columns) throw new InvalidInputException($"int8 weight: rows [{first}, {first + count}) outside [0, {Columns})");
+        CheckLength("weight", weight.Length, count, Rows);
+        sbyte* src = Pointer;
+        int k = Rows, kp = PaddedRows;
+        for (int r = 0; r < count; r++)
+        {
+            int j = first + r;
+            sbyte* panel = src + (long)(j / PanelWidth) * kp * PanelWidth;
+            int c = j % PanelWidth;
+            float scale = Scales[j];
+            for (int p = 0; p < k; p++) weight[r * k + p] = panel[(p / GroupK) * (PanelWidth * GroupK) + c * GroupK + p % GroupK] * scale;
+        }
     }
 
     static void CheckLength(string what, int length, int n, int k)

@@ -26,7 +26,7 @@ public sealed class EmbeddingPipeline : TaskPipeline
 
     public static EmbeddingPipeline Load(string folder, PipelineSettings? settings = null, PoolingMode pooling = PoolingMode.Mean, bool normalize = true)
     {
-        var (tokenizer, model) = LoadFolder(folder, "embeddings", head: null, settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "embeddings", head: null, settings);
         return new EmbeddingPipeline(tokenizer, model, settings, pooling, normalize);
     }
 
