@@ -66,8 +66,9 @@ public static class StateDict
         return total;
     }
 
-    /// <summary>An int8 linear weight of a quantised folder (docs/int8.md): each element stands for one parameter.</summary>
-    static bool IsInt8Weight(TensorInfo t) => t.DType == TensorDType.I8 && t.Name.EndsWith("_int8", StringComparison.Ordinal);
+    /// <summary>An int8 linear weight of a quantised folder (docs/int8.md): each element stands for one parameter. (An I8
+    /// tensor under a float parameter's name counts too, so that loading reaches the error that names it.)</summary>
+    static bool IsInt8Weight(TensorInfo t) => t.DType == TensorDType.I8;
 
     /// <summary>HF's non-trainable int64 buffers: found in checkpoints, recomputed by the model, saved as I64.</summary>
     public static bool IsIntegerBuffer(string name) => name == "embeddings.position_ids" || name.EndsWith(".embeddings.position_ids", StringComparison.Ordinal);
