@@ -235,3 +235,70 @@ public class ModelInt8Tests
         Assert.Contains("holds no int8 weights", e.Message);
     }
 }
+
+/// <summary><c>distilbert quantize</c> and <c>--int8</c> through the CLI (console redirected: the serial collection).</summary>
+[Collection(nameof(PipelineCliCollection))]
+public sealed class Int8CliTests : IClassFixture<PipelineTestModels>
+{
+    readonly PipelineTestModels _models;
+
+    public Int8CliTests(PipelineTestModels models) => _models = models;
+
+    [Fact]
+    public void QuantizeWritesAFolderThatClassifyLoadsLikeInt8OnLoad()
+    {
+        using var tmp = new TempDirectory("int8-cli");
+        var (code, _, err) = CliRunner.Run("quantize", "--model", _models.Classifier, "--out", tmp.File("q"), "--json");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(tmp.File("q/vocab.txt")));
+        var fromFolder = CliRunner.Run("classify", "--model", tmp.File("q"), "--json", "--all", "a fine film", "a dull one");
+        var onLoad = CliRunner.Run("classify", "--model", _models.Classifier, "--int8", "--json", "--all", "a fine film", "a dull one");
+        var fp32 = CliRunner.Run("classify", "--model", _models.Classifier, "--json", "--all", "a fine film", "a dull one");
+        Assert.Equal(0, fromFolder.Code);
+        Assert.Equal(onLoad.Out, fromFolder.Out);
+        Assert.NotEqual(fp32.Out, fromFolder.Out);
+    }
+
+    [Fact]
+    public void QuantizingAQuantisedFolderIsOneErrorLine()
+    {
+        using var tmp = new TempDirectory("int8-cli");
+        Assert.Equal(0, CliRunner.Run("quantize", "--model", _models.Classifier, "--out", tmp.File("q")).Code);
+        var (code, _, err) = CliRunner.Run("quantize", "--model", tmp.File("q"), "--out", tmp.File("qq"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("error:", err);
+        Assert.Contains("already quantised", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void EvalTakesInt8()
+    {
+        using var tmp = new TempDirectory("int8-cli");
+        var data = tmp.File("d.tsv");
+        File.WriteAllText(data, "sentence\tlabel\na fine film\t1\na dull one\t0\n");
+        var (code, output, err) = CliRunner.Run("eval", "--model", _models.Classifier, "--task", "classify", "--data", data, "--int8", "--json");
+        Assert.True(code == 0, err);
+        Assert.Contains("\"accuracy\"", output);
+    }
+}
+
+/// <summary>The real pretrained all-MiniLM-L6-v2 (never committed: skipped where ../shared/models does not hold it).</summary>
+public sealed class Int8PretrainedEmbeddingTests
+{
+    static string MiniLm => Path.GetFullPath(Path.Combine(Fixtures.Root, "..", "..", "..", "shared", "models", "all-MiniLM-L6-v2"));
+
+    [SkippableFact]
+    public void MeanPooledEmbeddingsStayAtCosine099OfFp32OnSst2()
+    {
+        Skip.IfNot(File.Exists(Path.Combine(MiniLm, "model.safetensors")), $"{MiniLm} is not here");
+        var sentences = File.ReadLines(Path.Combine(Fixtures.Root, "..", "..", "samples", "sst2", "validation.tsv")).Skip(1)
+            .Select(line => line.Split('\t')[0]).Take(300).ToArray(); // docs/int8.md has all 1000
+        var fp32 = Pipelines.EmbeddingPipeline.Load(MiniLm, new Pipelines.PipelineSettings { BatchSize = 64 }).Embed(sentences).Select(e => e.Vector).ToArray();
+        var int8 = Pipelines.EmbeddingPipeline.Load(MiniLm, new Pipelines.PipelineSettings { BatchSize = 64, Int8 = true }).Embed(sentences).Select(e => e.Vector).ToArray();
+        var cosines = fp32.Zip(int8, (a, b) => a.Zip(b, (x, y) => (double)x * y).Sum() / Math.Sqrt(a.Sum(x => (double)x * x) * b.Sum(y => (double)y * y))).ToArray();
+        if (Environment.GetEnvironmentVariable("INT8_COSINES") is { } file)
+            File.WriteAllText(file, $"sentences {cosines.Length} min {cosines.Min():F5} mean {cosines.Average():F5} below0.995 {cosines.Count(c => c < 0.995)}\n");
+        Assert.True(cosines.Min() >= 0.99, $"lowest cosine {cosines.Min():F4} (mean {cosines.Average():F4})");
+    }
+}
