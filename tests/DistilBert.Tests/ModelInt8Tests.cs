@@ -200,6 +200,15 @@ public class ModelInt8Tests
     }
 
     [Fact]
+    public void AnInt8WeightOfTheWrongShapeIsAClearError()
+    {
+        using var tmp = new TempDirectory("int8");
+        var folder = BrokenInt8Folder(tmp, t => t.Name == Lin1 + "_int8" ? [t with { Shape = [32, 70] }] : [t]);
+        var e = Assert.Throws<ModelFileException>(() => PretrainedModel.Load(folder));
+        Assert.Contains($"'{Lin1}_int8' has shape [32, 70]", e.Message);
+    }
+
+    [Fact]
     public void AnInt8ValueOutsideSevenBitsIsAClearError()
     {
         using var tmp = new TempDirectory("int8");

@@ -57,7 +57,8 @@ public sealed class Int8Weights
         var loaded = model.LoadedInt8Weights;
         QuantizedWeight Quantized(LinearLayer layer)
         {
-            if (loaded is not null && loaded.TryGetValue(layer.Weight.Name, out var stored)) return stored;
+            // the stored values, unless the weight changed since loading (trained: Version counts the changes)
+            if (loaded is not null && layer.Weight.Version == 0 && loaded.TryGetValue(layer.Weight.Name, out var stored)) return stored;
             var values = new sbyte[layer.Weight.Length];
             var scales = new float[layer.OutFeatures];
             Int8Matrix.Quantize(layer.Weight.Value, layer.OutFeatures, layer.InFeatures, values, scales);
