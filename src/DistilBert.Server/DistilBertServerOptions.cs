@@ -65,6 +65,9 @@ public sealed class DistilBertServerOptions
 
     /// <summary>Put request texts into the per-request log line (off by default: texts may be private).</summary>
     public bool LogRequestTexts { get; set; }
+    /// <summary>Run every served model's encoder linear layers in int8, quantising fp32 models on load (docs/int8.md);
+    /// quantised folders run in int8 either way.</summary>
+    public bool Int8 { get; set; }
 
     /// <summary>On shutdown, queued work still runs for at most this long.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);

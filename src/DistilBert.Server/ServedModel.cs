@@ -59,7 +59,7 @@ internal sealed class ServedModel
         try { task = source.Task ?? TaskOf(ModelConfig.Load(folder)); }
         catch (ModelFileException e) when (e.FilePath is null) { throw new ModelFileException(Path.Combine(folder, Checkpoints.ModelFolder.ConfigName), e.Message, e); }
         // the library refuses an input over the window limit too: a second guard behind the request check
-        var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens, MaxWindows = options.MaxInputWindows };
+        var settings = new PipelineSettings { BatchSize = PipelineBatchSize, MaxLength = options.MaxInputTokens, MaxWindows = options.MaxInputWindows, Int8 = options.Int8 };
         TaskPipeline pipeline = task switch
         {
             // As TEI: the pooling (and max_seq_length) of a sentence-transformers folder; vectors are normalised per request

@@ -9,6 +9,10 @@ namespace DistilBert.Cli.Benchmarking;
 /// 128 rows, or a machine without AVX-512, which then runs the plain GEMM again).</summary>
 public sealed record GemmResult(int M, int N, int K, int Threads, double MedianSeconds, double BestSeconds, double? StrassenMedianSeconds)
 {
+    /// <summary>The int8 GEMM (<see cref="Int8Linear"/>, activations quantised in the call) on the same shape, timed alternately.</summary>
+    public double? Int8MedianSeconds { get; init; }
+    /// <summary>Giga (multiply + add) per second of the int8 GEMM, counted as the SGEMM's flops are.</summary>
+    public double? Int8Gops => Int8MedianSeconds is { } s ? 2.0 * M * N * K / s / 1e9 : null;
     public double Gflops => 2.0 * M * N * K / MedianSeconds / 1e9;
     /// <summary>Strassen's time over the plain GEMM's, from the two timed alternately call by call.</summary>
     public double? StrassenRatio => StrassenMedianSeconds / MedianSeconds;
@@ -23,7 +27,7 @@ public static class KernelBench
         (128, 3072, 768), (128, 768, 3072),   // 1 × 128 tokens (latency)
     ];
 
-    public static GemmResult TimeLinear(int m, int n, int k, int threads, int warmup, int iterations)
+    public static GemmResult TimeLinear(int m, int n, int k, int threads, int warmup, int iterations, bool int8 = false)
     {
         var rng = new Random(42);
         var x = new float[m * k];
@@ -33,6 +37,7 @@ public static class KernelBench
         var bias = new float[n];
         var y = new float[m * n];
         var packed = PackedMatrix.FromLinearWeight(w, n, k);
+        var quantized = int8 ? Int8Matrix.FromLinearWeight(w, n, k) : null;
         // every whole 128-row block, as a batch of 128-token sequences would give them
         var blocks = Enumerable.Range(0, m / 128).Select(b => b * 128).ToArray();
         bool strassen = blocks.Length > 0 && Avx512F.IsSupported && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
@@ -44,7 +49,9 @@ public static class KernelBench
             {
                 Linear.Forward(x, m, packed, bias, y);
                 if (strassen) Linear.Forward(x, m, packed, bias, y, Epilogue.None, blocks);
+                if (quantized is not null) Int8Linear.Forward(x, m, quantized, bias, y);
             }
+            var int8Times = new double[iterations];
             var times = new double[iterations];
             var strassenTimes = new double[iterations];
             for (int i = 0; i < iterations; i++)
@@ -53,12 +60,21 @@ public static class KernelBench
                 long t0 = Stopwatch.GetTimestamp();
                 Linear.Forward(x, m, packed, bias, y);
                 times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (quantized is not null)
+                {
+                    t0 = Stopwatch.GetTimestamp();
+                    Int8Linear.Forward(x, m, quantized, bias, y);
+                    int8Times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                }
                 if (!strassen) continue;
                 t0 = Stopwatch.GetTimestamp();
                 Linear.Forward(x, m, packed, bias, y, Epilogue.None, blocks);
                 strassenTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             }
-            return new GemmResult(m, n, k, threads, Median(times), times.Min(), strassen ? Median(strassenTimes) : null);
+            return new GemmResult(m, n, k, threads, Median(times), times.Min(), strassen ? Median(strassenTimes) : null)
+            {
+                Int8MedianSeconds = quantized is not null ? Median(int8Times) : null,
+            };
         }
         finally { ComputeThreads.Count = saved; }
     }

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using DistilBert.Cli.Benchmarking;
 using DistilBert.Compute;
+using DistilBert.Inference;
 using DistilBert.Modeling;
+using DistilBert.Modeling.Layers;
 using Spectre.Console;
 
 namespace DistilBert.Cli.Commands;
@@ -48,9 +50,14 @@ public static class BenchCommand
                 "RSS after warm-up and at the end; exit code 3 if anything retained grew",
         };
         var soakWarmup = new Option<int>("--soak-warmup") { Description = "random requests before the soak's baseline reading (after one of the largest shape)", DefaultValueFactory = _ => 50 };
+        var int8 = new Option<bool>("--int8")
+        {
+            Description = "also time the same model with its encoder's linear layers in int8, pass by pass alternately with fp32 " +
+                "(with --kernels: the int8 GEMM beside the SGEMM)",
+        };
         var cmd = new Command("bench", "Time the inference engine (random weights of a standard shape).")
         {
-            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, order, kernels, soak, soakWarmup,
+            shape, batch, seq, threads, warmup, iterations, json, engine, texts, limit, order, kernels, soak, soakWarmup, int8,
         };
         CliAction.Set(cmd, parseResult =>
         {
@@ -60,13 +67,23 @@ public static class BenchCommand
             if (n < 1 || n > 256) throw new InvalidInputException($"--threads must be between 1 and 256, got {n}");
             if (w < 0) throw new InvalidInputException($"--warmup must be 0 or more, got {w}");
             if (it < 1) throw new InvalidInputException($"--iterations must be at least 1, got {it}");
-            if (parseResult.GetValue(kernels)) return RunKernels(n, w, it, parseResult.GetValue(json));
+            bool withInt8 = parseResult.GetValue(int8);
+            if (parseResult.GetValue(kernels)) return RunKernels(n, w, it, parseResult.GetValue(json), withInt8);
             var encoder = EncoderShape.Parse(parseResult.GetValue(shape) ?? "distilbert-base");
             if (s < 1 || s > encoder.MaxPositions)
                 throw new InvalidInputException($"--seq must be between 1 and {encoder.MaxPositions} (max_position_embeddings), got {s}");
             string engineName = parseResult.GetValue(engine) ?? "model";
             if (engineName is not ("model" or "model-plain" or "harness"))
                 throw new InvalidInputException($"--engine must be model, model-plain or harness, got '{engineName}'");
+            if (withInt8 && engineName == "harness") throw new InvalidInputException("--int8 times the model; it does not apply to --engine harness");
+            if (withInt8 && parseResult.GetValue(soak) is not null) throw new InvalidInputException("--int8 does not apply to --soak");
+            if (withInt8)
+            {
+                var pair = parseResult.GetValue(texts) is { } pairTexts
+                    ? TextBatches.Load(pairTexts, b, s, parseResult.GetValue(limit), TextBatches.ParseOrder(parseResult.GetValue(order) ?? "file"))
+                    : null;
+                return RunInt8Pair(encoder, engineName, pair, b, s, n, w, it, parseResult.GetValue(json));
+            }
             if (parseResult.GetValue(soak) is { } soakRequests)
                 return RunSoak(encoder, soakRequests, parseResult.GetValue(soakWarmup), b, s, n, parseResult.GetValue(json));
             if (parseResult.GetValue(texts) is { } textFile)
@@ -182,13 +199,13 @@ public static class BenchCommand
 
     /// <summary>The real model of this shape, random HF init, inference-only (packed weights are the only copy);
     /// <paramref name="plainGemm"/>: no Strassen (<see cref="TransformerModel.StrassenForInference"/>).</summary>
-    static TransformerModel CreateModel(EncoderShape shape, bool plainGemm = false)
+    static TransformerModel CreateModel(EncoderShape shape, bool plainGemm = false, bool prepare = true)
     {
         TransformerModel model = shape.TokenTypes
             ? new BertModel(new BertConfig { NumHiddenLayers = shape.Layers })
             : new DistilBertModel(new DistilBertConfig { NLayers = shape.Layers });
         ModelInitializer.Initialize(model, seed: 1234);
-        model.PrepareForInference();
+        if (prepare) model.PrepareForInference();
         model.StrassenForInference = !plainGemm;
         return model;
     }
@@ -240,14 +257,72 @@ public static class BenchCommand
         return 0;
     }
 
-    static int RunKernels(int threads, int warmup, int iterations, bool json)
+    /// <summary>
+    /// fp32 and int8 engines of the same random model, timed pass by pass alternately (this VM's speed drifts over seconds
+    /// more than many differences measured): dense batch × seq, or the mixed-length batches of <paramref name="texts"/>.
+    /// </summary>
+    static int RunInt8Pair(EncoderShape shape, string engine, TextBatches? texts, int batch, int seq, int threads, int warmup, int iterations, bool json)
+    {
+        ComputeThreads.Count = threads;
+        var fp32 = CreateModel(shape, plainGemm: engine == "model-plain");
+        var int8Model = CreateModel(shape, plainGemm: engine == "model-plain", prepare: false);
+        var session = InferenceSession.Create(int8Model, releasePlainWeights: true, int8: true);
+        var rng = new Random(1234);
+        IReadOnlyList<int[][]> batches = texts is not null ? texts.Batches
+            : [Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, seq).Select(_ => rng.Next(shape.Vocab)).ToArray()).ToArray()];
+        void Fp32Pass() { foreach (var b in batches) fp32.Forward(ModelInput.FromSequences(b)); }
+        void Int8Pass() { foreach (var b in batches) session.Run(ModelInput.FromSequences(b)); }
+        for (int i = 0; i < warmup; i++) { Fp32Pass(); Int8Pass(); }
+        var fp32Times = new double[iterations];
+        var int8Times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Fp32Pass();
+            fp32Times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            t0 = Stopwatch.GetTimestamp();
+            Int8Pass();
+            int8Times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        double fp32Median = KernelBench.Median(fp32Times), int8Median = KernelBench.Median(int8Times);
+        long fp32LinearBytes = Int8Weights.QuantizedLayers(fp32).Sum(l => (long)l.Weight.Length) * sizeof(float);
+        long int8Bytes = session.Int8!.ByteCount;
+        string what = texts is null ? $"{batch} × {seq}" : $"{texts.Texts} texts in {texts.Batches.Count} batches ({texts.Tokens} tokens)";
+        if (json)
+        {
+            WriteJson(writer =>
+            {
+                writer.WriteString("engine", engine);
+                writer.WriteString("shape", shape.Name);
+                writer.WriteString("input", what);
+                writer.WriteNumber("threads", threads);
+                writer.WriteNumber("iterations", iterations);
+                writer.WriteString("int8_path", Int8Linear.KernelPath);
+                writer.WriteNumber("fp32_median_ms", fp32Median * 1e3);
+                writer.WriteNumber("int8_median_ms", int8Median * 1e3);
+                writer.WriteNumber("int8_over_fp32", int8Median / fp32Median);
+                writer.WriteNumber("fp32_linear_weight_bytes", fp32LinearBytes);
+                writer.WriteNumber("int8_linear_weight_bytes", int8Bytes);
+            });
+            return 0;
+        }
+        var table = new Table().Title($"[bold]{shape.Name}[/] {engine} (random weights): fp32 and int8 ({Int8Linear.KernelPath}) alternately, {what}");
+        foreach (var column in new[] { "engine", "median pass", "best pass", "time vs fp32", "linear weights" })
+            table.AddColumn(new TableColumn(column).RightAligned());
+        table.AddRow("fp32", $"{fp32Median * 1e3:F1} ms", $"{fp32Times.Min() * 1e3:F1} ms", "1.000", $"{fp32LinearBytes / 1048576.0:F1} MiB");
+        table.AddRow("int8", $"{int8Median * 1e3:F1} ms", $"{int8Times.Min() * 1e3:F1} ms", $"{int8Median / fp32Median:F3}", $"{int8Bytes / 1048576.0:F1} MiB");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    static int RunKernels(int threads, int warmup, int iterations, bool json, bool int8 = false)
     {
         var threadCounts = threads == 1 ? new[] { 1 } : new[] { 1, threads };
         var peaks = threadCounts.ToDictionary(t => t, t => ComputeDiagnostics.MeasureFmaPeak(t));
         var results = new List<GemmResult>();
         foreach (var (m, n, k) in KernelBench.FfnShapes)
             foreach (int t in threadCounts)
-                results.Add(KernelBench.TimeLinear(m, n, k, t, Math.Max(1, warmup), iterations));
+                results.Add(KernelBench.TimeLinear(m, n, k, t, Math.Max(1, warmup), iterations, int8));
         int savedThreads = ComputeThreads.Count;
         ComputeThreads.Count = 1;
         var elementwise = KernelBench.TimeElementwise(iterations);
@@ -271,6 +346,14 @@ public static class BenchCommand
                     writer.WriteNumber("median_ms", r.MedianSeconds * 1e3);
                     writer.WriteNumber("gflops", r.Gflops);
                     writer.WriteNumber("fraction_of_peak", r.Gflops / peaks[r.Threads]);
+                    if (r.Int8MedianSeconds is { } int8Seconds)
+                    {
+                        writer.WriteNumber("int8_median_ms", int8Seconds * 1e3);
+                        writer.WriteNumber("int8_gops", r.Int8Gops!.Value);
+                        // the instruction peak: 64 int8 multiply-adds per vpmaddubsw + vpmaddwd pair, taken as one pair per
+                        // cycle = 4× the fp32 FMA peak measured (16 FMAs per zmm per cycle) at the same clock: docs/int8.md
+                        writer.WriteNumber("int8_fraction_of_instruction_peak", r.Int8Gops!.Value / (4 * peaks[r.Threads]));
+                    }
                     if (r.StrassenMedianSeconds is { } strassen)
                     {
                         writer.WriteNumber("strassen_median_ms", strassen * 1e3);
@@ -290,6 +373,16 @@ public static class BenchCommand
                 $"{peaks[r.Threads]:F1}", $"{100 * r.Gflops / peaks[r.Threads]:F1}%",
                 r.StrassenMedianSeconds is { } strassen ? $"{strassen * 1e3:F2} ms" : "—", r.StrassenRatio is { } ratio ? $"{ratio:F3}" : "—");
         AnsiConsole.Write(table);
+        if (int8)
+        {
+            var int8Table = new Table().Title($"[bold]int8 GEMM[/] ({Int8Linear.KernelPath}), same shapes, alternating with the SGEMM; peak = 4 × FMA peak (docs/int8.md)");
+            foreach (var column in new[] { "M × N × K", "threads", "median", "GOP/s", "% of int8 peak", "time vs SGEMM" })
+                int8Table.AddColumn(new TableColumn(column).RightAligned());
+            foreach (var r in results)
+                int8Table.AddRow($"{r.M} × {r.N} × {r.K}", r.Threads.ToString(), $"{r.Int8MedianSeconds!.Value * 1e3:F2} ms", $"{r.Int8Gops!.Value:F1}",
+                    $"{100 * r.Int8Gops!.Value / (4 * peaks[r.Threads]):F1}%", $"{r.Int8MedianSeconds!.Value / r.MedianSeconds:F3}");
+            AnsiConsole.Write(int8Table);
+        }
         var small = new Table().Title("[bold]element-wise kernels[/], 1 thread");
         small.AddColumn("kernel");
         small.AddColumn(new TableColumn("ns / element").RightAligned());

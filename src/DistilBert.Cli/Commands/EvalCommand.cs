@@ -29,8 +29,9 @@ public static class EvalCommand
         var labelColumn = new Option<string?>("--label-column") { Description = "classify: label column or key (default: label)" };
         var skipBad = new Option<bool>("--skip-bad-lines") { Description = "Warn about malformed lines and continue" };
         var maxWindows = PipelineOptions.MaxWindowsOption();
+        var int8 = PipelineOptions.Int8Option();
         var cmd = new Command("eval", "Score a model on labelled data");
-        foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad, maxWindows }) cmd.Options.Add(option);
+        foreach (var option in new Option[] { model, task, data, json, batchSize, maxLength, limit, column, labelColumn, skipBad, maxWindows, int8 }) cmd.Options.Add(option);
         CliAction.Set(cmd, parse =>
         {
             var folder = Hub.ModelPath.Resolve(parse.GetValue(model)!);
@@ -58,7 +59,7 @@ public static class EvalCommand
             var settings = new PipelineSettings
             {
                 BatchSize = parse.GetValue(batchSize), MaxLength = parse.GetValue(maxLength), Warn = warnings.Add,
-                MaxWindows = PipelineOptions.GetMaxWindows(parse, maxWindows),
+                MaxWindows = PipelineOptions.GetMaxWindows(parse, maxWindows), Int8 = parse.GetValue(int8),
             };
             Action<DataFileException>? onBad = parse.GetValue(skipBad) ? e => warnings.Add("skipped " + e.Message) : null;
             var scores = taskName switch

@@ -40,10 +40,11 @@ public static class ServeCommand
         var studioDb = new Option<string?>("--studio-db") { Description = "the Studio's SQLite file (default ./distilbert-studio.db)" };
         var studioPostgres = new Option<string?>("--studio-postgres") { Description = "a PostgreSQL connection string for the Studio, shared by several servers" };
         var adminKeys = new Option<string?>("--admin-keys") { Description = "file of SHA-256 hashes of Studio admin keys (the --api-keys format); without it the first start prints a new key" };
+        var int8 = Input.PipelineOptions.Int8Option();
         var command = new Command("serve", "HTTP server: TEI (/embed, /predict, /tokenize, /decode, /info, /health), OpenAI /v1/embeddings, HF /models/{name}, /metrics")
         {
             models, host, port, apiKeys, maxBatchTokens, maxBatchRequests, maxConcurrent, maxBodyReads, maxClientBatch, maxInputTokens, maxInputWindows, autoTruncate, threads, maxBatchWait, payloadLimit, logTexts,
-            studio, studioDb, studioPostgres, adminKeys,
+            studio, studioDb, studioPostgres, adminKeys, int8,
         };
         CliAction.Set(command, parse =>
         {
@@ -61,6 +62,7 @@ public static class ServeCommand
                 MaxBatchWait = TimeSpan.FromMilliseconds(parse.GetValue(maxBatchWait)),
                 MaxRequestBodyBytes = parse.GetValue(payloadLimit),
                 LogRequestTexts = parse.GetValue(logTexts),
+                Int8 = parse.GetValue(int8),
             };
             var specs = parse.GetValue(models) ?? [];
             if (specs.Length == 0) options.Models.Add(new ModelSource(DefaultAssets.TeacherFolder, DefaultAssets.Teacher));

@@ -26,11 +26,18 @@ public sealed class PipelineOptions
         Description = "Score only shard I of N (0 <= I < N; contiguous rows of --input FILE, so the shards' --json outputs concatenated in order are the whole file's)",
     };
     public readonly Option<bool> SkipBadLines = new("--skip-bad-lines") { Description = "Warn about malformed input lines and continue, instead of stopping" };
+    public readonly Option<bool> Int8 = Int8Option();
+
+    /// <summary>--int8: quantise the model's encoder linear layers on load (a quantised folder is int8 without it).</summary>
+    public static Option<bool> Int8Option() => new("--int8")
+    {
+        Description = "Run the encoder's linear layers in int8, quantising the model on load (docs/int8.md); a folder written by 'distilbert quantize' runs in int8 anyway",
+    };
 
     public void AddTo(Command command)
     {
         command.Arguments.Add(Texts);
-        foreach (var option in new Option[] { Model, Input, Column, Json, BatchSize, MaxLength, SkipBadLines }) command.Options.Add(option);
+        foreach (var option in new Option[] { Model, Input, Column, Json, BatchSize, MaxLength, SkipBadLines, Int8 }) command.Options.Add(option);
     }
 
     /// <param name="columnOptions">The command's own column options besides <c>--column</c> (<c>--pair-column</c> ...).</param>

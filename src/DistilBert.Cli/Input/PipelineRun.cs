@@ -31,7 +31,7 @@ public sealed class PipelineRun : IDisposable
         Settings = new PipelineSettings
         {
             BatchSize = options.GetBatchSize(parse), MaxLength = parse.GetValue(options.MaxLength), Warn = Warnings.Add,
-            MaxWindows = options.GetMaxWindows(parse),
+            MaxWindows = options.GetMaxWindows(parse), Int8 = parse.GetValue(options.Int8),
         };
     }
 

@@ -61,10 +61,14 @@ public static class StateDict
     {
         long total = 0;
         foreach (var t in source.Tensors)
-            if (IsFloat(t.DType) && !(TiedAliasOf(t.Name) is { } primary && source.Contains(primary)))
+            if ((IsFloat(t.DType) || IsInt8Weight(t)) && !(TiedAliasOf(t.Name) is { } primary && source.Contains(primary)))
                 total += t.ElementCount;
         return total;
     }
+
+    /// <summary>An int8 linear weight of a quantised folder (docs/int8.md): each element stands for one parameter. (An I8
+    /// tensor under a float parameter's name counts too, so that loading reaches the error that names it.)</summary>
+    static bool IsInt8Weight(TensorInfo t) => t.DType == TensorDType.I8;
 
     /// <summary>HF's non-trainable int64 buffers: found in checkpoints, recomputed by the model, saved as I64.</summary>
     public static bool IsIntegerBuffer(string name) => name == "embeddings.position_ids" || name.EndsWith(".embeddings.position_ids", StringComparison.Ordinal);

@@ -12,6 +12,7 @@ public abstract class BertPreTrainedModel : TransformerModel
 {
     public new BertConfig Config => (BertConfig)base.Config;
     public EncoderStack Encoder { get; }
+    public override IReadOnlyList<TransformerBlock> EncoderBlocks => Encoder.Blocks;
     /// <summary>bert.pooler.dense + tanh, present in BertModel and BertForSequenceClassification only (as in HF).</summary>
     public DenseActivation? Pooler { get; }
     public override string BaseModelPrefix => "bert";

@@ -13,6 +13,7 @@ public abstract class DistilBertPreTrainedModel : TransformerModel
     const float Eps = 1e-12f;
     public new DistilBertConfig Config => (DistilBertConfig)base.Config;
     public EncoderStack Encoder { get; }
+    public override IReadOnlyList<TransformerBlock> EncoderBlocks => Encoder.Blocks;
     public override string BaseModelPrefix => "distilbert";
 
     protected DistilBertPreTrainedModel(DistilBertConfig config, bool prefixed) : base(config)

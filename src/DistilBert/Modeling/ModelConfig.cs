@@ -129,6 +129,24 @@ public abstract class ModelConfig
 
     protected bool WasInSource(string key) => _presentInSource.Contains(key);
 
+    /// <summary>quantization_config.quant_method of a folder written by <c>distilbert quantize</c> (docs/int8.md). Hugging
+    /// Face's loaders refuse a quant_method they do not know, rather than misreading the int8 tensors.</summary>
+    public const string Int8QuantMethod = "distilbert-net-int8";
+
+    /// <summary>True when config.json's quantization_config names <see cref="Int8QuantMethod"/>.</summary>
+    public bool IsInt8Quantized =>
+        Unknown.TryGetValue("quantization_config", out var node) && node is JsonObject o && o["quant_method"] is JsonValue v &&
+        v.TryGetValue<string>(out var method) && method == Int8QuantMethod;
+
+    /// <summary>Marks the config as describing a quantised folder (quantization_config, written by <see cref="ToJson"/>).</summary>
+    public void MarkInt8Quantized() =>
+        // parsed rather than built: the config writer reads nodes as a parsed document holds them
+        Unknown["quantization_config"] = JsonNode.Parse($$"""
+            {"quant_method": "{{Int8QuantMethod}}",
+             "weights": "int8, symmetric, one scale per output feature, |q| <= 63: <name>_int8 (I8) and <name>_scale (F32)",
+             "activations": "quantised per token at run time"}
+            """);
+
     void ReadFrom(FieldReader r)
     {
         r.String("model_type", null);

@@ -15,7 +15,16 @@ public static class ParameterStateDict
     /// </summary>
     /// <exception cref="ModelFileException">A tensor's shape differs from its parameter's, a weight is NaN or infinite, or
     /// the checkpoint holds none of the registry's parameters.</exception>
-    public static LoadReport LoadInto(ParameterRegistry registry, ITensorSource source, string? modelPrefix)
+    public static LoadReport LoadInto(ParameterRegistry registry, ITensorSource source, string? modelPrefix) =>
+        LoadInto(registry, source, modelPrefix, null);
+
+    /// <summary>
+    /// <see cref="LoadInto(ParameterRegistry, ITensorSource, string?)"/> that also accepts int8 linear weights
+    /// (docs/int8.md): a weight <c>W</c> stored as <c>W_int8</c> (I8 [out, in], |q| ≤ 63) with <c>W_scale</c> (F32 [out])
+    /// gets the dequantised values q · scale, and its int8 values and scales go into <paramref name="int8Weights"/>.
+    /// </summary>
+    public static LoadReport LoadInto(ParameterRegistry registry, ITensorSource source, string? modelPrefix,
+        IDictionary<string, Layers.QuantizedWeight>? int8Weights)
     {
         var prefix = string.IsNullOrEmpty(modelPrefix) ? null : modelPrefix.EndsWith('.') ? modelPrefix : modelPrefix + ".";
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -28,9 +37,22 @@ public static class ParameterStateDict
             var names = new List<string>(1 + p.Aliases.Count) { p.Name };
             names.AddRange(p.Aliases);
             var found = names.SelectMany(n => Candidates(n, prefix)).Where(source.Contains).Distinct(StringComparer.Ordinal).ToList();
-            if (found.Count == 0) { missing.Add(p.Name); continue; }
+            if (found.Count == 0)
+            {
+                var quantized = names.SelectMany(n => Candidates(n + Int8Suffix, prefix)).FirstOrDefault(source.Contains);
+                if (quantized is null) { missing.Add(p.Name); continue; }
+                var weight = LoadInt8(source, quantized, p);
+                int8Weights?.Add(p.Name, weight);
+                used.Add(quantized);
+                used.Add(ScaleName(quantized));
+                loaded.Add(p.Name);
+                continue;
+            }
             var info = source.Info(found[0]);
             CheckShape(source, info, p);
+            if (!StateDict.IsFloat(info.DType) && !StateDict.IsIntegerBuffer(p.Name))
+                throw new ModelFileException(source.FilePath, $"tensor '{info.Name}' has dtype {info.DType}, but parameter '{p.Name}' holds floats " +
+                    $"(an int8 weight is stored as '{info.Name}{Int8Suffix}' with '{info.Name}{ScaleSuffix}': docs/int8.md)");
             if (info.DType == TensorDType.F32 && unmapped is not null)
             {
                 if (unmapped.Read(info, p.Value) is var bad and >= 0) ThrowNonFinite(source, info, p.Value[bad], bad);
@@ -64,6 +86,46 @@ public static class ParameterStateDict
         return new LoadReport { Source = source.FilePath, Missing = missing, Unexpected = unexpected, Loaded = loaded, IgnoredBuffers = ignored };
     }
 
+    /// <summary>Suffixes of an int8 weight's two tensors (docs/int8.md): names HF's loaders do not know, so they report the
+    /// weight missing instead of reading int8 numbers as floats.</summary>
+    public const string Int8Suffix = "_int8", ScaleSuffix = "_scale";
+
+    static string ScaleName(string int8Name) => int8Name[..^Int8Suffix.Length] + ScaleSuffix;
+
+    /// <summary>Reads <paramref name="name"/> (I8 [out, in]) and its scales (F32 [out]), checked, and writes q · scale into
+    /// the parameter.</summary>
+    static Layers.QuantizedWeight LoadInt8(ITensorSource source, string name, Parameter p)
+    {
+        var info = source.Info(name);
+        if (info.DType != TensorDType.I8)
+            throw new ModelFileException(source.FilePath, $"tensor '{name}' has dtype {info.DType}; an int8 weight must be I8");
+        CheckShape(source, info, p);
+        if (p.Shape.Length != 2)
+            throw new ModelFileException(source.FilePath, $"tensor '{name}': only linear weights [out, in] can be int8, '{p.Name}' is {p.ShapeText}");
+        string scaleName = ScaleName(name);
+        if (!source.Contains(scaleName))
+            throw new ModelFileException(source.FilePath, $"int8 tensor '{name}' has no scales: '{scaleName}' (F32 [{p.Shape[0]}]) is missing");
+        var scaleInfo = source.Info(scaleName);
+        if (scaleInfo.DType != TensorDType.F32 || scaleInfo.Shape.Length != 1 || scaleInfo.Shape[0] != p.Shape[0])
+            throw new ModelFileException(source.FilePath, $"tensor '{scaleName}' is {scaleInfo.DType} {scaleInfo.ShapeText}; the scales of '{name}' {info.ShapeText} must be F32 [{p.Shape[0]}]");
+        var scales = source.ReadFloat32(scaleName);
+        for (int j = 0; j < scales.Length; j++)
+            if (!float.IsFinite(scales[j]) || scales[j] < 0)
+                throw new ModelFileException(source.FilePath, $"tensor '{scaleName}' holds {scales[j]} at [{j}]: scales must be finite and ≥ 0");
+        var raw = source.ReadInt64(name);
+        var values = new sbyte[raw.Length];
+        int inFeatures = p.Shape[1];
+        for (int i = 0; i < raw.Length; i++)
+        {
+            if (raw[i] < -Compute.Int8Matrix.MaxMagnitude || raw[i] > Compute.Int8Matrix.MaxMagnitude)
+                throw new ModelFileException(source.FilePath, $"tensor '{name}' holds {raw[i]} at [{i / inFeatures}, {i % inFeatures}]: int8 weights must be within ±{Compute.Int8Matrix.MaxMagnitude}");
+            values[i] = (sbyte)raw[i];
+        }
+        var value = p.Value;
+        for (int i = 0; i < values.Length; i++) value[i] = values[i] * scales[i / inFeatures];
+        return new Layers.QuantizedWeight(values, scales);
+    }
+
     /// <summary>A NaN or infinite weight makes every answer meaningless: it is refused, naming the tensor and the element.</summary>
     static void ThrowNonFinite(ITensorSource source, TensorInfo info, float value, int index)
     {
@@ -93,12 +155,21 @@ public static class ParameterStateDict
     /// The tensors HF's safe serialization would write for <paramref name="registry"/>: each parameter once under its
     /// primary name (aliases of tied weights omitted), integer buffers as I64.
     /// </summary>
-    public static IEnumerable<TensorToWrite> ToTensors(ParameterRegistry registry)
+    public static IEnumerable<TensorToWrite> ToTensors(ParameterRegistry registry) => ToTensors(registry, null);
+
+    /// <summary><see cref="ToTensors(ParameterRegistry)"/> with the weights named in <paramref name="int8Weights"/> written as
+    /// <c>W_int8</c> (I8) and <c>W_scale</c> (F32) instead of <c>W</c> (docs/int8.md).</summary>
+    public static IEnumerable<TensorToWrite> ToTensors(ParameterRegistry registry, IReadOnlyDictionary<string, Layers.QuantizedWeight>? int8Weights)
     {
         foreach (var p in registry)
         {
             var shape = p.Shape.Select(d => (long)d).ToArray();
-            if (StateDict.IsIntegerBuffer(p.Name))
+            if (int8Weights is not null && int8Weights.TryGetValue(p.Name, out var q))
+            {
+                yield return new TensorToWrite(p.Name + Int8Suffix, TensorDType.I8, shape, System.Runtime.InteropServices.MemoryMarshal.AsBytes(q.Values.AsSpan()).ToArray());
+                yield return TensorToWrite.Float32(p.Name + ScaleSuffix, [shape[0]], q.Scales);
+            }
+            else if (StateDict.IsIntegerBuffer(p.Name))
             {
                 var ints = new long[p.Value.Length];
                 for (int i = 0; i < ints.Length; i++) ints[i] = (long)p.Value[i];

@@ -119,7 +119,15 @@ public static class PretrainedModel
                 model = Create(config, architecture);
             }
             catch (ModelFileException e) when (e.FilePath is null) { throw new ModelFileException(configPath, e.Message, e); }
-            report = ParameterStateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix);
+            var int8 = new Dictionary<string, Layers.QuantizedWeight>(StringComparer.Ordinal);
+            report = ParameterStateDict.LoadInto(model.Parameters, source, model.BaseModelPrefix, int8);
+            if (config.IsInt8Quantized && int8.Count == 0)
+                throw new ModelFileException(configPath, $"quantization_config marks the model int8 ({ModelConfig.Int8QuantMethod}) but {source.FilePath} holds no int8 weights");
+            if (int8.Count > 0)
+            {
+                model.LoadedInt8Weights = int8;
+                model.Int8Inference = true;
+            }
         }
         if (inferenceOnly) model.PrepareForInference();
         return new LoadedModel(model, report);
@@ -128,7 +136,43 @@ public static class PretrainedModel
     /// <summary>Writes an HF model folder (config.json with this class in architectures, model.safetensors).</summary>
     public static void Save(TransformerModel model, string folder, IEnumerable<string>? extraFilesToCopy = null)
     {
+        if (model.LoadedInt8Weights is { Count: > 0 })
+        {
+            // A quantised model is written quantised again, never as fp32 tensors that would pass for the original. Its
+            // weights are re-quantised from their values (which may have been trained since): unchanged ones q · scale give
+            // back the same q.
+            SaveInt8(model, folder, QuantizeWeights(model), extraFilesToCopy);
+            return;
+        }
         model.Config.Architectures = [model.ArchitectureName];
         ModelFolder.Save(folder, model.Config.ToJson(), ParameterStateDict.ToTensors(model.Parameters), extraFilesToCopy);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as a quantised folder (docs/int8.md): the encoder's linear weights as int8 values
+    /// with per-output-feature scales (<paramref name="int8Weights"/>, by weight name), everything else as float32, and
+    /// config.json marked with quantization_config.
+    /// </summary>
+    public static void SaveInt8(TransformerModel model, string folder, IReadOnlyDictionary<string, Layers.QuantizedWeight> int8Weights,
+        IEnumerable<string>? extraFilesToCopy = null)
+    {
+        model.Config.Architectures = [model.ArchitectureName];
+        model.Config.MarkInt8Quantized();
+        ModelFolder.Save(folder, model.Config.ToJson(), ParameterStateDict.ToTensors(model.Parameters, int8Weights), extraFilesToCopy);
+    }
+
+    /// <summary>The int8 values and scales of every weight int8 inference quantises (<see cref="Layers.Int8Weights"/>),
+    /// by weight name: what <see cref="SaveInt8"/> writes.</summary>
+    public static Dictionary<string, Layers.QuantizedWeight> QuantizeWeights(TransformerModel model)
+    {
+        var result = new Dictionary<string, Layers.QuantizedWeight>(StringComparer.Ordinal);
+        foreach (var layer in Layers.Int8Weights.QuantizedLayers(model))
+        {
+            var values = new sbyte[layer.Weight.Length];
+            var scales = new float[layer.OutFeatures];
+            Compute.Int8Matrix.Quantize(layer.Weight.Value, layer.OutFeatures, layer.InFeatures, values, scales);
+            result[layer.Weight.Name] = new Layers.QuantizedWeight(values, scales);
+        }
+        return result;
     }
 }

@@ -37,6 +37,20 @@ public abstract class TransformerModel
     /// does not depend on the rest of its batch. Off: every linear layer by the plain GEMM.</summary>
     public bool StrassenForInference { get; set; } = true;
 
+    /// <summary>The transformer layers, in order (what int8 inference quantises: <see cref="Int8Weights"/>).</summary>
+    public abstract IReadOnlyList<TransformerBlock> EncoderBlocks { get; }
+
+    /// <summary>
+    /// Inference sessions created on this model run its encoder's linear layers in int8 (<see cref="Int8Weights"/>,
+    /// docs/int8.md) unless told otherwise. Set by loading a quantised folder, or by the caller (<c>--int8</c>) to quantise
+    /// an fp32 model on load.
+    /// </summary>
+    public bool Int8Inference { get; set; }
+
+    /// <summary>The int8 values and scales a quantised folder held, by HF weight name (their fp32 <see cref="Parameter.Value"/>
+    /// is the dequantised q · scale); int8 inference uses these exact values. Null for an fp32 folder.</summary>
+    public IReadOnlyDictionary<string, QuantizedWeight>? LoadedInt8Weights { get; set; }
+
     readonly Workspace _shared = new();
     readonly HashSet<Workspace> _trainingCaches = new(ReferenceEqualityComparer.Instance);
     /// <summary>Training cache for what a model's own glue code (first-token gather...) must keep for Backward.</summary>
@@ -80,26 +94,45 @@ public abstract class TransformerModel
     /// right numbers again; <see cref="Train"/> leaves the mode. Weights tied to the word embeddings stay plain (the
     /// embedding lookup reads them), and with <see cref="PackWeightsForInference"/> off nothing is released.
     /// </summary>
-    public void PrepareForInference()
+    public void PrepareForInference() => PrepareForInference(null);
+
+    /// <summary><see cref="PrepareForInference()"/> for a session whose encoder runs in int8: the quantised weights' fp32
+    /// arrays are released in favour of <paramref name="int8"/> (never packed in fp32), the rest as usual.</summary>
+    internal void PrepareForInference(Int8Weights? int8)
     {
         ReleaseTrainingMemory();
         IsInferenceOnly = true;
         var release = new WeightRelease();
         foreach (var p in Parameters) p.ReleaseWhenPacked = release;
+        int8?.ReleasePlainWeights();
         // A one-token forward runs exactly the layers inference uses, so exactly their weights get packed (and released).
         // An MLM head runs at that one row without packing its projector: a model used through fill-mask then keeps one
         // copy of the tied embeddings (a later full-logits forward still packs the projector on first use).
-        Forward(ModelInput.FromSequences([[0]]), SupportsLogitPositions ? new ForwardOptions { LogitPositions = [0] } : null);
+        WarmUp(int8);
         _shared.Clear();
         WeightRelease.ReturnFreedMemory();
     }
 
     /// <summary>Eval mode, and every weight inference uses packed now (plain copies kept), so that concurrent inference
     /// calls afterwards only read the packs.</summary>
-    internal void PackForInference()
+    internal void PackForInference(Int8Weights? int8 = null)
     {
         Eval();
-        Forward(ModelInput.FromSequences([[0]]), SupportsLogitPositions ? new ForwardOptions { LogitPositions = [0] } : null);
+        WarmUp(int8);
+    }
+
+    /// <summary>A one-token forward, which packs exactly the weights inference uses (with <paramref name="int8"/>: only
+    /// those not quantised).</summary>
+    void WarmUp(Int8Weights? int8)
+    {
+        var options = SupportsLogitPositions ? new ForwardOptions { LogitPositions = [0] } : null;
+        if (int8 is null) Forward(ModelInput.FromSequences([[0]]), options);
+        else
+        {
+            using var exclusive = EnterExclusive(nameof(PrepareForInference));
+            Run(ModelInput.FromSequences([[0]]), options, new LayerContext { Training = false, Shared = _shared,
+                PackWeights = PackWeightsForInference, LogitPositions = options?.LogitPositions, Int8 = int8 });
+        }
     }
 
     /// <summary>
@@ -186,13 +219,14 @@ public abstract class TransformerModel
     /// concurrently. Layers keep no per-call state in inference (every buffer comes from <paramref name="workspace"/>,
     /// packed weights are built once under a lock and then only read), so calls on different workspaces may overlap.
     /// </summary>
-    internal ModelOutput ForwardConcurrent(ModelInput input, ForwardOptions? options, Workspace workspace)
+    internal ModelOutput ForwardConcurrent(ModelInput input, ForwardOptions? options, Workspace workspace, Int8Weights? int8 = null)
     {
         using var shared = EnterShared();
         if (IsTraining)
             throw new InvalidOperationException($"{ArchitectureName} is in training mode: an inference session needs Eval() or PrepareForInference()");
         return Run(input, options, new LayerContext { Training = false, DropoutActive = false, Shared = workspace,
-            PackWeights = PackWeightsForInference, LogitPositions = options?.LogitPositions, Strassen = PackWeightsForInference && StrassenForInference });
+            PackWeights = PackWeightsForInference, LogitPositions = options?.LogitPositions, Strassen = PackWeightsForInference && StrassenForInference,
+            Int8 = int8 });
     }
 
     /// <summary>The forward itself, in the mode and on the buffers <paramref name="ctx"/> gives: inputs checked, then

@@ -43,7 +43,7 @@ public sealed class EmbeddingPipeline : TaskPipeline
         var sentenceTransformer = Directory.Exists(folder) ? SentenceTransformerConfig.Load(folder) : null;
         if (sentenceTransformer?.MaxSeqLength is { } maxSeqLength && settings?.MaxLength is null)
             settings = (settings ?? new PipelineSettings()) with { MaxLength = maxSeqLength };
-        var (tokenizer, model) = LoadFolder(sentenceTransformer?.TransformerFolder ?? folder, "embeddings", head: null, settings?.Warn);
+        var (tokenizer, model) = LoadFolder(sentenceTransformer?.TransformerFolder ?? folder, "embeddings", head: null, settings);
         return new EmbeddingPipeline(tokenizer, model, settings, pooling ?? sentenceTransformer?.Pooling ?? PoolingMode.Mean,
             normalize ?? sentenceTransformer?.Normalize ?? true, sentenceTransformer);
     }

@@ -23,7 +23,7 @@ public sealed class FillMaskPipeline : TaskPipeline
 
     public static FillMaskPipeline Load(string folder, PipelineSettings? settings = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "fill-mask", ModelHead.MaskedLM, settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "fill-mask", ModelHead.MaskedLM, settings);
         return new FillMaskPipeline(tokenizer, model, settings);
     }
 

@@ -35,7 +35,7 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
 
     public static QuestionAnsweringPipeline Load(string folder, PipelineSettings? settings = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "question answering", ModelHead.QuestionAnswering, settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "question answering", ModelHead.QuestionAnswering, settings);
         return new QuestionAnsweringPipeline(tokenizer, model, settings);
     }
 

@@ -20,6 +20,9 @@ public sealed record PipelineSettings
     public int? MaxWindows { get; init; } = DefaultMaxWindows;
     /// <summary>The default of <see cref="MaxWindows"/>: about 16k tokens of QA context, 24k of NER text.</summary>
     public const int DefaultMaxWindows = 64;
+    /// <summary>Run the encoder's linear layers in int8, quantising an fp32 model on load (docs/int8.md). A quantised
+    /// folder runs in int8 whatever this says.</summary>
+    public bool Int8 { get; init; }
 }
 
 /// <summary>
@@ -54,7 +57,10 @@ public abstract class TaskPipeline
         if (Settings.MaxLength > limit) Warn($"max length {Settings.MaxLength} is above the model's limit; using {limit}");
         if (tokenizer.Vocab.Count > model.Config.VocabSize)
             throw new InvalidInputException($"the tokenizer has {tokenizer.Vocab.Count} tokens but the model's vocab_size is {model.Config.VocabSize}");
-        Session = InferenceSession.Create(model, releasePlainWeights: model.IsInferenceOnly);
+        // A model marked for int8 (a quantised folder, or LoadFolder with Settings.Int8) serves inference only: the fp32
+        // arrays of its quantised layers go. An fp32 model given with Settings.Int8 keeps them (it may be trained again).
+        Session = InferenceSession.Create(model, releasePlainWeights: model.IsInferenceOnly || model.Int8Inference,
+            int8: Settings.Int8 || model.Int8Inference);
     }
 
     protected void Warn(string message) => Settings.Warn?.Invoke(message);
@@ -64,8 +70,10 @@ public abstract class TaskPipeline
     /// architecture has the head this task needs (so "qa on a classifier" fails with a clear message).
     /// <paramref name="head"/> null accepts any architecture and loads the base model (embeddings).
     /// </summary>
-    protected static (WordPieceTokenizer Tokenizer, TransformerModel Model) LoadFolder(string folder, string task, ModelHead? head, Action<string>? warn)
+    protected static (WordPieceTokenizer Tokenizer, TransformerModel Model) LoadFolder(string folder, string task, ModelHead? head,
+        PipelineSettings? settings)
     {
+        var warn = settings?.Warn;
         folder = Hub.ModelPath.Resolve(folder); // a folder as is; a Hub repo id through the HF cache
         if (!Directory.Exists(folder)) throw new ModelFileException(folder, "expected a model folder");
         var config = ModelConfig.Load(folder);
@@ -76,7 +84,10 @@ public abstract class TaskPipeline
         else if (ModelArchitecture.TryParse(architecture, out var named) && named.Head != needed)
             throw new InvalidInputException($"{folder}: the model is a {architecture}; {task} needs a model with a {ModelArchitecture.HeadSuffix(needed)} head");
         var tokenizer = WordPieceTokenizer.FromFolder(folder);
-        var loaded = PretrainedModel.Load(folder, load, inferenceOnly: true);
+        // int8: left unprepared, so that the pipeline's session never packs in fp32 the layers it quantises
+        bool int8 = settings?.Int8 == true || config.IsInt8Quantized;
+        var loaded = PretrainedModel.Load(folder, load, inferenceOnly: !int8);
+        if (int8) loaded.Model.Int8Inference = true;
         if (loaded.Report.Missing.Count > 0)
             warn?.Invoke($"{folder}: {loaded.Report.Missing.Count} weight(s) missing from the checkpoint keep their initial values " +
                 $"(first: {loaded.Report.Missing[0]}); results will be meaningless for those parts");

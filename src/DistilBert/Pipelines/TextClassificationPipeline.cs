@@ -24,7 +24,7 @@ public sealed class TextClassificationPipeline : TaskPipeline
 
     public static TextClassificationPipeline Load(string folder, PipelineSettings? settings = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "text classification", ModelHead.SequenceClassification, settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "text classification", ModelHead.SequenceClassification, settings);
         return new TextClassificationPipeline(tokenizer, model, settings);
     }
 

@@ -27,7 +27,7 @@ public sealed class TokenClassificationPipeline : TaskPipeline
 
     public static TokenClassificationPipeline Load(string folder, PipelineSettings? settings = null, int? stride = null)
     {
-        var (tokenizer, model) = LoadFolder(folder, "token classification", ModelHead.TokenClassification, settings?.Warn);
+        var (tokenizer, model) = LoadFolder(folder, "token classification", ModelHead.TokenClassification, settings);
         return new TokenClassificationPipeline(tokenizer, model, settings, stride);
     }
 

@@ -55,8 +55,8 @@ public sealed class FeedForward
                     int strassenCount = strassenAllowed
                         ? StrassenBlocks.Find(starts.AsSpan(first, last - first + 1), start, start + r, ref strassenStarts) : 0;
                     var strassen = strassenStarts.AsSpan(0, strassenCount);
-                    In.ForwardPacked(xBlock, r, blockAct, epilogue, strassen);
-                    Out.ForwardPacked(blockAct, r, yBlock, Epilogue.None, strassen);
+                    In.ForwardInference(xBlock, r, blockAct, ctx, epilogue, strassen);
+                    Out.ForwardInference(blockAct, r, yBlock, ctx, Epilogue.None, strassen);
                     continue;
                 }
                 In.Forward(xBlock, r, blockAct, ctx);

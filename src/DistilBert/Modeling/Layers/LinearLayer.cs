@@ -77,12 +77,22 @@ public sealed class LinearLayer
         return _packed;
     }
 
-    /// <summary>Forward as the context asks: packed weights in inference (when enabled), the plain path in training
-    /// (weights change every step, and Backward needs nothing packed).</summary>
+    /// <summary>Forward as the context asks: int8 when the session quantised this layer, packed weights in inference (when
+    /// enabled), the plain path in training (weights change every step, and Backward needs nothing packed).</summary>
     public void Forward(ReadOnlySpan<float> x, int rows, Span<float> y, LayerContext ctx)
     {
-        if (!ctx.Training && ctx.PackWeights) ForwardPacked(x, rows, y);
+        if (!ctx.Training && ctx.PackWeights) ForwardInference(x, rows, y, ctx);
         else Forward(x, rows, y);
+    }
+
+    /// <summary>Inference: through the session's int8 copy of this layer when there is one (<see cref="LayerContext.Int8"/>),
+    /// else <see cref="ForwardPacked"/>.</summary>
+    public void ForwardInference(ReadOnlySpan<float> x, int rows, Span<float> y, LayerContext ctx, Epilogue epilogue = Epilogue.None,
+        ReadOnlySpan<int> strassenBlocks = default)
+    {
+        if (ctx.Int8?.For(this) is { } quantized)
+            Int8Linear.Forward(x[..(rows * InFeatures)], rows, quantized, Bias is null ? default : Bias.Value, y[..(rows * OutFeatures)], epilogue);
+        else ForwardPacked(x, rows, y, epilogue, strassenBlocks);
     }
 
     public bool HasPackedWeight => _packed is not null;

@@ -96,7 +96,13 @@ public sealed class MultiHeadSelfAttention
     void ForwardFusedQkv(float[] x, BatchLayout layout, LayerContext ctx, float[] y, Span<float> probabilitiesOut)
     {
         int dim = _dim, width = 3 * dim;
-        var (packedQkv, qkvBias) = EnsurePackedQkv();
+        PackedMatrix? packedQkv = null;
+        float[] qkvBias;
+        if (ctx.Int8 is null || !ctx.Int8.TryGetQkv(this, out var int8Qkv, out qkvBias))
+        {
+            (packedQkv, qkvBias) = EnsurePackedQkv();
+            int8Qkv = null;
+        }
 
         var starts = layout.SequenceStarts;
         int blockCapacity = layout.BlockCapacity(InferenceTokenBlock);
@@ -116,7 +122,8 @@ public sealed class MultiHeadSelfAttention
             int strassenCount = ctx.Strassen ? StrassenBlocks.Find(blockStarts, 0, rows, ref strassenStarts) : 0;
             var strassen = strassenStarts.AsSpan(0, strassenCount);
 
-            Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, packedQkv, qkvBias, qkv.AsSpan(0, rows * width),
+            if (int8Qkv is not null) Int8Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, int8Qkv, qkvBias, qkv.AsSpan(0, rows * width));
+            else Linear.Forward(x.AsSpan(row0 * dim, rows * dim), rows, packedQkv!, qkvBias, qkv.AsSpan(0, rows * width),
                 Epilogue.None, strassen);
             var probabilities = Span<float>.Empty;
             if (!probabilitiesOut.IsEmpty)
@@ -128,7 +135,7 @@ public sealed class MultiHeadSelfAttention
             var keyMask = layout.KeyMask is { } mask ? mask.AsSpan(row0, rows) : default;
             Attention.Forward(qkv, width, qkv.AsSpan(dim), width, qkv.AsSpan(2 * dim), width, blockStarts, _heads, _headDim, Scale,
                 keyMask, context, dim, probabilities);
-            Output.ForwardPacked(context.AsSpan(0, rows * dim), rows, y.AsSpan(row0 * dim, rows * dim), Epilogue.None, strassen);
+            Output.ForwardInference(context.AsSpan(0, rows * dim), rows, y.AsSpan(row0 * dim, rows * dim), ctx, Epilogue.None, strassen);
         }
     }
 

@@ -68,6 +68,8 @@ public sealed class LayerContext
     /// <summary>Inference only: linear layers multiply each sequence's whole 128-token blocks by Strassen
     /// (<see cref="Compute.StrassenBlocks"/>).</summary>
     public bool Strassen { get; init; }
+    /// <summary>Inference only: the int8 encoder weights of the session running this call (null: fp32).</summary>
+    public Int8Weights? Int8 { get; init; }
 
     /// <summary>BERT's pooler output of this call, [sequences, hidden], for the head that reads it (per call, so that
     /// concurrent inference calls never see each other's).</summary>
