@@ -42,4 +42,12 @@ public sealed class CliNewcomerTests
         Assert.Contains(lines, l => l.Contains("offsets") && l.Contains("text"));
         Assert.Contains(lines, l => l.Contains("[UNK]") && l.Contains(word));
     }
+
+    [Fact]
+    public void ClassifyWithoutAModelUsesTheShippedSentimentModel()
+    {
+        var (code, output, error) = CliRunner.Run("classify", "a gorgeous, witty, seductive movie", "--json");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"^\[\{""label"":""positive"",""score"":0\.\d+\}\]$", output.Trim());
+    }
 }

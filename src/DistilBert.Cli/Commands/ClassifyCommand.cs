@@ -12,6 +12,8 @@ public static class ClassifyCommand
     public static Command Create()
     {
         var options = new PipelineOptions();
+        // A first try needs no model folder: the sentiment model the tool and the checkout ship (DefaultAssets).
+        options.DefaultModelTo("the shipped sentiment model", () => DefaultAssets.Teacher);
         var topK = new Option<int>("--top-k") { Description = "Labels per input", DefaultValueFactory = _ => 1 };
         var all = new Option<bool>("--all") { Description = "Every label, best first" };
         var function = new Option<string?>("--function") { Description = "softmax | sigmoid | none (default: by the model's problem_type, as HF)" };

@@ -22,6 +22,20 @@ public sealed class PipelineOptions
     };
     public readonly Option<bool> SkipBadLines = new("--skip-bad-lines") { Description = "Warn about malformed input lines and continue, instead of stopping" };
 
+    Func<string>? defaultModel;
+
+    /// <summary>Makes <c>--model</c> optional for this command: without it, <paramref name="path"/> (found when used).</summary>
+    public void DefaultModelTo(string description, Func<string> path)
+    {
+        Model.Required = false;
+        Model.Description += $" [default: {description}]";
+        defaultModel = path;
+    }
+
+    /// <summary>The <c>--model</c> given, else the command's default model.</summary>
+    public string GetModel(ParseResult parse) =>
+        parse.GetValue(Model) ?? defaultModel?.Invoke() ?? throw new InvalidInputException("--model is required");
+
     public void AddTo(Command command)
     {
         command.Arguments.Add(Texts);

@@ -22,7 +22,7 @@ public sealed class PipelineRun : IDisposable
         IEnumerable<Option<string?>>? columnOptions = null)
     {
         // A folder, or a Hub repo id resolved through the HF cache; checked before reading stdin or a large file.
-        ModelPath = Hub.ModelPath.Resolve(parse.GetValue(options.Model)!);
+        ModelPath = Hub.ModelPath.Resolve(options.GetModel(parse));
         if (!Directory.Exists(ModelPath)) throw new ModelFileException(ModelPath, "expected a model folder");
         Json = parse.GetValue(options.Json);
         Inputs = options.OpenInputs(parse, columns, columnOptions);
