@@ -50,4 +50,19 @@ public sealed class CliNewcomerTests
         Assert.True(code == 0, error);
         Assert.Matches(@"^\[\{""label"":""positive"",""score"":0\.\d+\}\]$", output.Trim());
     }
+
+    [Fact]
+    public void LongBenchmarksSayHowLongTheyWillTake()
+    {
+        var (code, _, error) = CliRunner.Run("bench", "--soak", "4", "--soak-warmup", "1", "--batch", "1", "--seq", "4", "--threads", "1");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"warm-up took [\d.]+ s: the soak should take about \d", error);
+        Assert.Contains(" left", error);
+
+        var texts = Path.Combine(Fixtures.Root, "..", "..", "samples", "sst2", "validation.tsv");
+        (code, _, error) = CliRunner.Run("bench", "--texts", texts, "--limit", "2", "--batch", "2", "--seq", "8", "--warmup", "0", "--iterations", "2", "--threads", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("2 texts in 1 batches", error);
+        Assert.Matches(@"one pass took \d+ s: about \d+ s for the other 1", error);
+    }
 }
