@@ -8,6 +8,8 @@ using System.Text.RegularExpressions;
 
 namespace DistilBert.Cli;
 
+/// <summary>The <c>distilbert</c> command line: parsing, error reporting and the command tree. One run at a time: a run
+/// rebinds the process-wide console.</summary>
 public static partial class Program
 {
     /// <summary>
@@ -21,6 +23,7 @@ public static partial class Program
         ProcessTerminationTimeout = TimeSpan.FromSeconds(5), Output = Console.Out, Error = Console.Error,
     };
 
+    /// <summary>The entry point: runs <paramref name="args"/> and returns the exit code.</summary>
     public static int Main(string[] args) => Run(args);
 
     /// <summary>

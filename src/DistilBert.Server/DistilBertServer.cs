@@ -12,6 +12,10 @@ namespace DistilBert.Server;
 /// <remarks>Thread-safety: stateless; every request it serves runs on the thread-safe pipelines, many at once.</remarks>
 public static class DistilBertServer
 {
+    /// <summary>
+    /// Builds the standalone server of <c>distilbert serve</c>: the routes of <paramref name="options"/> on <paramref
+    /// name="urls"/>.
+    /// </summary>
     public static WebApplication Build(DistilBertServerOptions options, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });

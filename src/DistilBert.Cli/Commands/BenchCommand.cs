@@ -16,6 +16,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
+    /// <summary>The <c>bench</c> command.</summary>
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = "distilbert-base or bert-base", DefaultValueFactory = _ => "distilbert-base" };

@@ -9,6 +9,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert classify</c>: labels with scores for texts or text pairs.</summary>
 public static class ClassifyCommand
 {
+    /// <summary>The <c>classify</c> command.</summary>
     public static Command Create()
     {
         var options = new PipelineOptions();

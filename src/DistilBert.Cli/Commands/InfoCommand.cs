@@ -8,6 +8,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert info MODEL [--json]</c>: architecture, key config fields, parameter count, size by dtype, tensors.</summary>
 public static class InfoCommand
 {
+    /// <summary>The <c>info</c> command.</summary>
     public static Command Create()
     {
         var model = new Argument<string>("model") { Description = "model folder, weights file (safetensors, pytorch_model.bin, *.index.json) or Hub repo id" };

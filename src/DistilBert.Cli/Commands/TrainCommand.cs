@@ -72,6 +72,7 @@ public static class TrainCommand
             limit is { } n ? (n >= 1 ? items.Take(n) : throw new InvalidInputException($"limits must be at least 1, got {n}")) : items;
     }
 
+    /// <summary>The <c>train</c> command and its subcommands.</summary>
     public static Command Create()
     {
         var cmd = new Command("train", "Fine-tune a model (classify, ner, qa) or pre-train it (mlm), with checkpoints, resume, metrics and curves");

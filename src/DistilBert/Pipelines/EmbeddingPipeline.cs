@@ -12,10 +12,14 @@ public sealed record EmbeddingOutput(long Input, float[] Vector, int Tokens);
 /// </summary>
 public sealed class EmbeddingPipeline : TaskPipeline
 {
+    /// <summary>How token vectors are pooled into one vector per text.</summary>
     public PoolingMode Pooling { get; }
+    /// <summary>Whether vectors are L2-normalised to length 1.</summary>
     public bool Normalize { get; }
+    /// <summary>Length of each vector: the model's hidden size.</summary>
     public int Dimensions => Model.Config.HiddenSize;
 
+    /// <summary>A pipeline over a loaded <paramref name="tokenizer"/> and <paramref name="model"/>.</summary>
     public EmbeddingPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null,
         PoolingMode pooling = PoolingMode.Mean, bool normalize = true)
         : base(tokenizer, model, settings)
@@ -24,17 +28,23 @@ public sealed class EmbeddingPipeline : TaskPipeline
         Normalize = normalize;
     }
 
+    /// <summary>Loads the model and tokenizer in <paramref name="folder"/> (or a Hub repo id).</summary>
     public static EmbeddingPipeline Load(string folder, PipelineSettings? settings = null, PoolingMode pooling = PoolingMode.Mean, bool normalize = true)
     {
         var (tokenizer, model) = LoadFolder(folder, "embeddings", head: null, settings?.Warn);
         return new EmbeddingPipeline(tokenizer, model, settings, pooling, normalize);
     }
 
+    /// <summary>The vector of <paramref name="text"/>, <see cref="Dimensions"/> floats.</summary>
     public float[] Embed(string text) => Embed([text]).Single().Vector;
 
+    /// <summary>
+    /// The vectors of <paramref name="texts"/>, in input order, computed in length-grouped batches as they are read.
+    /// </summary>
     public IEnumerable<EmbeddingOutput> Embed(IEnumerable<string> texts) =>
         LengthBatcher.Run(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Encoding.Length, Settings.BatchSize, RunBatch);
 
+    /// <summary>The vectors of <paramref name="texts"/> as they arrive, in input order.</summary>
     public IAsyncEnumerable<EmbeddingOutput> EmbedAsync(IAsyncEnumerable<string> texts, CancellationToken cancellationToken = default) =>
         LengthBatcher.RunAsync(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Encoding.Length, Settings.BatchSize, RunBatch,
             cancellationToken: cancellationToken);

@@ -1,7 +1,13 @@
 namespace DistilBert.Pipelines;
 
 /// <summary>How token vectors become one sentence vector.</summary>
-public enum PoolingMode { Cls, Mean }
+public enum PoolingMode
+{
+    /// <summary>The first token's ([CLS]) vector.</summary>
+    Cls,
+    /// <summary>The mean of the real tokens' vectors (padding excluded).</summary>
+    Mean,
+}
 
 /// <summary>Sentence-embedding pooling, normalisation and similarity.</summary>
 public static class EmbeddingPooling
