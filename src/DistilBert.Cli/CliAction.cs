@@ -8,18 +8,32 @@ namespace DistilBert.Cli;
 /// </summary>
 public static class CliAction
 {
+    /// <summary>
+    /// Sets <paramref name="command"/>'s action to <paramref name="body"/>, run through <see cref="Run"/>.
+    /// </summary>
     public static void Set(Command command, Func<ParseResult, int> body) =>
         command.SetAction(parseResult => Run(() => body(parseResult)));
 
+    /// <summary>
+    /// Sets <paramref name="command"/>'s cancellable action to <paramref name="body"/>, run through <see
+    /// cref="RunAsync"/>.
+    /// </summary>
     public static void Set(Command command, Func<ParseResult, CancellationToken, Task<int>> body) =>
         command.SetAction((parseResult, ct) => RunAsync(() => body(parseResult, ct)));
 
+    /// <summary>
+    /// Runs <paramref name="body"/>; a user error becomes one <c>error:</c> line on stderr and exit code 1.
+    /// </summary>
     public static int Run(Func<int> body)
     {
         try { return body(); }
         catch (Exception e) when (IsUserError(e)) { return Report(e); }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/>; a user error becomes one <c>error:</c> line on stderr and exit code 1,
+    /// cancellation 130.
+    /// </summary>
     public static async Task<int> RunAsync(Func<Task<int>> body)
     {
         try { return await body(); }

@@ -6,12 +6,26 @@ namespace DistilBert.Cli;
 /// </summary>
 public static class DefaultAssets
 {
+    /// <summary>
+    /// The shipped teacher's folder name under <c>defaults/</c> (and under <c>models/</c> in a checkout).
+    /// </summary>
     public const string TeacherFolder = "sentiment-teacher";
+    /// <summary>
+    /// The shipped SST-2 training split under <c>defaults/</c> (and under <c>samples/</c> in a checkout).
+    /// </summary>
     public const string TrainFile = "sst2/distill-train.tsv";
+    /// <summary>
+    /// The shipped SST-2 validation split under <c>defaults/</c> (and under <c>samples/</c> in a checkout).
+    /// </summary>
     public const string ValidationFile = "sst2/validation.tsv";
 
+    /// <summary>
+    /// The shipped sentiment teacher's folder (a BertForSequenceClassification with negative/positive labels).
+    /// </summary>
     public static string Teacher => Find(TeacherFolder, Path.Combine("models", TeacherFolder));
+    /// <summary>The shipped SST-2 training split (TSV).</summary>
     public static string Train => Find(TrainFile, Path.Combine("samples", TrainFile));
+    /// <summary>The shipped SST-2 validation split (TSV).</summary>
     public static string Validation => Find(ValidationFile, Path.Combine("samples", ValidationFile));
 
     static string Find(string underDefaults, string inCheckout)

@@ -1,5 +1,6 @@
 using Spectre.Console;
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Reflection;
@@ -7,6 +8,8 @@ using System.Text.RegularExpressions;
 
 namespace DistilBert.Cli;
 
+/// <summary>The <c>distilbert</c> command line: parsing, error reporting and the command tree. One run at a time: a run
+/// rebinds the process-wide console.</summary>
 public static partial class Program
 {
     /// <summary>
@@ -14,8 +17,13 @@ public static partial class Program
     /// and exits with "cancelled" and 130 (CliAction); a command still running after the timeout exits all the same.
     /// System.CommandLine's default is no handling: the signal killed the process wherever it was.
     /// </summary>
-    public static readonly InvocationConfiguration Invocation = new() { ProcessTerminationTimeout = TimeSpan.FromSeconds(5) };
+    /// <remarks>A new one per run: it takes Console.Out and Console.Error when made, and help and --version write there.</remarks>
+    public static InvocationConfiguration Invocation => new()
+    {
+        ProcessTerminationTimeout = TimeSpan.FromSeconds(5), Output = Console.Out, Error = Console.Error,
+    };
 
+    /// <summary>The entry point: runs <paramref name="args"/> and returns the exit code.</summary>
     public static int Main(string[] args) => Run(args);
 
     /// <summary>
@@ -26,7 +34,11 @@ public static partial class Program
     public static int Run(string[] args)
     {
         // Spectre's console binds to the Console.Out of its first use; bind it to this run's (tests capture it per run)
-        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        var output = new AnsiConsoleOutput(Console.Out);
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = output });
+        // Piped output has no terminal width and Spectre then assumes 80 columns, cutting wide tables' headers and cells
+        // ("sequen…"); a file or a pipe can take every column whole.
+        if (!output.IsTerminal) AnsiConsole.Console.Profile.Width = PipedWidth;
         var parse = BuildRoot().Parse(args);
         if (args.Length > 0 && parse.Action is ParseErrorAction)
             return ReportErrors(parse, UnknownNames(parse) ?? parse.Errors.Select(e => e.Message).Distinct().ToList());
@@ -34,6 +46,9 @@ public static partial class Program
             return ReportErrors(parse, unknownOptions.Select(o => $"unknown option '{o}' (a text starting with '-' goes after '--')").ToList());
         return parse.Invoke(Invocation);
     }
+
+    /// <summary>Columns Spectre may use when stdout is not a terminal: wide enough that no table is cut.</summary>
+    internal const int PipedWidth = 1024;
 
     static int ReportErrors(ParseResult parse, IReadOnlyList<string> messages)
     {
@@ -81,12 +96,42 @@ public static partial class Program
         return string.Join(' ', names);
     }
 
-    /// <summary>The whole command tree; each command lives in its own file under Commands/.</summary>
-    public static RootCommand BuildRoot()
+    /// <summary>
+    /// The whole command tree; each command lives in its own file under Commands/. The root is a plain command named
+    /// <c>distilbert</c> rather than a <see cref="RootCommand"/>, whose name is the assembly's (<c>DistilBert.Cli</c>) and
+    /// cannot be changed: help and usage lines show the name a user types.
+    /// </summary>
+    public static Command BuildRoot()
     {
-        var root = new RootCommand("DistilBERT and BERT in pure .NET: tokenize, infer, fine-tune and distil.");
+        var root = new Command("distilbert", "DistilBERT and BERT in pure .NET: tokenize, infer, fine-tune and distil.");
+        root.Options.Add(new HelpOption());
+        root.Options.Add(new VersionOption { Action = new PrintVersion() });
         foreach (var command in AllCommands()) root.Subcommands.Add(command);
         return root;
+    }
+
+    /// <summary>
+    /// The package version and the commit it was built from, as SemVer build metadata shortened to 7 hex digits
+    /// (<c>0.1.0-preview+1fe9a12</c>): enough to find the build, short enough to paste into a bug report.
+    /// </summary>
+    public static string Version
+    {
+        get
+        {
+            var informational = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? typeof(Program).Assembly.GetName().Version?.ToString() ?? "unknown";
+            int plus = informational.IndexOf('+');
+            return plus >= 0 && informational.Length - plus - 1 > 7 ? informational[..(plus + 8)] : informational;
+        }
+    }
+
+    sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            Console.Out.WriteLine(Version);
+            return 0;
+        }
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ namespace DistilBert.Server;
 /// <summary>A request the server refuses: the HTTP status, a message naming the culprit, TEI's error type and the field.</summary>
 public sealed class ApiException(int status, string message, string errorType = "validation", string? field = null) : Exception(message)
 {
+    /// <summary>The HTTP status code the error is answered with.</summary>
     public int Status { get; } = status;
     /// <summary>TEI's error_type: validation, tokenizer, overloaded, empty, unhealthy, backend (plus unauthorized here).</summary>
     public string ErrorType { get; } = errorType;

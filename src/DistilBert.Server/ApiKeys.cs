@@ -10,6 +10,9 @@ namespace DistilBert.Server;
 /// <remarks>Thread-safety: stateless; any member may be called from many threads at once.</remarks>
 public static class ApiKeys
 {
+    /// <summary>
+    /// Reads an API key file (one SHA-256 hash in hex per line) into the hashes requests are checked against.
+    /// </summary>
     public static IReadOnlyList<byte[]> LoadHashes(string path)
     {
         var info = new FileInfo(path);

@@ -13,6 +13,13 @@ namespace DistilBert.Server;
 /// <remarks>Thread-safety: stateless; every request it serves runs on the thread-safe pipelines, many at once.</remarks>
 public static class DistilBertServer
 {
+    /// <summary>
+    /// Builds the standalone server of <c>distilbert serve</c>: the routes of <paramref name="options"/> on <paramref
+    /// name="urls"/>.
+    /// </summary>
+    /// <param name="options">the models and limits to serve.</param>
+    /// <param name="urls">the addresses Kestrel listens on.</param>
+    /// <param name="logging">extra logging configuration (tests capture the log through it); null keeps the console log.</param>
     /// <param name="studio">the Studio's storage and admin keys; null serves no Studio.</param>
     public static WebApplication Build(DistilBertServerOptions options, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null,
         Studio.StudioOptions? studio = null)

@@ -16,6 +16,7 @@ namespace DistilBert.Server;
 /// <remarks>Thread-safety: called once at start-up; what it registers is safe for concurrent requests.</remarks>
 public static class DistilBertServerExtensions
 {
+    /// <summary>The name of the OpenAPI document, served at <c>/openapi/distilbert.json</c>.</summary>
     public const string OpenApiDocumentName = "distilbert";
 
     /// <summary>Registers the models (loaded when the host starts), their batchers, the metrics and the OpenAPI document.</summary>

@@ -3,10 +3,15 @@ namespace DistilBert.Server;
 /// <summary>The task a served model does, named as Hugging Face's pipelines.</summary>
 public enum ModelTask
 {
+    /// <summary>Sentence embeddings (TEI's <c>/embed</c>, OpenAI's <c>/v1/embeddings</c>).</summary>
     FeatureExtraction,
+    /// <summary>Labels with scores for texts or text pairs (<c>/predict</c>).</summary>
     TextClassification,
+    /// <summary>Named entities and other token labels.</summary>
     TokenClassification,
+    /// <summary>Answers extracted from a context.</summary>
     QuestionAnswering,
+    /// <summary>Words predicted for [MASK] tokens.</summary>
     FillMask,
 }
 

@@ -11,6 +11,7 @@ namespace DistilBert.Server;
 /// <remarks>Thread-safety: every member may be called from many threads at once (System.Diagnostics.Metrics instruments are).</remarks>
 public sealed class ServerMetrics : IDisposable
 {
+    /// <summary>The OpenTelemetry meter the server's counters and histograms are published under.</summary>
     public const string MeterName = "DistilBert.Server";
 
     readonly Meter _meter = new(MeterName);
@@ -22,6 +23,7 @@ public sealed class ServerMetrics : IDisposable
     readonly Counter<long> _rejections;
     readonly ConcurrentDictionary<string, Func<int>> _queues = new();
 
+    /// <summary>Creates the meter and its instruments.</summary>
     public ServerMetrics()
     {
         _requests = _meter.CreateCounter<long>("distilbert_requests", description: "HTTP requests by route, model and status");
@@ -55,5 +57,6 @@ public sealed class ServerMetrics : IDisposable
 
     internal void RecordRejection(string reason) => _rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
+    /// <summary>Disposes the meter.</summary>
     public void Dispose() => _meter.Dispose();
 }

@@ -8,6 +8,7 @@ namespace DistilBert;
 public static class AtomicFile
 {
     /// <param name="writeTemporary">writes the whole content to the path it is given</param>
+    /// <param name="path">The file to write; it holds the old content or the whole new one, never a part.</param>
     public static void Write(string path, Action<string> writeTemporary)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -26,5 +27,6 @@ public static class AtomicFile
     /// <summary>UTF-8 without a byte-order mark, as File.WriteAllText.</summary>
     public static void WriteAllText(string path, string text) => Write(path, temporary => File.WriteAllText(temporary, text));
 
+    /// <summary>Copies <paramref name="source"/> to <paramref name="path"/> atomically.</summary>
     public static void Copy(string source, string path) => Write(path, temporary => File.Copy(source, temporary, overwrite: true));
 }

@@ -1,4 +1,5 @@
 using DistilBert.Cli;
+using DistilBert.Cli.Commands;
 using DistilBert.Cli.Training;
 using DistilBert.Modeling;
 using DistilBert.Training;
@@ -26,6 +27,24 @@ public sealed class TrainerCliTests : IDisposable
     }
 
     string BaseModel() => BaseModel(_tmp);
+
+    [Fact]
+    public void BareIdLabelsAreNamedAsHuggingFaceNamesThemAndOtherLabelsKeepTheirText()
+    {
+        static List<string> Names(params string[] labels) =>
+            TrainCommand.LabelsOf(labels.Select((l, i) => new DistilBert.Data.TextExample(i + 1, $"text {i}", Label: l)));
+        Assert.Equal(["LABEL_0", "LABEL_1"], Names("1", "0", "1"));
+        Assert.Equal(["LABEL_0", "LABEL_1", "LABEL_2"], Names("2", "0", "1"));
+        Assert.Equal(["1", "2"], Names("2", "1"));          // not ids from 0: their own text, in numeric order
+        Assert.Equal(["-1", "1"], Names("1", "-1"));
+        Assert.Equal(["negative", "positive"], Names("positive", "negative"));
+
+        var model = BaseModel();
+        File.WriteAllLines(Path_("ids.tsv"), ["sentence\tlabel", .. TrainerLoopTests.ToyData(8, 11).Select(d => $"{d.Text}\t{d.Label}")]);
+        Assert.Equal(0, Run("train", "classify", "--model", model, "--train", Path_("ids.tsv"), "--out", Path_("ids"),
+            "--epochs", "1", "--batch-size", "4", "--max-length", "16", "--plain"));
+        Assert.Equal(["LABEL_0", "LABEL_1"], PretrainedModel.Load(Path_("ids")).Model.Config.Id2Label.Values);
+    }
 
     [Fact]
     public void ClassifyTrainsWritesAnHfFolderMetricsAndCurvesAndResumes()

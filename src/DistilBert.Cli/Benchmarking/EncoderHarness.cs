@@ -6,9 +6,12 @@ namespace DistilBert.Cli.Benchmarking;
 public sealed record EncoderShape(string Name, int Layers, int Dim, int Heads, int Hidden, int Vocab, int MaxPositions,
     bool TokenTypes, bool Pooler)
 {
+    /// <summary>DistilBERT-base: 6 layers, dim 768, 12 heads, FFN 3072, no token types, no pooler.</summary>
     public static readonly EncoderShape DistilBertBase = new("distilbert-base", 6, 768, 12, 3072, 30522, 512, false, false);
+    /// <summary>BERT-base: 12 layers, dim 768, 12 heads, FFN 3072, with token types and the pooler.</summary>
     public static readonly EncoderShape BertBase = new("bert-base", 12, 768, 12, 3072, 30522, 512, true, true);
 
+    /// <summary>The shape named by <c>--shape</c> (distilbert-base or bert-base); any other name is an error.</summary>
     public static EncoderShape Parse(string name) => name switch
     {
         "distilbert-base" => DistilBertBase,
@@ -51,6 +54,9 @@ public sealed class EncoderHarness
     float[] _hidden = [], _qkv = [], _context = [], _projected = [], _intermediate = [], _pooled = [], _cls = [];
     int[] _positions = [];
 
+    /// <summary>
+    /// An encoder of <paramref name="shape"/> with random weights drawn from <paramref name="seed"/>, packed once.
+    /// </summary>
     public EncoderHarness(EncoderShape shape, int seed = 1234)
     {
         _shape = shape;

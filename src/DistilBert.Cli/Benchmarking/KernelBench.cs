@@ -13,6 +13,7 @@ public sealed record GemmResult(int M, int N, int K, int Threads, double MedianS
     public double? Int8MedianSeconds { get; init; }
     /// <summary>Giga (multiply + add) per second of the int8 GEMM, counted as the SGEMM's flops are.</summary>
     public double? Int8Gops => Int8MedianSeconds is { } s ? 2.0 * M * N * K / s / 1e9 : null;
+    /// <summary>Throughput of the plain GEMM at its median time, in 10⁹ floating-point operations per second.</summary>
     public double Gflops => 2.0 * M * N * K / MedianSeconds / 1e9;
     /// <summary>Strassen's time over the plain GEMM's, from the two timed alternately call by call.</summary>
     public double? StrassenRatio => StrassenMedianSeconds / MedianSeconds;
@@ -21,12 +22,17 @@ public sealed record GemmResult(int M, int N, int K, int Threads, double MedianS
 /// <summary>The kernel figures of <c>distilbert bench --kernels</c>: FMA peak and SGEMM on the DistilBERT FFN shapes.</summary>
 public static class KernelBench
 {
+    /// <summary>DistilBERT's FFN GEMM shapes (M tokens, N outputs, K inputs) at batch 32 × 128 and 1 × 128.</summary>
     public static readonly (int M, int N, int K)[] FfnShapes =
     [
         (4096, 3072, 768), (4096, 768, 3072), // 32 × 128 tokens: FFN up and down projections
         (128, 3072, 768), (128, 768, 3072),   // 1 × 128 tokens (latency)
     ];
 
+    /// <summary>
+    /// Times y[m, n] = x[m, k] · Wᵀ + b on <paramref name="threads"/> threads, plain and with Strassen alternating
+    /// (and the int8 GEMM when <paramref name="int8"/>).
+    /// </summary>
     public static GemmResult TimeLinear(int m, int n, int k, int threads, int warmup, int iterations, bool int8 = false)
     {
         var rng = new Random(42);
@@ -124,6 +130,7 @@ public static class KernelBench
         return times;
     }
 
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
     public static double Median(double[] values)
     {
         var sorted = values.OrderBy(v => v).ToArray();

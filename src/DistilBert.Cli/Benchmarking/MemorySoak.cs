@@ -6,6 +6,7 @@ namespace DistilBert.Cli.Benchmarking;
 /// (the kernel's own figures), the working set and its peak elsewhere.</summary>
 public static class ProcessMemory
 {
+    /// <summary>This process's resident memory now and at its peak, in bytes.</summary>
     public static (long ResidentBytes, long PeakResidentBytes) Read()
     {
         const string status = "/proc/self/status";
@@ -32,6 +33,12 @@ public static class ProcessMemory
 public sealed record SoakSample(int Requests, long ResidentBytes, long PeakResidentBytes, long ManagedHeapBytes, long WorkspaceFloats,
     long PlainParameterFloats);
 
+/// <summary>What a soak measured: the reading after warm-up, the last one, all of them, and the tokens run. Immutable:
+/// safe to share between threads.</summary>
+/// <param name="AfterWarmup">The baseline reading, taken after the warm-up.</param>
+/// <param name="End">The reading after the last request.</param>
+/// <param name="Samples">Every reading, baseline first.</param>
+/// <param name="Tokens">Tokens run through the model in the soak's requests.</param>
 public sealed record SoakResult(SoakSample AfterWarmup, SoakSample End, IReadOnlyList<SoakSample> Samples, long Tokens)
 {
     /// <summary>Growth of resident memory from the end of warm-up to the end.</summary>
@@ -55,6 +62,10 @@ public sealed record SoakResult(SoakSample AfterWarmup, SoakSample End, IReadOnl
 /// </summary>
 public static class MemorySoak
 {
+    /// <summary>
+    /// Runs the soak on <paramref name="model"/>: warm-up, then <paramref name="requests"/> random requests with
+    /// readings between.
+    /// </summary>
     public static SoakResult Run(TransformerModel model, int requests, int warmup, int maxBatch, int maxSeq, int seed = 1234,
         int samples = 10, Action<SoakSample>? progress = null)
     {

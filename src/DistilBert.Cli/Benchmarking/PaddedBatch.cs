@@ -9,11 +9,14 @@ public sealed class PaddedBatch
     /// <summary>[PAD] in the BERT vocabularies.</summary>
     public const long PadId = 0;
 
+    /// <summary>Sequences in the batch (rows).</summary>
     public int BatchSize { get; }
     /// <summary>Length of the longest sequence: every row is this long.</summary>
     public int Length { get; }
     // InputIds, AttentionMask: [BatchSize, Length]
+    /// <summary>Token ids, [BatchSize, Length] row-major, padded with <see cref="PadId"/>.</summary>
     public long[] InputIds { get; }
+    /// <summary>1 on real tokens, 0 on padding, [BatchSize, Length] row-major.</summary>
     public long[] AttentionMask { get; }
     /// <summary>Real (unpadded) tokens in the batch.</summary>
     public int RealTokens { get; }
@@ -27,6 +30,7 @@ public sealed class PaddedBatch
         RealTokens = realTokens;
     }
 
+    /// <summary>Pads <paramref name="sequences"/> to the longest of them.</summary>
     public static PaddedBatch From(IReadOnlyList<int[]> sequences)
     {
         if (sequences.Count == 0) throw new InvalidInputException("a batch needs at least one sequence");

@@ -18,7 +18,9 @@ public sealed class TextBatches
 
     /// <summary>Token ids of every batch: batch b is Sequences[b] (each with [CLS] … [SEP]).</summary>
     public IReadOnlyList<int[][]> Batches { get; }
+    /// <summary>Texts in all batches.</summary>
     public int Texts { get; }
+    /// <summary>Real tokens in all batches, special tokens included.</summary>
     public long Tokens { get; }
     /// <summary>Tokens a padded engine computes: every sequence padded to its batch's longest.</summary>
     public long PaddedTokens { get; }
@@ -31,6 +33,9 @@ public sealed class TextBatches
         PaddedTokens = batches.Sum(b => (long)b.Length * b.Max(s => s.Length));
     }
 
+    /// <summary>
+    /// Reads, tokenizes (truncating to <paramref name="maxLength"/>) and batches the texts of <paramref name="path"/>.
+    /// </summary>
     public static TextBatches Load(string path, int batchSize, int maxLength, int? limit, BatchOrder order = BatchOrder.File)
     {
         var texts = ReadTexts(path).Where(t => !string.IsNullOrWhiteSpace(t));
@@ -63,6 +68,7 @@ public sealed class TextBatches
         return new TextBatches(batches);
     }
 
+    /// <summary>The batch order named by <c>--order</c> (file, length or length-desc).</summary>
     public static BatchOrder ParseOrder(string value) => value switch
     {
         "file" => BatchOrder.File,
@@ -92,6 +98,7 @@ public sealed class TextBatches
         writer.WriteEndArray();
     }
 
+    /// <summary>The <c>--order</c> name of <paramref name="order"/>.</summary>
     public static string OrderName(BatchOrder order) => order switch
     {
         BatchOrder.Length => "length",

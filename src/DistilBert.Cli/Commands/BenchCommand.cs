@@ -18,6 +18,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
+    /// <summary>The <c>bench</c> command.</summary>
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = "distilbert-base or bert-base", DefaultValueFactory = _ => "distilbert-base" };
@@ -153,6 +154,8 @@ public static class BenchCommand
 
     /// <summary>Growth after warm-up that counts as growth: resident memory beyond noise (GC-committed space varies by a
     /// few MiB between readings), or any managed heap growth beyond 1 MiB.</summary>
+    static string Duration(TimeSpan t) => t.TotalSeconds < 90 ? $"{t.TotalSeconds:F0} s" : $"{t.TotalMinutes:F1} min";
+
     const long SoakResidentSlack = 16L << 20, SoakHeapSlack = 1L << 20;
 
     static int RunSoak(EncoderShape shape, int requests, int warmup, int maxBatch, int maxSeq, int threads, bool json)
@@ -161,9 +164,24 @@ public static class BenchCommand
         var model = CreateModel(shape);
         var start = Stopwatch.GetTimestamp();
         static double Mib(long bytes) => bytes / 1048576.0;
-        var result = MemorySoak.Run(model, requests, warmup, maxBatch, maxSeq, progress: json ? null : sample =>
-            Console.Error.WriteLine($"after {sample.Requests,6} requests: RSS {Mib(sample.ResidentBytes):F1} MiB, peak {Mib(sample.PeakResidentBytes):F1} MiB, " +
-                $"managed heap {Mib(sample.ManagedHeapBytes):F1} MiB, workspace {Mib(sample.WorkspaceFloats * 4):F1} MiB"));
+        // A soak runs minutes: the warm-up's pace, known first, says up front how long the rest will take.
+        Console.Error.WriteLine($"soak: {requests:N0} requests of random batch 1..{maxBatch} × length 1..{maxSeq} after {warmup:N0} warm-up requests; " +
+            "estimating the time from the warm-up…");
+        TimeSpan soakStart = default;
+        var result = MemorySoak.Run(model, requests, warmup, maxBatch, maxSeq, progress: sample =>
+        {
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            if (sample.Requests == 0)
+            {
+                soakStart = elapsed;
+                var expected = elapsed / (warmup + 1) * requests;
+                Console.Error.WriteLine($"warm-up took {elapsed.TotalSeconds:F1} s: the soak should take about {Duration(expected)}");
+            }
+            var left = sample.Requests == 0 ? "" : $", about {Duration((elapsed - soakStart) / sample.Requests * (requests - sample.Requests))} left";
+            if (!json)
+                Console.Error.WriteLine($"after {sample.Requests,6} requests: RSS {Mib(sample.ResidentBytes):F1} MiB, peak {Mib(sample.PeakResidentBytes):F1} MiB, " +
+                    $"managed heap {Mib(sample.ManagedHeapBytes):F1} MiB, workspace {Mib(sample.WorkspaceFloats * 4):F1} MiB{left}");
+        });
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         bool grew = result.Grew(SoakResidentSlack, SoakHeapSlack);
         if (json)
@@ -232,7 +250,20 @@ public static class BenchCommand
     {
         ComputeThreads.Count = threads;
         var forward = CreateEngine(shape, engine);
-        void Pass() { foreach (var batch in data.Batches) forward(batch); }
+        // A pass over a large file takes minutes: time the first one, then say how long the others will take.
+        Console.Error.WriteLine($"{data.Texts:N0} texts in {data.Batches.Count:N0} batches, {data.Tokens:N0} tokens: " +
+            $"{warmup} warm-up and {iterations} timed passes over all of them; timing the first…");
+        int passes = 0;
+        void Pass()
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            foreach (var batch in data.Batches) forward(batch);
+            if (passes++ == 0 && warmup + iterations > 1)
+            {
+                var one = Stopwatch.GetElapsedTime(t0);
+                Console.Error.WriteLine($"one pass took {Duration(one)}: about {Duration(one * (warmup + iterations - 1))} for the other {warmup + iterations - 1}");
+            }
+        }
         var times = KernelBench.TimePasses(Pass, warmup, iterations);
         double median = KernelBench.Median(times);
         double flops = data.Batches.Sum(b => shape.Flops(b.Select(x => x.Length).ToArray()));

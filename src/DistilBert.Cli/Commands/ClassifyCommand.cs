@@ -9,9 +9,12 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert classify</c>: labels with scores for texts or text pairs.</summary>
 public static class ClassifyCommand
 {
+    /// <summary>The <c>classify</c> command.</summary>
     public static Command Create()
     {
         var options = new PipelineOptions();
+        // A first try needs no model folder: the sentiment model the tool and the checkout ship (DefaultAssets).
+        options.DefaultModelTo("the shipped sentiment model", () => DefaultAssets.Teacher);
         var topK = new Option<int>("--top-k") { Description = "Labels per input", DefaultValueFactory = _ => 1 };
         var all = new Option<bool>("--all") { Description = "Every label, best first" };
         var function = new Option<string?>("--function") { Description = "softmax | sigmoid | none (default: by the model's problem_type, as HF)" };

@@ -12,6 +12,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class DistillCommand
 {
+    /// <summary>The <c>distill</c> command.</summary>
     public static Command Create()
     {
         var teacher = new Option<string>("--teacher") { Description = "teacher model folder (BertForMaskedLM / DistilBertForMaskedLM)", Required = true };

@@ -11,6 +11,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class DistillTaskCommand
 {
+    /// <summary>The <c>distill-task</c> command.</summary>
     public static Command Create()
     {
         var task = new Argument<string>("task") { Description = "classify | ner | qa" };

@@ -10,6 +10,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class DownloadCommand
 {
+    /// <summary>The <c>download</c> command.</summary>
     public static Command Create()
     {
         var repo = new Argument<string>("repo-id") { Description = "Hub model repo, e.g. distilbert/distilbert-base-uncased" };

@@ -9,6 +9,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert embed</c>: sentence vectors, and their cosine similarity to the first input.</summary>
 public static class EmbedCommand
 {
+    /// <summary>The <c>embed</c> command.</summary>
     public static Command Create()
     {
         var options = new PipelineOptions();

@@ -16,6 +16,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
+    /// <summary>The <c>eval</c> command.</summary>
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "Model folder", Required = true };

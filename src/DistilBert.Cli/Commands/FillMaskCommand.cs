@@ -8,6 +8,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert fill-mask</c>: top-k tokens for every [MASK].</summary>
 public static class FillMaskCommand
 {
+    /// <summary>The <c>fill-mask</c> command.</summary>
     public static Command Create()
     {
         var options = new PipelineOptions();

@@ -18,8 +18,13 @@ public static class GradCommand
     public sealed record Settings(double? LearningRate = null, double Beta1 = 0.9, double Beta2 = 0.999, double Eps = 1e-8,
         double WeightDecay = 0.01, double? ClipMaxNorm = null, bool TrainerGroups = false);
 
+    /// <summary>What one training-mode step computed. Immutable: safe to share between threads.</summary>
+    /// <param name="Loss">The batch's loss.</param>
+    /// <param name="GradNormBeforeClip">The global L2 norm of every gradient before clipping.</param>
+    /// <param name="Tensors">Every gradient (and with an AdamW step, every updated parameter) under HF's names.</param>
     public sealed record Result(float Loss, double GradNormBeforeClip, IReadOnlyList<TensorToWrite> Tensors);
 
+    /// <summary>The <c>grad</c> command.</summary>
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "HF model folder", Required = true };
@@ -60,6 +65,10 @@ public static class GradCommand
         throw new InvalidInputException($"--betas must be two numbers in [0, 1) as B1,B2, got '{text}'");
     }
 
+    /// <summary>
+    /// One training-mode forward and backward of the model in <paramref name="modelDir"/> on the tensors of <paramref
+    /// name="inputsPath"/>.
+    /// </summary>
     public static Result Run(string modelDir, string inputsPath, Settings settings, TextWriter log)
     {
         var (net, report) = PretrainedModel.Load(modelDir);

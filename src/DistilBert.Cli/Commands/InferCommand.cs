@@ -11,6 +11,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class InferCommand
 {
+    /// <summary>The <c>infer</c> command.</summary>
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "HF model folder (config.json + model.safetensors or pytorch_model.bin)", Required = true };

@@ -8,6 +8,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert info MODEL [--json]</c>: architecture, key config fields, parameter count, size by dtype, tensors.</summary>
 public static class InfoCommand
 {
+    /// <summary>The <c>info</c> command.</summary>
     public static Command Create()
     {
         var model = new Argument<string>("model") { Description = "model folder, weights file (safetensors, pytorch_model.bin, *.index.json) or Hub repo id" };
@@ -22,8 +23,6 @@ public static class InfoCommand
                 return 0;
             }
             var console = AnsiConsole.Console;
-            // Piped output has no terminal width: do not wrap long tensor names and paths at 80 columns.
-            if (Console.IsOutputRedirected) console.Profile.Width = 240;
             console.MarkupLine($"[bold]{Markup.Escape(summary.Architecture ?? "(no config.json)")}[/]  model_type {Markup.Escape(summary.ModelType ?? "?")}");
             console.MarkupLine($"weights     {Markup.Escape(summary.WeightsPath)} [grey]({Markup.Escape(summary.Format)})[/]");
             if (summary.ConfigPath is { } config) console.MarkupLine($"config      {Markup.Escape(config)}");

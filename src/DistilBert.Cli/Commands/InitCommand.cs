@@ -10,6 +10,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class InitCommand
 {
+    /// <summary>The <c>init</c> command.</summary>
     public static Command Create()
     {
         var config = new Option<string>("--config") { Description = "config.json (DistilBERT or BERT)", Required = true };
@@ -26,6 +27,9 @@ public static class InitCommand
         return cmd;
     }
 
+    /// <summary>
+    /// Writes a randomly initialised model of the config at <paramref name="configPath"/> to <paramref name="outDir"/>.
+    /// </summary>
     public static TransformerModel Run(string configPath, string outDir, string? architecture, ulong seed)
     {
         Input.OutputFolder.RefuseOverlap(outDir, ("--config", configPath));

@@ -10,6 +10,7 @@ public static class InitStudentCommand
 {
     static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
+    /// <summary>The <c>init-student</c> command.</summary>
     public static Command Create()
     {
         var teacher = new Option<string>("--teacher") { Description = "BERT teacher model folder", Required = true };

@@ -8,6 +8,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert ner</c>: entities (or labelled tokens) with character offsets.</summary>
 public static class NerCommand
 {
+    /// <summary>The <c>ner</c> command.</summary>
     public static Command Create()
     {
         var options = new PipelineOptions();

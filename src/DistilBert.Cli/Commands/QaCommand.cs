@@ -9,6 +9,7 @@ namespace DistilBert.Cli.Commands;
 /// <summary><c>distilbert qa</c>: answer spans from a context.</summary>
 public static class QaCommand
 {
+    /// <summary>The <c>qa</c> command.</summary>
     public static Command Create()
     {
         var options = new PipelineOptions();

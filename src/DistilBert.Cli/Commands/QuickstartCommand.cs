@@ -14,6 +14,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class QuickstartCommand
 {
+    /// <summary>The <c>quickstart</c> command.</summary>
     public static Command Create()
     {
         var teacher = new Option<string?>("--teacher") { Description = "fine-tuned BERT/DistilBERT sentiment teacher (default: the shipped one)" };

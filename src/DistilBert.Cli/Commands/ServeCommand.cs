@@ -13,6 +13,7 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class ServeCommand
 {
+    /// <summary>The <c>serve</c> command.</summary>
     public static Command Create()
     {
         var models = new Option<string[]>("--model")

@@ -19,6 +19,7 @@ public static class TokenizeCommand
     internal const int LinesPerBatch = 256;
     static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>The <c>tokenize</c> command.</summary>
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "model folder, tokenizer.json or vocab.txt (default: embedded bert-base-uncased vocabulary)" };

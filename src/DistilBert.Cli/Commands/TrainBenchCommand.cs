@@ -15,11 +15,19 @@ namespace DistilBert.Cli.Commands;
 /// </summary>
 public static class TrainBenchCommand
 {
+    /// <summary>One training step's phases, in seconds. Immutable: safe to share between threads.</summary>
+    /// <param name="ZeroGrad">Clearing the gradients.</param>
+    /// <param name="Forward">The training-mode forward pass and loss.</param>
+    /// <param name="Backward">The backward pass.</param>
+    /// <param name="Clip">Gradient clipping.</param>
+    /// <param name="Optimizer">The AdamW step.</param>
     public sealed record StepTiming(double ZeroGrad, double Forward, double Backward, double Clip, double Optimizer)
     {
+        /// <summary>The whole step, in seconds.</summary>
         public double Total => ZeroGrad + Forward + Backward + Clip + Optimizer;
     }
 
+    /// <summary>The <c>bench-train</c> command.</summary>
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = "distilbert-base (dim 768, 6 layers) or tiny (dim 128, 2 layers)", DefaultValueFactory = _ => "distilbert-base" };

@@ -72,6 +72,7 @@ public static class TrainCommand
             limit is { } n ? (n >= 1 ? items.Take(n) : throw new InvalidInputException($"limits must be at least 1, got {n}")) : items;
     }
 
+    /// <summary>The <c>train</c> command and its subcommands.</summary>
     public static Command Create()
     {
         var cmd = new Command("train", "Fine-tune a model (classify, ner, qa) or pre-train it (mlm), with checkpoints, resume, metrics and curves");
@@ -193,13 +194,20 @@ public static class TrainCommand
         return limit;
     }
 
-    /// <summary>Label names found in the data: sorted numerically when all are integers (SST-2's 0/1), else ordinally.</summary>
-    static List<string> LabelsOf(IEnumerable<TextExample> examples)
+    /// <summary>
+    /// Label names found in the data: its own names, sorted ordinally. Bare ids 0..n-1 (SST-2's 0/1) are named as a
+    /// Hugging Face config names labels it was given no names for, LABEL_0..LABEL_n-1, so predictions do not read as
+    /// scores; other integers keep their text (sorted numerically), so the id each one got stays visible.
+    /// </summary>
+    internal static List<string> LabelsOf(IEnumerable<TextExample> examples)
     {
         var distinct = examples.Select(e => e.Label!).Distinct().ToList();
-        return distinct.All(l => long.TryParse(l, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
-            ? distinct.OrderBy(l => long.Parse(l, CultureInfo.InvariantCulture)).ToList()
-            : distinct.OrderBy(l => l, StringComparer.Ordinal).ToList();
+        if (!distinct.All(l => long.TryParse(l, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
+            return distinct.OrderBy(l => l, StringComparer.Ordinal).ToList();
+        var ids = distinct.Select(l => long.Parse(l, CultureInfo.InvariantCulture)).Distinct().Order().ToList();
+        return ids.Count == distinct.Count && ids[0] == 0 && ids[^1] == ids.Count - 1
+            ? ids.Select(id => $"LABEL_{id}").ToList()
+            : distinct.OrderBy(l => long.Parse(l, CultureInfo.InvariantCulture)).ToList();
     }
 
     static int LabelId(TextExample e, List<string> names, string path)

@@ -6,6 +6,7 @@ namespace DistilBert.Cli.Input;
 /// (default: half the teacher's depth). Shared by init-student and distill-task.</summary>
 public static class LayerMapOption
 {
+    /// <summary>The teacher layer each student layer starts from, in student order.</summary>
     public static int[] Resolve(string? layers, int? studentLayers, int teacherLayers)
     {
         if (layers is null) return StudentExtraction.DefaultLayerMap(teacherLayers, studentLayers ?? Math.Max(1, teacherLayers / 2));

@@ -10,19 +10,29 @@ namespace DistilBert.Cli.Input;
 /// </summary>
 public sealed class PipelineRun : IDisposable
 {
+    /// <summary>The inputs to process.</summary>
     public TextInputs Inputs { get; }
+    /// <summary>The progress bar (shown for file inputs).</summary>
     public ProgressReporter Progress { get; }
+    /// <summary>Where the pipeline's warnings go.</summary>
     public Warnings Warnings { get; }
+    /// <summary>Pipeline settings from the shared options.</summary>
     public PipelineSettings Settings { get; }
+    /// <summary>Whether results are written as JSON lines.</summary>
     public bool Json { get; }
+    /// <summary>The resolved model folder.</summary>
     public string ModelPath { get; }
 
     /// <param name="columnOptions">The command's column options besides <c>--column</c>, refused for inputs without columns.</param>
+    /// <param name="options">The command's shared options.</param>
+    /// <param name="parse">The parsed command line.</param>
+    /// <param name="columns">The columns to read from a tsv, csv or jsonl input.</param>
+    /// <param name="unit">What the progress bar counts ("texts", "questions", ...).</param>
     public PipelineRun(PipelineOptions options, ParseResult parse, Data.TextColumns? columns = null, string unit = "texts",
         IEnumerable<Option<string?>>? columnOptions = null)
     {
         // A folder, or a Hub repo id resolved through the HF cache; checked before reading stdin or a large file.
-        ModelPath = Hub.ModelPath.Resolve(parse.GetValue(options.Model)!);
+        ModelPath = Hub.ModelPath.Resolve(options.GetModel(parse));
         if (!Directory.Exists(ModelPath)) throw new ModelFileException(ModelPath, "expected a model folder");
         Json = parse.GetValue(options.Json);
         Inputs = options.OpenInputs(parse, columns, columnOptions);
@@ -42,6 +52,7 @@ public sealed class PipelineRun : IDisposable
         JsonLines.Write(Console.Out, value);
     }
 
+    /// <summary>Finishes the progress bar and prints the warnings' summary.</summary>
     public void Dispose()
     {
         // "done" only when every input went through: after an error, the error line is all there is to say.

@@ -8,11 +8,13 @@ namespace DistilBert.Cli.Input;
 /// </summary>
 public sealed class TextInputs
 {
+    /// <summary>The inputs, read lazily.</summary>
     public required IEnumerable<TextExample> Examples { get; init; }
     /// <summary>An estimate of the number of inputs (for the progress bar's ETA), or null when unknown (stdin).</summary>
     public long? EstimatedCount { get; init; }
     /// <summary>True when reading a file: a progress bar is worth showing.</summary>
     public bool FromFile { get; init; }
+    /// <summary>Where the inputs come from, for messages: "arguments", "stdin" or the file's path.</summary>
     public required string Source { get; init; }
     /// <summary>True once <see cref="Examples"/> has been read to its end (a run that stopped on an error has not).</summary>
     public bool ReadToEnd => End.Reached;
@@ -21,6 +23,10 @@ public sealed class TextInputs
     sealed class EndOfInput { public bool Reached; }
 
     /// <param name="columnFlags">The column options the user gave (<c>--column</c> ...): refused for inputs without columns.</param>
+    /// <param name="texts">Texts given on the command line, used first.</param>
+    /// <param name="inputPath">A file of inputs, or '-' for stdin; stdin when neither is given.</param>
+    /// <param name="columns">The columns to read from a tsv, csv or jsonl file.</param>
+    /// <param name="skipBadLines">Warn about malformed lines and go on, instead of stopping.</param>
     /// <param name="shard">Only this shard's rows (needs a file: its rows are counted in a first pass).</param>
     public static TextInputs Open(string[]? texts, string? inputPath, TextColumns columns, bool skipBadLines, IReadOnlyList<string>? columnFlags = null,
         ShardSpec? shard = null)

@@ -19,6 +19,10 @@ public sealed class ProgressReporter : IDisposable
     int lastDecile = -1;
     bool barVisible;
 
+    /// <summary>
+    /// A progress bar of <paramref name="total"/> <paramref name="unit"/> (null when unknown), drawn only when
+    /// <paramref name="enabled"/>.
+    /// </summary>
     public ProgressReporter(long? total, string unit, bool enabled)
     {
         this.total = total is > 0 ? total : null;
@@ -26,9 +30,12 @@ public sealed class ProgressReporter : IDisposable
         this.enabled = enabled;
     }
 
+    /// <summary>Units done so far.</summary>
     public long Done => done;
+    /// <summary>Time since the bar was created.</summary>
     public TimeSpan Elapsed => clock.Elapsed;
 
+    /// <summary>Counts <paramref name="count"/> more units done and redraws when it is time to.</summary>
     public void Advance(long count)
     {
         done += count;

@@ -10,12 +10,14 @@ public sealed class ResultTable(string[] columns, ProgressReporter? progress = n
 {
     readonly List<string[]> rows = [];
 
+    /// <summary>Adds a row, flushing the table when a chunk is full.</summary>
     public void Add(params string[] cells)
     {
         rows.Add(cells);
         if (rows.Count >= chunkRows) Flush();
     }
 
+    /// <summary>Prints the buffered rows as one table.</summary>
     public void Flush()
     {
         if (rows.Count == 0) return;
@@ -27,5 +29,6 @@ public sealed class ResultTable(string[] columns, ProgressReporter? progress = n
         rows.Clear();
     }
 
+    /// <summary>A score as printed in tables: four decimals.</summary>
     public static string Score(float score) => score.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture);
 }

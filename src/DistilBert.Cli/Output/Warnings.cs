@@ -8,8 +8,10 @@ public sealed class Warnings(ProgressReporter? progress = null, int limit = 10)
 {
     int count;
 
+    /// <summary>The progress bar to clear before a warning is printed.</summary>
     public ProgressReporter? Progress { get; set; } = progress;
 
+    /// <summary>Prints <paramref name="message"/> as a warning on stderr, or only counts it past the limit.</summary>
     public void Add(string message)
     {
         count++;

@@ -24,6 +24,10 @@ public sealed class TrainingDisplay : ITrainingObserver
     TimeSpan _lastDraw = TimeSpan.FromSeconds(-1);
     int _lastPlainStep;
 
+    /// <summary>
+    /// A display that is live when <paramref name="interactive"/> (default: stdout is a terminal), plain lines
+    /// otherwise.
+    /// </summary>
     public TrainingDisplay(bool? interactive = null) => _interactive = interactive ?? !Console.IsOutputRedirected;
 
     /// <summary>Runs <paramref name="train"/> under the live display (or plainly).</summary>
@@ -38,6 +42,7 @@ public sealed class TrainingDisplay : ITrainingObserver
         });
     }
 
+    /// <summary>Shows the run's plan: examples, steps, epochs.</summary>
     public void OnStart(TrainingPlan plan)
     {
         _plan = plan;
@@ -47,6 +52,7 @@ public sealed class TrainingDisplay : ITrainingObserver
               $"{plan.TotalSteps:N0} steps, warmup {plan.WarmupSteps}{resumed}");
     }
 
+    /// <summary>Shows a finished step.</summary>
     public void OnStep(StepRecord step)
     {
         _last = step;
@@ -61,6 +67,7 @@ public sealed class TrainingDisplay : ITrainingObserver
         }
     }
 
+    /// <summary>Shows an evaluation's metrics.</summary>
     public void OnEvaluation(EvaluationRecord evaluation)
     {
         _lastEval = evaluation;
@@ -68,6 +75,7 @@ public sealed class TrainingDisplay : ITrainingObserver
         Event($"eval at step {evaluation.Step} (epoch {evaluation.Epoch:0.##}): {Metrics(evaluation)}{(evaluation.IsBest ? "  ★ best" : "")}");
     }
 
+    /// <summary>Notes a checkpoint saved at <paramref name="step"/> to <paramref name="path"/>.</summary>
     public void OnCheckpoint(int step, string path) => Event($"checkpoint at step {step} → {path}");
 
     void Event(string text)

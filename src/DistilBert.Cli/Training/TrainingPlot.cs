@@ -7,6 +7,7 @@ namespace DistilBert.Cli.Training;
 /// metric over steps on the right.</summary>
 public static class TrainingPlot
 {
+    /// <summary>The PNG's name in the run folder.</summary>
     public const string FileName = "curves.png";
 
     /// <summary>Draws <paramref name="metricsPath"/> (metrics.jsonl) into <paramref name="pngPath"/>; false when there is nothing to draw.</summary>

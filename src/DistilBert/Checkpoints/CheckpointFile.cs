@@ -4,14 +4,30 @@ using System.Text.Json;
 namespace DistilBert.Checkpoints;
 
 /// <summary>The checkpoint formats we read.</summary>
-public enum CheckpointFormat { SafeTensors, SafeTensorsSharded, TorchZip, TorchZipSharded, TorchLegacy }
+public enum CheckpointFormat
+{
+    /// <summary>One model.safetensors file.</summary>
+    SafeTensors,
+    /// <summary>model.safetensors.index.json and its shards.</summary>
+    SafeTensorsSharded,
+    /// <summary>One pytorch_model.bin in PyTorch's zip format (torch 1.6 and later).</summary>
+    TorchZip,
+    /// <summary>pytorch_model.bin.index.json and its zip shards.</summary>
+    TorchZipSharded,
+    /// <summary>One pytorch_model.bin in PyTorch's legacy format (before torch 1.6: not a zip).</summary>
+    TorchLegacy,
+}
 
 /// <summary>Opens a model's weights from a folder or a file, whatever HF format they are in.</summary>
 public static class CheckpointFile
 {
+    /// <summary>The single-file safetensors name in HF folders.</summary>
     public const string SafeTensorsName = "model.safetensors";
+    /// <summary>The index of sharded safetensors.</summary>
     public const string SafeTensorsIndexName = "model.safetensors.index.json";
+    /// <summary>The single-file PyTorch name in HF folders.</summary>
     public const string TorchName = "pytorch_model.bin";
+    /// <summary>The index of sharded PyTorch checkpoints.</summary>
     public const string TorchIndexName = "pytorch_model.bin.index.json";
 
     /// <summary>
@@ -71,14 +87,18 @@ public static class CheckpointFile
 /// </summary>
 public sealed class ShardedTensorSource : ITensorSource
 {
+    /// <summary>An index larger than this is refused before it is read.</summary>
     public const long MaxIndexBytes = 64L * 1024 * 1024;
 
     readonly List<ITensorSource> _shards;
     readonly Dictionary<string, ITensorSource> _owner;
     readonly Dictionary<string, TensorInfo> _byName;
 
+    /// <inheritdoc/>
     public string FilePath { get; }
+    /// <inheritdoc/>
     public IReadOnlyList<TensorInfo> Tensors { get; }
+    /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Metadata { get; }
     /// <summary>The shard files, in the order the index first names them.</summary>
     public IReadOnlyList<string> ShardPaths => _shards.Select(s => s.FilePath).ToList();
@@ -89,6 +109,7 @@ public sealed class ShardedTensorSource : ITensorSource
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
+    /// <summary>Opens the index at <paramref name="indexPath"/> and every shard it names.</summary>
     public static ShardedTensorSource Open(string indexPath)
     {
         var length = new FileInfo(indexPath).Length;
@@ -150,9 +171,13 @@ public sealed class ShardedTensorSource : ITensorSource
     ITensorSource Owner(string name) =>
         _owner.TryGetValue(name, out var s) ? s : throw new ModelFileException(FilePath, $"no tensor named '{name}'");
 
+    /// <inheritdoc/>
     public bool Contains(string name) => _byName.ContainsKey(name);
+    /// <inheritdoc/>
     public TensorInfo Info(string name) => _byName.TryGetValue(name, out var i) ? i : throw new ModelFileException(FilePath, $"no tensor named '{name}'");
+    /// <inheritdoc/>
     public void ReadFloat32(string name, Span<float> destination) => Owner(name).ReadFloat32(name, destination);
+    /// <inheritdoc/>
     public long[] ReadInt64(string name) => Owner(name).ReadInt64(name);
 
     public void Dispose()

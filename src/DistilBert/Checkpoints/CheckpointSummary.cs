@@ -36,6 +36,10 @@ public sealed record CheckpointSummary(
             ("layer_norm_eps", "1e-12"), ("problem_type", "null")],
     };
 
+    /// <summary>
+    /// Summarises the checkpoint in <paramref name="folderOrFile"/>: architecture, config, parameter counts and
+    /// tensors.
+    /// </summary>
     public static CheckpointSummary Create(string folderOrFile)
     {
         using var source = CheckpointFile.Open(folderOrFile);
@@ -74,6 +78,7 @@ public sealed record CheckpointSummary(
         return new CheckpointSummary(source.FilePath, format, configPath, architecture, modelType, fields, parameters, byDType, source.Tensors.ToList(), tied);
     }
 
+    /// <summary>The summary as JSON, as <c>distilbert info --json</c> prints it.</summary>
     public string ToJson() => new JsonObject
     {
         ["weights"] = WeightsPath,

@@ -5,6 +5,7 @@ namespace DistilBert.Checkpoints;
 /// <summary>Writes a model folder that transformers' <c>from_pretrained</c> loads: config.json, model.safetensors, tokenizer files.</summary>
 public static class ModelFolder
 {
+    /// <summary>The config file's name in HF folders.</summary>
     public const string ConfigName = "config.json";
     /// <summary>A config.json larger than this is refused before it is read.</summary>
     public const long MaxConfigBytes = 8L << 20;

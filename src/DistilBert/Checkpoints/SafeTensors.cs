@@ -9,9 +9,15 @@ namespace DistilBert.Checkpoints;
 /// <summary>One tensor to write: name, dtype, shape and its little-endian C-order bytes.</summary>
 public sealed record TensorToWrite(string Name, TensorDType DType, long[] Shape, ReadOnlyMemory<byte> Data)
 {
+    /// <summary>
+    /// A float32 tensor named <paramref name="name"/> of <paramref name="shape"/> holding <paramref name="values"/>.
+    /// </summary>
     public static TensorToWrite Float32(string name, long[] shape, ReadOnlySpan<float> values) =>
         new(name, TensorDType.F32, shape, MemoryMarshal.AsBytes(values).ToArray());
 
+    /// <summary>
+    /// An int64 tensor named <paramref name="name"/> of <paramref name="shape"/> holding <paramref name="values"/>.
+    /// </summary>
     public static TensorToWrite Int64(string name, long[] shape, ReadOnlySpan<long> values) =>
         new(name, TensorDType.I64, shape, MemoryMarshal.AsBytes(values).ToArray());
 
@@ -46,6 +52,7 @@ public static class SafeTensors
     /// <summary>Headers beyond this are refused: a crafted length must not make us allocate gigabytes.</summary>
     public const long MaxHeaderBytes = 100L * 1024 * 1024;
 
+    /// <summary>Opens the safetensors file at <paramref name="path"/> (memory-mapped, header validated).</summary>
     public static SafeTensorsFile Open(string path) => SafeTensorsFile.Open(path);
 
     /// <summary>
@@ -108,8 +115,11 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
     readonly Dictionary<string, TensorInfo> _byName;
     bool _disposed;
 
+    /// <inheritdoc/>
     public string FilePath { get; }
+    /// <inheritdoc/>
     public IReadOnlyList<TensorInfo> Tensors { get; }
+    /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     SafeTensorsFile(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, long dataStart,
@@ -123,6 +133,9 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         _base = p + _view.PointerOffset;
     }
 
+    /// <summary>
+    /// Opens the safetensors file at <paramref name="path"/>: maps it and validates its header against the file's size.
+    /// </summary>
     public static SafeTensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
@@ -221,8 +234,10 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         return new TensorInfo(name, dtype, shape.ToArray(), begin, bytes);
     }
 
+    /// <inheritdoc/>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
+    /// <inheritdoc/>
     public TensorInfo Info(string name) =>
         _byName.TryGetValue(name, out var info) ? info : throw new ModelFileException(FilePath, $"no tensor named '{name}'");
 
@@ -245,6 +260,7 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         return MemoryMarshal.Cast<byte, float>(GetBytes(name));
     }
 
+    /// <inheritdoc/>
     public void ReadFloat32(string name, Span<float> destination)
     {
         var info = Info(name);
@@ -253,6 +269,7 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         TensorConversion.ToFloat32(FilePath, info, GetBytes(name), destination);
     }
 
+    /// <inheritdoc/>
     public long[] ReadInt64(string name) => TensorConversion.ToInt64(FilePath, Info(name), GetBytes(name));
 
     public void Dispose()

@@ -11,6 +11,7 @@ namespace DistilBert.Checkpoints;
 /// </summary>
 public sealed class LoadReport
 {
+    /// <summary>The checkpoint the parameters were read from.</summary>
     public required string Source { get; init; }
     /// <summary>Registry parameters (primary names) with no tensor in the checkpoint: they keep their initial values.</summary>
     public required IReadOnlyList<string> Missing { get; init; }
@@ -21,8 +22,10 @@ public sealed class LoadReport
     /// <summary>Buffers HF stores but recomputes (<c>embeddings.position_ids</c>): skipped, not a problem.</summary>
     public required IReadOnlyList<string> IgnoredBuffers { get; init; }
 
+    /// <summary>True when every parameter was read from the checkpoint.</summary>
     public bool IsComplete => Missing.Count == 0;
 
+    /// <summary>The report as text: counts, then the missing and unexpected names.</summary>
     public override string ToString()
     {
         var sb = new StringBuilder();

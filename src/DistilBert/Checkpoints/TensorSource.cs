@@ -1,10 +1,34 @@
 namespace DistilBert.Checkpoints;
 
 /// <summary>Element types found in safetensors and torch checkpoints (safetensors' spelling).</summary>
-public enum TensorDType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL }
+public enum TensorDType
+{
+    /// <summary>64-bit float.</summary>
+    F64,
+    /// <summary>32-bit float.</summary>
+    F32,
+    /// <summary>16-bit IEEE float.</summary>
+    F16,
+    /// <summary>16-bit brain float.</summary>
+    BF16,
+    /// <summary>64-bit signed integer.</summary>
+    I64,
+    /// <summary>32-bit signed integer.</summary>
+    I32,
+    /// <summary>16-bit signed integer.</summary>
+    I16,
+    /// <summary>8-bit signed integer.</summary>
+    I8,
+    /// <summary>8-bit unsigned integer.</summary>
+    U8,
+    /// <summary>Boolean, one byte each.</summary>
+    BOOL,
+}
 
+/// <summary>Sizes, names and parsing of <see cref="TensorDType"/>. Stateless: safe to call from many threads.</summary>
 public static class TensorDTypes
 {
+    /// <summary>Bytes per element of <paramref name="t"/>.</summary>
     public static int SizeOf(TensorDType t) => t switch
     {
         TensorDType.F64 or TensorDType.I64 => 8,
@@ -13,6 +37,7 @@ public static class TensorDTypes
         _ => 1,
     };
 
+    /// <summary>Parses a safetensors dtype name (F32, BF16, ...).</summary>
     public static bool TryParse(string text, out TensorDType dtype)
     {
         switch (text)
@@ -31,17 +56,20 @@ public static class TensorDTypes
         }
     }
 
+    /// <summary>The safetensors name of <paramref name="t"/>.</summary>
     public static string Name(TensorDType t) => t.ToString();
 }
 
 /// <summary>Where a tensor lives in its file: name, element type, shape, and byte range of its data.</summary>
 public sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, long DataOffset, long ByteLength)
 {
+    /// <summary>Elements in the tensor: the product of its shape.</summary>
     public long ElementCount
     {
         get { long n = 1; foreach (var d in Shape) n *= d; return n; }
     }
 
+    /// <summary>The shape as text, <c>[30522, 768]</c>.</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 
@@ -51,10 +79,17 @@ public sealed record TensorInfo(string Name, TensorDType DType, long[] Shape, lo
 /// </summary>
 public interface ITensorSource : IDisposable
 {
+    /// <summary>The file (or index) the tensors come from.</summary>
     string FilePath { get; }
+    /// <summary>Every tensor, in file order.</summary>
     IReadOnlyList<TensorInfo> Tensors { get; }
+    /// <summary>The file's string metadata (safetensors <c>__metadata__</c>).</summary>
     IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>Whether a tensor named <paramref name="name"/> exists.</summary>
     bool Contains(string name);
+    /// <summary>
+    /// The tensor named <paramref name="name"/>; a missing one is a <see cref="ModelFileException"/>.
+    /// </summary>
     TensorInfo Info(string name);
     /// <summary>Reads a floating-point tensor (F32, F16, BF16, F64) as float32 into <paramref name="destination"/>.</summary>
     void ReadFloat32(string name, Span<float> destination);
@@ -62,8 +97,10 @@ public interface ITensorSource : IDisposable
     long[] ReadInt64(string name);
 }
 
+/// <summary>Reads of whole tensors; as safe to call from many threads as the source read from.</summary>
 public static class TensorSourceExtensions
 {
+    /// <summary>The tensor named <paramref name="name"/> as a new float32 array.</summary>
     public static float[] ReadFloat32(this ITensorSource source, string name)
     {
         var info = source.Info(name);

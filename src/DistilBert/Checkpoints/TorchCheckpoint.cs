@@ -33,8 +33,11 @@ public sealed class TorchCheckpointFile : ITensorSource
     readonly Dictionary<string, TensorInfo> _byName;
     readonly Dictionary<string, TorchTensorRef> _refs;
 
+    /// <inheritdoc/>
     public string FilePath { get; }
+    /// <inheritdoc/>
     public IReadOnlyList<TensorInfo> Tensors { get; }
+    /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string> { ["format"] = "pt" };
     /// <summary>True for the pre-zip torch.save format.</summary>
     public bool IsLegacyFormat => _storages is LegacyStorages;
@@ -55,6 +58,9 @@ public sealed class TorchCheckpointFile : ITensorSource
 
     static long ElementCount(long[] shape) { long n = 1; foreach (var d in shape) n *= d; return n; }
 
+    /// <summary>
+    /// Opens the PyTorch checkpoint at <paramref name="path"/> (zip or legacy) through the restricted unpickler.
+    /// </summary>
     public static TorchCheckpointFile Open(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
@@ -322,8 +328,10 @@ public sealed class TorchCheckpointFile : ITensorSource
         public void Dispose() => stream.Dispose();
     }
 
+    /// <inheritdoc/>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
+    /// <inheritdoc/>
     public TensorInfo Info(string name) =>
         _byName.TryGetValue(name, out var info) ? info : throw new ModelFileException(FilePath, $"no tensor named '{name}'");
 
@@ -371,6 +379,7 @@ public sealed class TorchCheckpointFile : ITensorSource
         return true;
     }
 
+    /// <inheritdoc/>
     public void ReadFloat32(string name, Span<float> destination)
     {
         var info = Info(name);
@@ -379,6 +388,7 @@ public sealed class TorchCheckpointFile : ITensorSource
         TensorConversion.ToFloat32(FilePath, info, ReadElements(name).Span, destination);
     }
 
+    /// <inheritdoc/>
     public long[] ReadInt64(string name) => TensorConversion.ToInt64(FilePath, Info(name), ReadElements(name).Span);
 
     public void Dispose() => _storages.Dispose();

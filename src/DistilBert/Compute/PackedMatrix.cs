@@ -7,7 +7,7 @@ namespace DistilBert.Compute;
 /// <c>48</c> columns, each stored k-major ([k, 48], zero-padded past n), in pinned 64-byte-aligned memory. Weights are
 /// packed at load (<see cref="FromLinearWeight"/>) and re-packed in place after an optimizer step
 /// (<see cref="Repack"/>); <see cref="Linear.Forward(ReadOnlySpan{float}, int, PackedMatrix, ReadOnlySpan{float},
-/// Span{float}, Epilogue)"/> then multiplies without touching the original layout again.
+/// Span{float}, Epilogue, ReadOnlySpan{int})"/> then multiplies without touching the original layout again.
 /// </summary>
 public sealed unsafe class PackedMatrix
 {

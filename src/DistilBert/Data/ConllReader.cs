@@ -15,6 +15,7 @@ public static class ConllReader
     const string Expected = "expected CoNLL: one token per line, 'token<TAB>tag' (or space-separated columns, the tag last), " +
         "a blank line between sentences";
 
+    /// <summary>Reads the sentences of the CoNLL file at <paramref name="path"/>.</summary>
     public static IEnumerable<TaggedSentence> Read(string path)
     {
         var tokens = new List<string>();

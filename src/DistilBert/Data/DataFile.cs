@@ -59,6 +59,10 @@ public static class DataFile
 /// </summary>
 public static class TextLinesReader
 {
+    /// <summary>
+    /// The lines of <paramref name="path"/> (.gz read through), numbered from 1; blank lines only when <paramref
+    /// name="keepBlankLines"/>.
+    /// </summary>
     public static IEnumerable<TextLine> Read(string path, bool keepBlankLines = false)
     {
         foreach (var (line, text) in DataFile.ReadLines(path))

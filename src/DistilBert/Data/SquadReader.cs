@@ -20,6 +20,7 @@ public static class SquadReader
     const string Shape = "expected SQuAD v1.1 json: {\"data\": [{\"title\", \"paragraphs\": [{\"context\", \"qas\": " +
         "[{\"id\", \"question\", \"answers\": [{\"text\", \"answer_start\"}]}]}]}]}";
 
+    /// <summary>Reads the questions of the SQuAD v1.1 file at <paramref name="path"/>.</summary>
     public static IEnumerable<SquadExample> Read(string path)
     {
         JsonDocument document;

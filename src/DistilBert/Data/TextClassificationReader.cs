@@ -28,6 +28,10 @@ public static class TextClassificationReader
     static readonly string[] PairNames = ["text_pair", "sentence2", "context"];
     static readonly string[] LabelNames = ["label", "labels"];
 
+    /// <summary>
+    /// Reads texts, pairs and labels from <paramref name="path"/>: tsv, csv, jsonl (by extension, optionally .gz) or
+    /// plain lines.
+    /// </summary>
     public static IEnumerable<TextExample> Read(string path, TextColumns? columns = null, Action<DataFileException>? onBadLine = null)
     {
         columns ??= new TextColumns();
@@ -50,6 +54,9 @@ public static class TextClassificationReader
         foreach (var line in TextLinesReader.Read(path)) yield return new TextExample(line.Line, line.Text);
     }
 
+    /// <summary>
+    /// Reads texts, pairs and labels from the delimited file at <paramref name="path"/>, with or without a header.
+    /// </summary>
     public static IEnumerable<TextExample> ReadDelimited(string path, char delimiter, TextColumns columns, Action<DataFileException>? onBadLine = null)
     {
         int textIndex = -1, pairIndex = -1, labelIndex = -1, fieldCount = 0;
@@ -149,6 +156,7 @@ public static class TextClassificationReader
         return (text, pair, label);
     }
 
+    /// <summary>Reads texts, pairs and labels from the JSON-lines file at <paramref name="path"/>.</summary>
     public static IEnumerable<TextExample> ReadJsonLines(string path, TextColumns columns, Action<DataFileException>? onBadLine = null)
     {
         foreach (var (line, json) in DataFile.ReadLines(path))

@@ -11,9 +11,14 @@ namespace DistilBert.Hub;
 /// </summary>
 public sealed partial class HubCache
 {
+    /// <summary>The repo id, <c>org/name</c>.</summary>
     public string RepoId { get; }
+    /// <summary>The repo's folder in the cache, <c>models--org--name</c>.</summary>
     public string RepoDir { get; }
 
+    /// <summary>
+    /// The cache folder of <paramref name="repoId"/> under <paramref name="cacheDir"/>; the id is checked first.
+    /// </summary>
     public HubCache(string cacheDir, string repoId)
     {
         ValidateRepoId(repoId);
@@ -30,13 +35,18 @@ public sealed partial class HubCache
     [GeneratedRegex(@"^[A-Za-z0-9_.\-]{1,128}$")]
     private static partial Regex SafeNamePattern();
 
+    /// <summary>
+    /// Whether <paramref name="text"/> is a Hub repo id (<c>name</c> or <c>org/name</c>) rather than a path.
+    /// </summary>
     public static bool IsRepoId(string text) => RepoIdPattern().IsMatch(text) && !text.Contains("..") && !text.EndsWith(".git", StringComparison.Ordinal);
 
+    /// <summary>Throws <see cref="HubException"/> when <paramref name="repoId"/> is not a valid repo id.</summary>
     public static void ValidateRepoId(string repoId)
     {
         if (!IsRepoId(repoId)) throw new HubException($"'{repoId}' is not a valid Hub repo id (expected 'name' or 'org/name' of letters, digits, '-', '_', '.')");
     }
 
+    /// <summary>Whether <paramref name="revision"/> is a 40-hex-digit commit hash.</summary>
     public static bool IsCommitHash(string revision) => CommitPattern().IsMatch(revision);
 
     /// <summary>A revision (branch, tag, "refs/pr/1", commit) is a path under refs/: plain segments only.</summary>
@@ -61,12 +71,18 @@ public sealed partial class HubCache
             throw new HubException($"{repoId}/{fileName}: the server's etag '{etag}' is not a plain blob name");
     }
 
+    /// <summary>The blob file of the content with ETag <paramref name="etag"/>.</summary>
     public string BlobPath(string etag) => Path.Combine(RepoDir, "blobs", etag);
     /// <summary>huggingface_hub's lock file for a blob: &lt;cache&gt;/.locks/models--org--name/&lt;etag&gt;.lock.</summary>
     public string LockPath(string etag) => Path.Combine(Path.GetDirectoryName(RepoDir)!, ".locks", Path.GetFileName(RepoDir), etag + ".lock");
+    /// <summary>The file holding the commit that <paramref name="revision"/> (a branch or tag) points to.</summary>
     public string RefPath(string revision) => Path.Combine([RepoDir, "refs", .. revision.Split('/')]);
+    /// <summary>The snapshot folder of <paramref name="commit"/>.</summary>
     public string SnapshotDir(string commit) => Path.Combine(RepoDir, "snapshots", commit);
 
+    /// <summary>
+    /// The path of <paramref name="fileName"/> in the snapshot of <paramref name="commit"/>, checked to stay inside it.
+    /// </summary>
     public string SnapshotFile(string commit, string fileName)
     {
         var dir = SnapshotDir(commit);
@@ -87,6 +103,7 @@ public sealed partial class HubCache
         return IsCommitHash(commit) ? commit : null;
     }
 
+    /// <summary>Records that <paramref name="revision"/> points to <paramref name="commit"/>.</summary>
     public void WriteRef(string revision, string commit)
     {
         if (revision == commit) return;

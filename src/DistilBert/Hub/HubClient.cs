@@ -24,8 +24,12 @@ public sealed class HubClient : IDisposable
     readonly HttpClient _http;
     readonly Uri _endpoint;
 
+    /// <summary>Where and how this client reaches the Hub.</summary>
     public HubOptions Options => _options;
 
+    /// <summary>
+    /// A client for <paramref name="options"/>; <paramref name="handler"/> replaces the HTTP stack (tests, proxies).
+    /// </summary>
     public HubClient(HubOptions options, HttpMessageHandler? handler = null)
     {
         _options = options;
@@ -123,6 +127,10 @@ public sealed class HubClient : IDisposable
         return dir;
     }
 
+    /// <summary>One file resolved into the cache. Immutable: safe to share between threads.</summary>
+    /// <param name="Path">The file's path in the cache's snapshot folder.</param>
+    /// <param name="Commit">The commit the revision resolved to.</param>
+    /// <param name="Etag">The file's ETag: its blob name in the cache.</param>
     public sealed record FileResult(string Path, string Commit, string Etag);
 
     /// <summary>The Hub did not answer at all (network down, DNS, timeout): the caller may fall back to the cache.</summary>

@@ -3,6 +3,7 @@ namespace DistilBert.Hub;
 /// <summary>A Hugging Face Hub request failed or its answer cannot be trusted (message names the repo, file and reason).</summary>
 public sealed class HubException : DistilBertException
 {
+    /// <summary>Creates the error with its message, naming the repo, file and reason.</summary>
     public HubException(string message, Exception? inner = null) : base(message, inner) { }
 }
 
@@ -13,8 +14,10 @@ public sealed class HubException : DistilBertException
 /// </summary>
 public sealed record HubOptions
 {
+    /// <summary>huggingface.co, the endpoint when HF_ENDPOINT is not set.</summary>
     public const string DefaultEndpoint = "https://huggingface.co";
 
+    /// <summary>The Hub's base URL (HF_ENDPOINT).</summary>
     public string Endpoint { get; init; } = DefaultEndpoint;
     /// <summary>Sent as <c>Authorization: Bearer</c> to the endpoint's host only (never to a CDN it redirects to).</summary>
     public string? Token { get; init; }
@@ -22,10 +25,18 @@ public sealed record HubOptions
     public required string CacheDir { get; init; }
     /// <summary>Never touch the network; serve from the cache or fail naming the missing file.</summary>
     public bool Offline { get; init; }
+    /// <summary>How long one request may take before it fails.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The options the process environment names (HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE).
+    /// </summary>
     public static HubOptions FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable);
 
+    /// <summary>
+    /// The options the variables read through <paramref name="env"/> name, with huggingface_hub's defaults and
+    /// precedence.
+    /// </summary>
     public static HubOptions FromEnvironment(Func<string, string?> env)
     {
         static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;

@@ -15,6 +15,7 @@ public sealed class ClassificationMetrics
     readonly Dictionary<string, (int TruePositive, int Predicted, int Gold)> counts = new(StringComparer.Ordinal);
     int total, correct;
 
+    /// <summary>Counts one example.</summary>
     public void Add(string gold, string predicted)
     {
         total++;
@@ -29,6 +30,7 @@ public sealed class ClassificationMetrics
         counts[label] = (c.TruePositive + truePositive, c.Predicted + predicted, c.Gold + goldCount);
     }
 
+    /// <summary>Accuracy, and precision, recall and F1 per label and averaged, over the examples counted.</summary>
     public ClassificationReport Report()
     {
         var perClass = counts.OrderBy(kv => kv.Key, StringComparer.Ordinal)
@@ -39,6 +41,7 @@ public sealed class ClassificationMetrics
         return new ClassificationReport(total, accuracy, macroF1, perClass);
     }
 
+    /// <summary>The report over pairs of <paramref name="gold"/> and <paramref name="predicted"/> labels.</summary>
     public static ClassificationReport Compute(IEnumerable<string> gold, IEnumerable<string> predicted)
     {
         var metrics = new ClassificationMetrics();

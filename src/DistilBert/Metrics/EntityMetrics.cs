@@ -6,6 +6,7 @@ public readonly record struct TagSpan(string Type, int Start, int End);
 /// <summary>Entity-level micro precision/recall/F1 and per-type scores, as seqeval reports them.</summary>
 public sealed record EntityReport(int Sentences, double Precision, double Recall, double F1, double TokenAccuracy, IReadOnlyList<ClassScores> PerType)
 {
+    /// <summary>Entities in the gold tags.</summary>
     public int GoldEntities => PerType.Sum(t => t.Support);
 }
 
@@ -20,6 +21,7 @@ public sealed class EntityMetrics
     int sentences;
     long tokens, tokensCorrect;
 
+    /// <summary>Counts one sentence's entities, as seqeval does (IOB2).</summary>
     public void Add(IReadOnlyList<string> goldTags, IReadOnlyList<string> predictedTags)
     {
         if (goldTags.Count != predictedTags.Count)
@@ -40,6 +42,7 @@ public sealed class EntityMetrics
         counts[type] = (c.TruePositive + truePositive, c.Predicted + predicted, c.Gold + gold);
     }
 
+    /// <summary>Precision, recall and F1 per entity type and micro-averaged, over the sentences counted.</summary>
     public EntityReport Report()
     {
         var perType = counts.OrderBy(kv => kv.Key, StringComparer.Ordinal)

@@ -16,6 +16,7 @@ public sealed partial class SquadMetrics
     double exactSum, f1Sum;
     int count;
 
+    /// <summary>Counts one answer against its gold answers (the best match counts).</summary>
     public void Add(string prediction, IReadOnlyList<string> goldAnswers)
     {
         count++;
@@ -24,6 +25,7 @@ public sealed partial class SquadMetrics
         f1Sum += goldAnswers.Max(g => F1(prediction, g));
     }
 
+    /// <summary>Exact match and F1 in percent, averaged over the answers counted.</summary>
     public SquadReport Report() => new(count, count == 0 ? 0 : 100.0 * exactSum / count, count == 0 ? 0 : 100.0 * f1Sum / count);
 
     [GeneratedRegex(@"\b(a|an|the)\b")]
@@ -32,6 +34,7 @@ public sealed partial class SquadMetrics
     // Python's string.punctuation: the 32 ASCII punctuation characters.
     const string Punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
+    /// <summary>SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.</summary>
     public static string Normalize(string text)
     {
         var lower = text.ToLowerInvariant();
@@ -45,8 +48,10 @@ public sealed partial class SquadMetrics
     static string[] SplitWhitespace(string text) =>
         text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>1 when the normalised answers are equal, else 0.</summary>
     public static double ExactMatch(string prediction, string gold) => Normalize(prediction) == Normalize(gold) ? 1 : 0;
 
+    /// <summary>The token-overlap F1 of the normalised answers.</summary>
     public static double F1(string prediction, string gold)
     {
         var predicted = SplitWhitespace(Normalize(prediction));

@@ -4,18 +4,29 @@ namespace DistilBert.Modeling;
 public sealed class BertConfig : ModelConfig
 {
     public override string ModelType => "bert";
+    /// <summary>Hidden size (<c>hidden_size</c>).</summary>
     public int HiddenSizeValue { get; set; } = 768;
+    /// <summary>Transformer layers (<c>num_hidden_layers</c>).</summary>
     public int NumHiddenLayers { get; set; } = 12;
+    /// <summary>Attention heads (<c>num_attention_heads</c>).</summary>
     public int NumAttentionHeads { get; set; } = 12;
+    /// <summary>Feed-forward width (<c>intermediate_size</c>).</summary>
     public int IntermediateSizeValue { get; set; } = 3072;
+    /// <summary>Feed-forward activation (<c>hidden_act</c>).</summary>
     public string HiddenAct { get; set; } = "gelu";
+    /// <summary>Dropout probability of embeddings and layer outputs (<c>hidden_dropout_prob</c>).</summary>
     public double HiddenDropoutProb { get; set; } = 0.1;
+    /// <summary>Dropout probability of attention weights (<c>attention_probs_dropout_prob</c>).</summary>
     public double AttentionProbsDropoutProb { get; set; } = 0.1;
+    /// <summary>Token types (<c>type_vocab_size</c>): 2 for sentence pairs.</summary>
     public int TypeVocabSize { get; set; } = 2;
+    /// <summary>Epsilon of every LayerNorm (<c>layer_norm_eps</c>).</summary>
     public double LayerNormEpsValue { get; set; } = 1e-12;
     /// <summary>Dropout of the classification heads; null means hidden_dropout_prob.</summary>
     public double? ClassifierDropout { get; set; }
+    /// <summary>Position embedding kind; only <c>absolute</c> is supported.</summary>
     public string PositionEmbeddingType { get; set; } = "absolute";
+    /// <summary>HF's <c>use_cache</c>, kept for round trips (BERT encoders have no cache).</summary>
     public bool UseCache { get; set; } = true;
 
     public override int HiddenSize => HiddenSizeValue;

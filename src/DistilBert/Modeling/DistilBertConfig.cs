@@ -4,16 +4,27 @@ namespace DistilBert.Modeling;
 public sealed class DistilBertConfig : ModelConfig
 {
     public override string ModelType => "distilbert";
+    /// <summary>Hidden size (<c>dim</c>).</summary>
     public int Dim { get; set; } = 768;
+    /// <summary>Transformer layers (<c>n_layers</c>).</summary>
     public int NLayers { get; set; } = 6;
+    /// <summary>Attention heads (<c>n_heads</c>).</summary>
     public int NHeads { get; set; } = 12;
+    /// <summary>Feed-forward width (<c>hidden_dim</c>).</summary>
     public int HiddenDim { get; set; } = 3072;
+    /// <summary>Feed-forward activation (<c>activation</c>).</summary>
     public string ActivationName { get; set; } = "gelu";
+    /// <summary>Whether position embeddings are fixed sinusoids (<c>sinusoidal_pos_embds</c>).</summary>
     public bool SinusoidalPosEmbds { get; set; }
+    /// <summary>Dropout probability of embeddings and layer outputs (<c>dropout</c>).</summary>
     public double Dropout { get; set; } = 0.1;
+    /// <summary>Dropout probability of attention weights (<c>attention_dropout</c>).</summary>
     public double AttentionDropout { get; set; } = 0.1;
+    /// <summary>Dropout before the question-answering head (<c>qa_dropout</c>).</summary>
     public double QaDropout { get; set; } = 0.1;
+    /// <summary>Dropout before the sequence-classification head (<c>seq_classif_dropout</c>).</summary>
     public double SeqClassifDropout { get; set; } = 0.2;
+    /// <summary>Whether the MLM projector shares the word embeddings (<c>tie_word_embeddings</c>).</summary>
     public bool TieWeights { get; set; } = true;
 
     public override int HiddenSize => Dim;

@@ -13,18 +13,27 @@ namespace DistilBert.Modeling;
 /// <remarks>Thread-safety: constants.</remarks>
 public static class ConfigLimits
 {
+    /// <summary>Largest hidden size a config may name.</summary>
     public const int HiddenSize = 16_384;
+    /// <summary>Most layers a config may name.</summary>
     public const int Layers = 256;
+    /// <summary>Largest intermediate (FFN) size a config may name.</summary>
     public const int IntermediateSize = 65_536;
+    /// <summary>Largest vocabulary a config may name.</summary>
     public const int VocabSize = 1 << 20;
+    /// <summary>Most positions a config may name.</summary>
     public const int MaxPositionEmbeddings = 1 << 16;
+    /// <summary>Most token types a config may name.</summary>
     public const int TypeVocabSize = 1_024;
+    /// <summary>Most labels a config may name.</summary>
     public const int Labels = 1 << 16;
     /// <summary>Embeddings and layers together: 2^31 parameters, 8 GiB of float32.</summary>
     public const long Parameters = 1L << 31;
+    /// <summary>Largest config.json read.</summary>
     public const long ConfigBytes = Checkpoints.ModelFolder.MaxConfigBytes;
     /// <summary>layer_norm_eps is used as a float32: from its smallest normal number up to 1.</summary>
     public const double MinLayerNormEps = 1.1754943508222875e-38;
+    /// <summary>Largest layer_norm_eps accepted.</summary>
     public const double MaxLayerNormEps = 1;
 }
 
@@ -39,34 +48,50 @@ public abstract class ModelConfig
     protected readonly SortedDictionary<string, JsonNode?> Unknown = new(StringComparer.Ordinal);
     readonly HashSet<string> _presentInSource = new(StringComparer.Ordinal);
 
+    /// <summary>HF's <c>model_type</c>: <c>distilbert</c> or <c>bert</c>.</summary>
     public abstract string ModelType { get; }
+    /// <summary>HF's <c>architectures</c>: the model classes the folder was saved from.</summary>
     public List<string>? Architectures { get; set; }
     /// <summary>Label names by class index; its count is num_labels (HF default: LABEL_0, LABEL_1).</summary>
     public SortedDictionary<int, string> Id2Label { get; set; } = DefaultLabels(2);
+    /// <summary>Class index by label name (HF's <c>label2id</c>).</summary>
     public Dictionary<string, int> Label2Id { get; set; } = DefaultLabels(2).ToDictionary(kv => kv.Value, kv => kv.Key);
     /// <summary>"regression", "single_label_classification", "multi_label_classification" or null (decided by the labels).</summary>
     public string? ProblemType { get; set; }
+    /// <summary>Id of the padding token.</summary>
     public int PadTokenId { get; set; }
+    /// <summary>Standard deviation of the normal distribution weights are initialised from.</summary>
     public double InitializerRange { get; set; } = 0.02;
+    /// <summary>Tokens in the vocabulary: rows of the word embeddings.</summary>
     public int VocabSize { get; set; } = 30522;
+    /// <summary>Most tokens per sequence: rows of the position embeddings.</summary>
     public int MaxPositionEmbeddings { get; set; } = 512;
     /// <summary>HF's tie_word_embeddings (default true): the MLM projector/decoder is the word-embedding matrix.</summary>
     public bool TieWordEmbeddings { get; set; } = true;
 
+    /// <summary>Labels of a classification head: the count of <see cref="Id2Label"/>.</summary>
     public int NumLabels => Id2Label.Count;
 
     // Architecture-neutral view used by the layers.
+    /// <summary>Width of every token vector.</summary>
     public abstract int HiddenSize { get; }
+    /// <summary>Transformer layers.</summary>
     public abstract int NumLayers { get; }
+    /// <summary>Attention heads per layer.</summary>
     public abstract int NumHeads { get; }
+    /// <summary>Width of the feed-forward layer.</summary>
     public abstract int IntermediateSize { get; }
+    /// <summary>The feed-forward activation's HF name (gelu or relu).</summary>
     public abstract string Activation { get; }
+    /// <summary>Epsilon of every LayerNorm.</summary>
     public abstract float LayerNormEps { get; }
     /// <summary>Rows of the token-type (segment) embedding: BERT's type_vocab_size; DistilBERT has none.</summary>
     public virtual int TokenTypes => 0;
 
+    /// <summary>Activations the engine implements.</summary>
     public static readonly string[] KnownActivations = ["gelu", "relu"];
 
+    /// <summary>HF's default label names for <paramref name="count"/> labels: LABEL_0, LABEL_1, ...</summary>
     public static SortedDictionary<int, string> DefaultLabels(int count)
     {
         var d = new SortedDictionary<int, string>();
@@ -92,6 +117,10 @@ public abstract class ModelConfig
         return Parse(File.ReadAllText(path), path);
     }
 
+    /// <summary>
+    /// Parses a config.json of either family (by <c>model_type</c>), checking every field; errors name <paramref
+    /// name="filePath"/> and the field.
+    /// </summary>
     public static ModelConfig Parse(string json, string? filePath = null)
     {
         JsonObject root;
@@ -124,9 +153,11 @@ public abstract class ModelConfig
         return config;
     }
 
+    /// <summary>Parses a config.json that must be of type <typeparamref name="T"/>.</summary>
     public static T Parse<T>(string json, string? filePath = null) where T : ModelConfig =>
         Parse(json, filePath) as T ?? throw new ModelFileException(filePath, $"config is not a {typeof(T).Name}");
 
+    /// <summary>Whether config.json had the field <paramref name="key"/> (rather than taking its default).</summary>
     protected bool WasInSource(string key) => _presentInSource.Contains(key);
 
     /// <summary>quantization_config.quant_method of a folder written by <c>distilbert quantize</c> (docs/int8.md). Hugging
@@ -171,6 +202,7 @@ public abstract class ModelConfig
         ReadSpecific(r);
     }
 
+    /// <summary>Reads the family's own fields.</summary>
     protected abstract void ReadSpecific(FieldReader r);
 
     /// <summary>Throws ModelFileException naming the first field that makes no sense or is beyond <see cref="ConfigLimits"/>.</summary>
@@ -218,10 +250,15 @@ public abstract class ModelConfig
         $"{HiddenSizeField} {HiddenSize}, {NumLayersField} {NumLayers}, {IntermediateSizeField} {IntermediateSize}, vocab_size {VocabSize}, " +
         $"max_position_embeddings {MaxPositionEmbeddings}" + (TokenTypes > 0 ? $", type_vocab_size {TokenTypes}" : "");
 
+    /// <summary>The family's JSON name of <see cref="HiddenSize"/>.</summary>
     protected abstract string HiddenSizeField { get; }
+    /// <summary>The family's JSON name of <see cref="NumLayers"/>.</summary>
     protected abstract string NumLayersField { get; }
+    /// <summary>The family's JSON name of <see cref="NumHeads"/>.</summary>
     protected abstract string NumHeadsField { get; }
+    /// <summary>The family's JSON name of <see cref="IntermediateSize"/>.</summary>
     protected abstract string IntermediateSizeField { get; }
+    /// <summary>The family's JSON name of <see cref="Activation"/>.</summary>
     protected abstract string ActivationField { get; }
 
     /// <summary>config.json text in HF's style: sorted keys, indent 2, Python float spelling, trailing newline.</summary>
@@ -250,8 +287,13 @@ public abstract class ModelConfig
         return writer.ToString() + "\n";
     }
 
+    /// <summary>Adds the family's own fields to <paramref name="fields"/>.</summary>
     protected abstract void WriteSpecific(SortedDictionary<string, JsonValueWriter> fields);
 
+    /// <summary>
+    /// Writes the config to <paramref name="path"/> as transformers writes config.json (sorted keys, Python's float
+    /// format).
+    /// </summary>
     public void Save(string path)
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "config.json");
@@ -261,10 +303,13 @@ public abstract class ModelConfig
     /// <summary>Typed reads of config fields; every error names the field.</summary>
     protected internal sealed class FieldReader(JsonObject root, string? filePath)
     {
+        /// <summary>Fields read so far; the rest are kept as they were.</summary>
         public HashSet<string> Consumed { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Whether the JSON has the field <paramref name="name"/>.</summary>
         public bool Has(string name) => root.ContainsKey(name);
 
+        /// <summary>An error naming the file and <paramref name="field"/>.</summary>
         public ModelFileException Error(string field, string message) => new(filePath, $"field '{field}': {message}");
 
         JsonNode? Take(string name)
@@ -273,6 +318,7 @@ public abstract class ModelConfig
             return root.TryGetPropertyValue(name, out var node) ? node : null;
         }
 
+        /// <summary>The integer field <paramref name="name"/>, or <paramref name="fallback"/> when absent.</summary>
         public int Int(string name, int fallback) => Int(name, fallback, int.MinValue, int.MaxValue);
 
         /// <summary>An integer literal from <paramref name="min"/> to <paramref name="max"/> (not 12.0, not 1e8, not "12").</summary>
@@ -291,6 +337,7 @@ public abstract class ModelConfig
             throw Error(name, bounded ? $"must be an integer from {min} to {max}, got {given}" : $"expected an integer, got {given}");
         }
 
+        /// <summary>The number field <paramref name="name"/>, or <paramref name="fallback"/> when absent.</summary>
         public double Double(string name, double fallback)
         {
             var node = Take(name);
@@ -310,6 +357,7 @@ public abstract class ModelConfig
             return Double(name, 0);
         }
 
+        /// <summary>The boolean field <paramref name="name"/>, or <paramref name="fallback"/> when absent.</summary>
         public bool Bool(string name, bool fallback)
         {
             var node = Take(name);
@@ -318,6 +366,9 @@ public abstract class ModelConfig
             throw Error(name, $"expected true or false, got {node.ToJsonString()}");
         }
 
+        /// <summary>
+        /// The string field <paramref name="name"/>, or <paramref name="fallback"/> when absent or null.
+        /// </summary>
         public string? String(string name, string? fallback)
         {
             var node = Take(name);
@@ -326,6 +377,7 @@ public abstract class ModelConfig
             throw Error(name, $"expected a string, got {node.ToJsonString()}");
         }
 
+        /// <summary>The string-list field <paramref name="name"/>, or null when absent.</summary>
         public List<string>? StringList(string name)
         {
             var node = Take(name);
@@ -340,6 +392,9 @@ public abstract class ModelConfig
             return list;
         }
 
+        /// <summary>
+        /// The id2label field <paramref name="name"/> (keys are ids as strings), or null when absent.
+        /// </summary>
         public SortedDictionary<int, string>? Id2Label(string name)
         {
             var node = Take(name);
@@ -358,6 +413,7 @@ public abstract class ModelConfig
             return d;
         }
 
+        /// <summary>The label2id field <paramref name="name"/>, or null when absent.</summary>
         public Dictionary<string, int>? Label2Id(string name)
         {
             var node = Take(name);
@@ -374,6 +430,7 @@ public abstract class ModelConfig
     }
 }
 
+/// <summary>Writes one JSON value.</summary>
 public delegate void JsonValueWriter(PyJsonWriter writer);
 
 /// <summary>
@@ -385,10 +442,12 @@ public sealed class PyJsonWriter
     readonly StringBuilder _sb = new();
     int _depth;
 
+    /// <summary>The JSON written so far.</summary>
     public override string ToString() => _sb.ToString();
 
     void Newline() { _sb.Append('\n').Append(' ', 2 * _depth); }
 
+    /// <summary>Writes an object of <paramref name="members"/> in their order.</summary>
     public void Object(IEnumerable<(string Key, JsonValueWriter Value)> members)
     {
         var list = members.ToList();
@@ -408,6 +467,7 @@ public sealed class PyJsonWriter
         _sb.Append('}');
     }
 
+    /// <summary>Writes an array of <paramref name="items"/>.</summary>
     public void Array(IReadOnlyList<JsonValueWriter> items)
     {
         if (items.Count == 0) { _sb.Append("[]"); return; }
@@ -424,13 +484,19 @@ public sealed class PyJsonWriter
         _sb.Append(']');
     }
 
+    /// <summary>Writes an array of strings.</summary>
     public void StringList(IReadOnlyList<string> items) => Array(items.Select(s => (JsonValueWriter)(w => w.String(s))).ToList());
 
+    /// <summary>Writes null.</summary>
     public void Null() => _sb.Append("null");
+    /// <summary>Writes a boolean.</summary>
     public void Bool(bool b) => _sb.Append(b ? "true" : "false");
+    /// <summary>Writes an integer.</summary>
     public void Int(long i) => _sb.Append(i.ToString(CultureInfo.InvariantCulture));
+    /// <summary>Writes a number as Python's <c>repr</c> writes a float.</summary>
     public void Float(double d) => _sb.Append(PythonFloat(d));
 
+    /// <summary>Writes a string, escaped as Python's json module escapes it.</summary>
     public void String(string s)
     {
         _sb.Append('"');

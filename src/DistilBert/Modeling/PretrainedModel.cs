@@ -41,7 +41,7 @@ public static class PretrainedModel
 
     static string ResolveArchitecture(ModelConfig config, string? architecture) => architecture ?? ModelArchitecture.NameIn(config);
 
-    /// <summary>The architecture <see cref="Create"/> builds for <paramref name="architecture"/> (default: the config's
+    /// <summary>The architecture <see cref="Create(ModelConfig, string?, ulong)"/> builds for <paramref name="architecture"/> (default: the config's
     /// first architecture, else its family's base model); refuses, naming the field, a class there is no model for or one
     /// of another family than the config's model_type.</summary>
     public static ModelArchitecture ArchitectureOf(ModelConfig config, string? architecture = null)
@@ -56,7 +56,7 @@ public static class PretrainedModel
         new(null, $"field 'architectures': '{architecture}' is not supported for model_type '{config.ModelType}' (supported: {string.Join(", ", SupportedArchitectures)})");
 
     /// <summary>
-    /// The parameters <see cref="Create"/> would allocate (tied weights once), computed from the config's sizes alone.
+    /// The parameters <see cref="Create(ModelConfig, string?, ulong)"/> would allocate (tied weights once), computed from the config's sizes alone.
     /// </summary>
     public static long ParameterCount(ModelConfig config, string? architecture = null)
     {

@@ -12,6 +12,9 @@ public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, E
     readonly EmbeddingPipeline pipeline;
     readonly string modelId;
 
+    /// <summary>
+    /// Wraps <paramref name="pipeline"/>; <paramref name="modelId"/> is the name the metadata reports.
+    /// </summary>
     public DistilBertEmbeddingGenerator(EmbeddingPipeline pipeline, string? modelId = null)
     {
         this.pipeline = pipeline;
@@ -24,8 +27,10 @@ public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, E
     public static DistilBertEmbeddingGenerator Load(string folder, PipelineSettings? settings = null, PoolingMode? pooling = null, bool? normalize = null) =>
         new(EmbeddingPipeline.Load(folder, settings, pooling, normalize), Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
 
+    /// <inheritdoc/>
     public EmbeddingGeneratorMetadata Metadata { get; }
 
+    /// <inheritdoc/>
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
@@ -49,6 +54,7 @@ public sealed class DistilBertEmbeddingGenerator : IEmbeddingGenerator<string, E
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);

@@ -14,12 +14,16 @@ public sealed record EmbeddingOutput(long Input, float[] Vector, int Tokens);
 /// </summary>
 public sealed class EmbeddingPipeline : TaskPipeline
 {
+    /// <summary>How token vectors are pooled into one vector per text.</summary>
     public PoolingMode Pooling { get; }
+    /// <summary>Whether vectors are L2-normalised to length 1.</summary>
     public bool Normalize { get; }
     /// <summary>The folder's sentence-transformers settings, or null for a plain HF folder.</summary>
     public SentenceTransformerConfig? SentenceTransformer { get; }
+    /// <summary>Length of each vector: the model's hidden size.</summary>
     public int Dimensions => Model.Config.HiddenSize;
 
+    /// <summary>A pipeline over a loaded <paramref name="tokenizer"/> and <paramref name="model"/>.</summary>
     /// <param name="sentenceTransformer">Settings that change the text before tokenizing (do_lower_case); the pooling,
     /// normalisation and length are the ones given here.</param>
     public EmbeddingPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null,
@@ -51,11 +55,16 @@ public sealed class EmbeddingPipeline : TaskPipeline
     /// <summary>The text as it reaches the tokenizer (sentence-transformers strips it and may lowercase it).</summary>
     public string PrepareText(string text) => SentenceTransformer?.Prepare(text) ?? text;
 
+    /// <summary>The vector of <paramref name="text"/>, <see cref="Dimensions"/> floats.</summary>
     public float[] Embed(string text) => Embed([text]).Single().Vector;
 
+    /// <summary>
+    /// The vectors of <paramref name="texts"/>, in input order, computed in length-grouped batches as they are read.
+    /// </summary>
     public IEnumerable<EmbeddingOutput> Embed(IEnumerable<string> texts) =>
         LengthBatcher.Run(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Encoding.Length, Settings.BatchSize, RunBatch);
 
+    /// <summary>The vectors of <paramref name="texts"/> as they arrive, in input order.</summary>
     public IAsyncEnumerable<EmbeddingOutput> EmbedAsync(IAsyncEnumerable<string> texts, CancellationToken cancellationToken = default) =>
         LengthBatcher.RunAsync(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Encoding.Length, Settings.BatchSize, RunBatch,
             cancellationToken: cancellationToken);

@@ -14,6 +14,7 @@ public sealed record FillMaskOutput(long Input, IReadOnlyList<IReadOnlyList<Fill
 /// </summary>
 public sealed class FillMaskPipeline : TaskPipeline
 {
+    /// <summary>A pipeline over a loaded <paramref name="tokenizer"/> and masked-LM <paramref name="model"/>.</summary>
     public FillMaskPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null)
         : base(tokenizer, model, settings)
     {
@@ -21,6 +22,10 @@ public sealed class FillMaskPipeline : TaskPipeline
             throw new InvalidInputException($"fill-mask needs a *ForMaskedLM model; got {model.ArchitectureName}");
     }
 
+    /// <summary>
+    /// Loads the model and tokenizer in <paramref name="folder"/> (or a Hub repo id); the model must have a masked-LM
+    /// head.
+    /// </summary>
     public static FillMaskPipeline Load(string folder, PipelineSettings? settings = null)
     {
         var (tokenizer, model) = LoadFolder(folder, "fill-mask", ModelHead.MaskedLM, settings);
@@ -31,12 +36,17 @@ public sealed class FillMaskPipeline : TaskPipeline
     public IReadOnlyList<IReadOnlyList<FillMaskResult>> Predict(string text, int topK = 5, IReadOnlyList<string>? targets = null) =>
         Predict([text], topK, targets).Single().Masks;
 
+    /// <summary>
+    /// The best tokens for the [MASK] of each text, in input order: <paramref name="topK"/> each, or scored over
+    /// <paramref name="targets"/> only.
+    /// </summary>
     public IEnumerable<FillMaskOutput> Predict(IEnumerable<string> texts, int topK = 5, IReadOnlyList<string>? targets = null)
     {
         var targetIds = ResolveTargets(targets);
         return LengthBatcher.Run(Prepare(texts), p => p.Encoding.Length, Settings.BatchSize, batch => RunBatch(batch, topK, targetIds));
     }
 
+    /// <summary>The best tokens for the [MASK] of each text as texts arrive, in input order.</summary>
     public IAsyncEnumerable<FillMaskOutput> PredictAsync(IAsyncEnumerable<string> texts, int topK = 5, IReadOnlyList<string>? targets = null,
         CancellationToken cancellationToken = default)
     {

@@ -8,6 +8,7 @@ namespace DistilBert.Pipelines;
 /// </summary>
 public sealed record AnswerWindow(float[] StartLogits, float[] EndLogits, bool[] IsContext, (int Start, int End)[] Offsets, int[] WordIds)
 {
+    /// <summary>Tokens in the window.</summary>
     public int Length => StartLogits.Length;
 }
 
@@ -20,6 +21,10 @@ public sealed record AnswerWindow(float[] StartLogits, float[] EndLogits, bool[]
 /// </summary>
 public static class QuestionAnsweringDecoder
 {
+    /// <summary>
+    /// The best answers in <paramref name="context"/> from the start and end logits of its windows, as Hugging Face's
+    /// pipeline picks them.
+    /// </summary>
     public static List<AnswerResult> Decode(string context, IReadOnlyList<AnswerWindow> windows, int topK = 1, int maxAnswerLength = 15,
         bool handleImpossibleAnswer = false, bool alignToWords = true)
     {

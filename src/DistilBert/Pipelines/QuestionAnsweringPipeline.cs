@@ -12,6 +12,7 @@ public sealed record AnswerOutput(long Input, IReadOnlyList<AnswerResult> Answer
 /// <summary>Question-answering options, named and defaulted as HF's pipeline arguments.</summary>
 public sealed record AnswerOptions
 {
+    /// <summary>Answers per question, best first.</summary>
     public int TopK { get; init; } = 1;
     /// <summary>Longest answer in tokens.</summary>
     public int MaxAnswerLength { get; init; } = 15;
@@ -19,7 +20,9 @@ public sealed record AnswerOptions
     public int DocStride { get; init; } = 128;
     /// <summary>Window length in tokens, question included (HF's max_seq_len, default min(384, model limit)).</summary>
     public int? MaxSequenceLength { get; init; }
+    /// <summary>Allow the empty answer (SQuAD 2.0 models), scored by the [CLS] token.</summary>
     public bool HandleImpossibleAnswer { get; init; }
+    /// <summary>Widen answers to whole words.</summary>
     public bool AlignToWords { get; init; } = true;
 }
 
@@ -30,18 +33,29 @@ public sealed record AnswerOptions
 /// </summary>
 public sealed class QuestionAnsweringPipeline : TaskPipeline
 {
+    /// <summary>
+    /// A pipeline over a loaded <paramref name="tokenizer"/> and question-answering <paramref name="model"/>.
+    /// </summary>
     public QuestionAnsweringPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null)
         : base(tokenizer, model, settings) { }
 
+    /// <summary>
+    /// Loads the model and tokenizer in <paramref name="folder"/> (or a Hub repo id); the model must have a QA head.
+    /// </summary>
     public static QuestionAnsweringPipeline Load(string folder, PipelineSettings? settings = null)
     {
         var (tokenizer, model) = LoadFolder(folder, "question answering", ModelHead.QuestionAnswering, settings);
         return new QuestionAnsweringPipeline(tokenizer, model, settings);
     }
 
+    /// <summary>
+    /// The best answers to <paramref name="question"/> in <paramref name="context"/>, best first; long contexts are cut
+    /// into overlapping windows.
+    /// </summary>
     public IReadOnlyList<AnswerResult> Predict(string question, string context, AnswerOptions? options = null) =>
         Predict([new QuestionContext(question, context, 1)], options).Single().Answers;
 
+    /// <summary>The answers to each question, in input order.</summary>
     public IEnumerable<AnswerOutput> Predict(IEnumerable<QuestionContext> inputs, AnswerOptions? options = null)
     {
         options ??= new AnswerOptions();
@@ -50,6 +64,7 @@ public sealed class QuestionAnsweringPipeline : TaskPipeline
             sequences: p => p.Windows.Length);
     }
 
+    /// <summary>The answers to each question as questions arrive, in input order.</summary>
     public IAsyncEnumerable<AnswerOutput> PredictAsync(IAsyncEnumerable<QuestionContext> inputs, AnswerOptions? options = null,
         CancellationToken cancellationToken = default)
     {

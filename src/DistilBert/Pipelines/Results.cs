@@ -24,6 +24,13 @@ public sealed record ClassificationResult(
 /// </summary>
 public sealed record TokenEntity
 {
+    /// <summary>The token's label (aggregation none), else null.</summary>
+    /// <summary>The group's label without its B-/I- prefix (any aggregation but none), else null.</summary>
+    /// <summary>The label's probability (for a group, by the aggregation strategy).</summary>
+    /// <summary>The token's position in its window (aggregation none), else null.</summary>
+    /// <summary>The token or the group's words as they appear in the text.</summary>
+    /// <summary>Start of the entity in the input text, in UTF-16 characters.</summary>
+    /// <summary>End (exclusive) of the entity in the input text, in UTF-16 characters.</summary>
     [JsonPropertyName("entity"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Entity { get; init; }
     [JsonPropertyName("entity_group"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? EntityGroup { get; init; }
     [JsonPropertyName("score")] public float Score { get; init; }

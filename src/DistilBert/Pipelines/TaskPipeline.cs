@@ -35,14 +35,18 @@ public sealed record PipelineSettings
 /// </summary>
 public abstract class TaskPipeline
 {
+    /// <summary>The tokenizer the pipeline encodes with.</summary>
     public WordPieceTokenizer Tokenizer { get; }
+    /// <summary>The model the pipeline runs.</summary>
     public TransformerModel Model { get; }
     /// <summary>The session every forward pass of this pipeline goes through.</summary>
     public InferenceSession Session { get; }
+    /// <summary>Batching, truncation and warning settings.</summary>
     public PipelineSettings Settings { get; }
     /// <summary>Tokens per sequence: the smallest of the requested length, the tokenizer's and the model's limit.</summary>
     public int MaxLength { get; }
 
+    /// <summary>A pipeline over <paramref name="tokenizer"/> and <paramref name="model"/>.</summary>
     protected TaskPipeline(WordPieceTokenizer tokenizer, TransformerModel model, PipelineSettings? settings)
     {
         Tokenizer = tokenizer;
@@ -63,6 +67,7 @@ public abstract class TaskPipeline
             int8: Settings.Int8 || model.Int8Inference);
     }
 
+    /// <summary>Reports <paramref name="message"/> to <see cref="PipelineSettings.Warn"/>, if set.</summary>
     protected void Warn(string message) => Settings.Warn?.Invoke(message);
 
     /// <summary>
@@ -125,6 +130,7 @@ public abstract class TaskPipeline
     /// <summary>Options cutting one text (or pair) to <see cref="MaxLength"/>, longest first.</summary>
     protected EncodeOptions Truncating => new() { MaxLength = MaxLength, Truncation = TruncationStrategy.LongestFirst };
 
+    /// <summary>Warns that input <paramref name="inputNumber"/> was cut to the maximum length.</summary>
     protected void WarnTruncated(long inputNumber) => Warn($"input {inputNumber}: longer than {MaxLength} tokens, truncated");
 
     /// <summary>All windows of an encoding: the main one then its overflow.</summary>

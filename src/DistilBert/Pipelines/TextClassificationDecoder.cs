@@ -1,7 +1,15 @@
 namespace DistilBert.Pipelines;
 
 /// <summary>What turns classification logits into scores (HF's <c>function_to_apply</c>).</summary>
-public enum ScoreFunction { None, Sigmoid, Softmax }
+public enum ScoreFunction
+{
+    /// <summary>The raw logits (regression).</summary>
+    None,
+    /// <summary>An independent probability per label (multi-label).</summary>
+    Sigmoid,
+    /// <summary>Probabilities over the labels summing to 1 (single-label).</summary>
+    Softmax,
+}
 
 /// <summary>Text-classification post-processing as transformers' TextClassificationPipeline does it.</summary>
 public static class TextClassificationDecoder
@@ -33,6 +41,9 @@ public static class TextClassificationDecoder
         return order.Take(take).Select(i => new ClassificationResult(id2label[i], scores[i])).ToArray();
     }
 
+    /// <summary>
+    /// Writes the scores of <paramref name="logits"/> by <paramref name="function"/> to <paramref name="scores"/>.
+    /// </summary>
     public static void Apply(ReadOnlySpan<float> logits, Span<float> scores, ScoreFunction function)
     {
         switch (function)

@@ -16,18 +16,26 @@ public sealed class TextClassificationPipeline : TaskPipeline
 {
     readonly string[] labels;
 
+    /// <summary>
+    /// A pipeline over a loaded <paramref name="tokenizer"/> and sequence-classification <paramref name="model"/>.
+    /// </summary>
     public TextClassificationPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null)
         : base(tokenizer, model, settings)
     {
         labels = model.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToArray();
     }
 
+    /// <summary>
+    /// Loads the model and tokenizer in <paramref name="folder"/> (or a Hub repo id); the model must have a
+    /// classification head.
+    /// </summary>
     public static TextClassificationPipeline Load(string folder, PipelineSettings? settings = null)
     {
         var (tokenizer, model) = LoadFolder(folder, "text classification", ModelHead.SequenceClassification, settings);
         return new TextClassificationPipeline(tokenizer, model, settings);
     }
 
+    /// <summary>The model's label names, by id.</summary>
     public IReadOnlyList<string> Labels => labels;
 
     /// <summary>The function HF applies by default for this model's problem_type and label count.</summary>
@@ -37,6 +45,7 @@ public sealed class TextClassificationPipeline : TaskPipeline
     public IReadOnlyList<ClassificationResult> Predict(string text, string? textPair = null, int? topK = 1, ScoreFunction? function = null) =>
         Predict([new TextExample(1, text, textPair)], topK, function).Single().Labels;
 
+    /// <summary>The labels of each text, in input order: the <paramref name="topK"/> best (all when null).</summary>
     public IEnumerable<ClassificationOutput> Predict(IEnumerable<string> texts, int? topK = 1, ScoreFunction? function = null) =>
         Predict(texts.Select((t, i) => new TextExample(i + 1, t)), topK, function);
 
@@ -44,6 +53,7 @@ public sealed class TextClassificationPipeline : TaskPipeline
     public IEnumerable<ClassificationOutput> Predict(IEnumerable<TextExample> examples, int? topK = 1, ScoreFunction? function = null) =>
         LengthBatcher.Run(examples.Select(Prepare), p => p.Encoding.Length, Settings.BatchSize, batch => RunBatch(batch, topK, function ?? DefaultFunction));
 
+    /// <summary>The labels of each example (text or pair) as examples arrive, in input order.</summary>
     public IAsyncEnumerable<ClassificationOutput> PredictAsync(IAsyncEnumerable<TextExample> examples, int? topK = 1, ScoreFunction? function = null,
         CancellationToken cancellationToken = default) =>
         LengthBatcher.RunAsync(examples.Select(Prepare), p => p.Encoding.Length, Settings.BatchSize,

@@ -1,7 +1,19 @@
 namespace DistilBert.Pipelines;
 
 /// <summary>How token predictions are grouped into entities (HF's <c>aggregation_strategy</c>).</summary>
-public enum AggregationStrategy { None, Simple, First, Average, Max }
+public enum AggregationStrategy
+{
+    /// <summary>Every token with its own label.</summary>
+    None,
+    /// <summary>Consecutive tokens with the same entity type become one group, scored by their mean.</summary>
+    Simple,
+    /// <summary>Each word takes its first token's label.</summary>
+    First,
+    /// <summary>Each word takes the label of its tokens' average scores.</summary>
+    Average,
+    /// <summary>Each word takes the label of its best-scoring token.</summary>
+    Max,
+}
 
 /// <summary>
 /// One token of a window as the decoder needs it: its vocabulary string ("##ing"), its character span in the
@@ -19,6 +31,7 @@ public readonly record struct TokenSpan(string Token, int Start, int End, bool I
 /// </summary>
 public static class TokenClassificationDecoder
 {
+    /// <summary>Labels left out of the results unless asked for: O, outside any entity.</summary>
     public static readonly IReadOnlyList<string> DefaultIgnoreLabels = ["O"];
 
     // One token after softmax, before aggregation (HF's "pre_entity").

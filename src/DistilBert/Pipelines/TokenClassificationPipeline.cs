@@ -15,6 +15,9 @@ public sealed class TokenClassificationPipeline : TaskPipeline
 {
     readonly string[] labels;
 
+    /// <summary>
+    /// A pipeline over a loaded <paramref name="tokenizer"/> and token-classification <paramref name="model"/>.
+    /// </summary>
     public TokenClassificationPipeline(WordPieceTokenizer tokenizer, Modeling.TransformerModel model, PipelineSettings? settings = null, int? stride = null)
         : base(tokenizer, model, settings)
     {
@@ -25,24 +28,32 @@ public sealed class TokenClassificationPipeline : TaskPipeline
         if (Stride < 0 || Stride >= room) throw new InvalidInputException($"stride must be in [0, {room - 1}] for max length {MaxLength}, got {Stride}");
     }
 
+    /// <summary>
+    /// Loads the model and tokenizer in <paramref name="folder"/> (or a Hub repo id); the model must have a token-
+    /// classification head.
+    /// </summary>
     public static TokenClassificationPipeline Load(string folder, PipelineSettings? settings = null, int? stride = null)
     {
         var (tokenizer, model) = LoadFolder(folder, "token classification", ModelHead.TokenClassification, settings);
         return new TokenClassificationPipeline(tokenizer, model, settings, stride);
     }
 
+    /// <summary>The model's label names, by id.</summary>
     public IReadOnlyList<string> Labels => labels;
     /// <summary>Tokens shared by consecutive windows of a long text.</summary>
     public int Stride { get; }
 
+    /// <summary>The entities of <paramref name="text"/>, in text order.</summary>
     public IReadOnlyList<TokenEntity> Predict(string text, AggregationStrategy strategy = AggregationStrategy.None, IReadOnlyList<string>? ignoreLabels = null) =>
         Predict([text], strategy, ignoreLabels).Single().Entities;
 
+    /// <summary>The entities of each text, in input order.</summary>
     public IEnumerable<TokenClassificationOutput> Predict(IEnumerable<string> texts, AggregationStrategy strategy = AggregationStrategy.None,
         IReadOnlyList<string>? ignoreLabels = null) =>
         LengthBatcher.Run(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Tokens, Settings.BatchSize, batch => RunBatch(batch, strategy, ignoreLabels),
             sequences: p => p.Windows.Length);
 
+    /// <summary>The entities of each text as texts arrive, in input order.</summary>
     public IAsyncEnumerable<TokenClassificationOutput> PredictAsync(IAsyncEnumerable<string> texts, AggregationStrategy strategy = AggregationStrategy.None,
         IReadOnlyList<string>? ignoreLabels = null, CancellationToken cancellationToken = default) =>
         LengthBatcher.RunAsync(texts.Select((t, i) => Prepare(i + 1, t)), p => p.Tokens, Settings.BatchSize,

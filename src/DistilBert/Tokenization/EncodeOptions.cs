@@ -25,7 +25,13 @@ public enum PaddingStrategy
 }
 
 /// <summary>Which end of the sequence gets the padding (or loses tokens on truncation, HF's <c>truncation_side</c>).</summary>
-public enum Side { Right, Left }
+public enum Side
+{
+    /// <summary>The end of the sequence.</summary>
+    Right,
+    /// <summary>The start of the sequence.</summary>
+    Left,
+}
 
 /// <summary>Options of <see cref="WordPieceTokenizer.Encode(string, string?, EncodeOptions?)"/> and the batch API.</summary>
 public sealed record EncodeOptions

@@ -7,8 +7,11 @@ namespace DistilBert.Tokenization;
 /// </summary>
 public sealed class EncodedText
 {
+    /// <summary>Token ids, special tokens included.</summary>
     public required int[] Ids { get; init; }
+    /// <summary>Token type ids: 0 for the first text, 1 for the second of a pair.</summary>
     public required int[] TypeIds { get; init; }
+    /// <summary>1 on real tokens, 0 on padding.</summary>
     public required int[] AttentionMask { get; init; }
     /// <summary>1 for tokens added by the template and for padding, 0 for tokens of the texts.</summary>
     public required int[] SpecialTokensMask { get; init; }
@@ -16,6 +19,9 @@ public sealed class EncodedText
     public required int[] WordIds { get; init; }
     /// <summary>0 (text) or 1 (pair) for tokens of the texts, -1 for special and padding tokens.</summary>
     public required int[] SequenceIds { get; init; }
+    /// <summary>
+    /// Each token's (start, end) in its text, in UTF-16 characters; (0, 0) for special tokens and padding.
+    /// </summary>
     public required (int Start, int End)[] Offsets { get; init; }
     /// <summary>The token strings (references into the vocabulary).</summary>
     public required string[] Tokens { get; init; }
@@ -27,5 +33,6 @@ public sealed class EncodedText
     /// </summary>
     public bool Truncated { get; init; }
 
+    /// <summary>Tokens in the encoding.</summary>
     public int Length => Ids.Length;
 }

@@ -3,10 +3,15 @@ namespace DistilBert.Tokenization;
 /// <summary>The special tokens of a BERT vocabulary (their text; ids come from the vocabulary).</summary>
 public sealed record SpecialTokens
 {
+    /// <summary>The unknown token.</summary>
     public string Unk { get; init; } = "[UNK]";
+    /// <summary>The separator token.</summary>
     public string Sep { get; init; } = "[SEP]";
+    /// <summary>The padding token.</summary>
     public string Pad { get; init; } = "[PAD]";
+    /// <summary>The classification token, first in every sequence.</summary>
     public string Cls { get; init; } = "[CLS]";
+    /// <summary>The mask token of masked language modelling.</summary>
     public string Mask { get; init; } = "[MASK]";
 
     /// <summary>In HF's order (unk, sep, pad, cls, mask).</summary>
@@ -68,10 +73,15 @@ public sealed class Vocabulary
 
     /// <summary>Number of tokens (ids are 0..Count-1).</summary>
     public int Count => tokens.Length;
+    /// <summary>The special tokens' texts.</summary>
     public SpecialTokens Special { get; }
+    /// <summary>The prefix of tokens that continue a word, <c>##</c> in BERT's vocabularies.</summary>
     public string ContinuingSubwordPrefix { get; }
+    /// <summary>Id of the unknown token.</summary>
     public int UnkId { get; }
+    /// <summary>Id of [CLS].</summary>
     public int ClsId { get; }
+    /// <summary>Id of [SEP].</summary>
     public int SepId { get; }
     /// <summary>Id of the padding token, -1 when the vocabulary has none.</summary>
     public int PadId { get; }
@@ -86,13 +96,18 @@ public sealed class Vocabulary
     /// <summary>The tokens in id order.</summary>
     public IReadOnlyList<string> Tokens => tokens;
 
+    /// <summary>The id of <paramref name="token"/>, or null when the vocabulary does not have it.</summary>
     public int? TokenToId(string token) => byToken.TryGetValue(token, out var id) ? id : null;
 
+    /// <summary>Looks up <paramref name="token"/> without allocating a string.</summary>
     public bool TryGetId(ReadOnlySpan<char> token, out int id) => byTokenSpan.TryGetValue(token, out id);
 
     /// <summary>Id of <c>prefix + piece</c> (e.g. <c>##ing</c> for "ing"), without building the string.</summary>
     public bool TryGetContinuationId(ReadOnlySpan<char> piece, out int id) => byContinuationSpan.TryGetValue(piece, out id);
 
+    /// <summary>
+    /// The token with id <paramref name="id"/>; an id outside the vocabulary is an <see cref="InvalidInputException"/>.
+    /// </summary>
     public string IdToToken(int id) => (uint)id < (uint)tokens.Length
         ? tokens[id]
         : throw new InvalidInputException($"token id {id} is outside the vocabulary (0..{tokens.Length - 1})");

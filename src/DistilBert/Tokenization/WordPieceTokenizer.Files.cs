@@ -6,9 +6,13 @@ namespace DistilBert.Tokenization;
 /// <summary>Settings read from HF's <c>tokenizer_config.json</c> / <c>special_tokens_map.json</c> beside a vocab.txt.</summary>
 public sealed record VocabFileOptions
 {
+    /// <summary>Text normalisation (lower-casing, accent stripping, Chinese characters).</summary>
     public BertNormalizerSettings Normalizer { get; init; } = new();
+    /// <summary>The special tokens' texts.</summary>
     public SpecialTokens SpecialTokens { get; init; } = new();
+    /// <summary>Tokens the model accepts per sequence.</summary>
     public int ModelMaxLength { get; init; } = 512;
+    /// <summary>Whether decoding removes spaces before punctuation, as HF's clean_up_tokenization_spaces.</summary>
     public bool CleanUpTokenizationSpaces { get; init; } = true;
     /// <summary>Further special tokens kept whole when written in text (HF's <c>additional_special_tokens</c>).</summary>
     public IReadOnlyList<string> AdditionalSpecialTokens { get; init; } = [];

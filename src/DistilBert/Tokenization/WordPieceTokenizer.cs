@@ -24,7 +24,7 @@ public sealed partial class WordPieceTokenizer
     /// <param name="modelMaxLength">Default max_length for truncation and padding.</param>
     /// <param name="maxInputCharsPerWord">Words longer than this (code points) become [UNK].</param>
     /// <param name="extraSpecialTokens">Added special tokens besides the five of the vocabulary (kept whole in text).</param>
-    /// <param name="cleanUpTokenizationSpaces">Default of <see cref="Decode"/>'s clean-up.</param>
+    /// <param name="cleanUpTokenizationSpaces">Default of <see cref="Decode(ReadOnlySpan{int}, bool, bool?)"/>'s clean-up.</param>
     public WordPieceTokenizer(Vocabulary vocabulary, BertNormalizerSettings? normalizer = null, Template? template = null,
         int modelMaxLength = 512, int maxInputCharsPerWord = 100, IEnumerable<(string Token, int Id)>? extraSpecialTokens = null,
         bool cleanUpTokenizationSpaces = true)
@@ -60,21 +60,33 @@ public sealed partial class WordPieceTokenizer
             asciiTokenIds[c] = vocabulary.TokenToId(this.normalizer.AsciiMap[c].ToString()) ?? vocabulary.UnkId;
     }
 
+    /// <summary>The vocabulary.</summary>
     public Vocabulary Vocab { get; }
+    /// <summary>Text normalisation settings.</summary>
     public BertNormalizerSettings Normalizer { get; }
+    /// <summary>Where special tokens go for single texts and pairs.</summary>
     public Template Template { get; }
     /// <summary>The model's maximum sequence length (HF's <c>model_max_length</c>), the default max_length.</summary>
     public int ModelMaxLength { get; }
+    /// <summary>Words longer than this many characters become [UNK].</summary>
     public int MaxInputCharsPerWord { get; }
+    /// <summary>Whether <c>Decode</c> removes spaces before punctuation by default.</summary>
     public bool CleanUpTokenizationSpaces { get; }
     internal IReadOnlyList<(string Token, int Id)> ExtraSpecialTokens { get; }
 
+    /// <summary>Id of [CLS].</summary>
     public int ClsId => Vocab.ClsId;
+    /// <summary>Id of [SEP].</summary>
     public int SepId => Vocab.SepId;
+    /// <summary>Id of [PAD].</summary>
     public int PadId => Vocab.PadId;
+    /// <summary>Id of [UNK].</summary>
     public int UnkId => Vocab.UnkId;
+    /// <summary>Id of [MASK].</summary>
     public int MaskId => Vocab.MaskId;
+    /// <summary>The id of <paramref name="token"/>, or null when the vocabulary does not have it.</summary>
     public int? TokenToId(string token) => Vocab.TokenToId(token);
+    /// <summary>The token with id <paramref name="id"/>.</summary>
     public string IdToToken(int id) => Vocab.IdToToken(id);
 
     /// <summary>Per-thread buffers: encoding allocates nothing once they have grown to the largest input seen.</summary>
