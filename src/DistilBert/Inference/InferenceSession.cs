@@ -36,7 +36,7 @@ public sealed class InferenceSession
 
     /// <summary>
     /// Prepares <paramref name="model"/> for inference and wraps it. <paramref name="releasePlainWeights"/>: make the packed
-    /// weights the only copy (<see cref="TransformerModel.PrepareForInference"/>, about 40 % less memory); otherwise the
+    /// weights the only copy (<see cref="TransformerModel.PrepareForInference()"/>, about 40 % less memory); otherwise the
     /// model is put in eval mode and its weights packed now, keeping the plain arrays (a model that will be trained again).
     /// <paramref name="int8"/>: run the encoder's linear layers in int8 (default: <see cref="TransformerModel.Int8Inference"/>,
     /// set by loading a quantised folder); with <paramref name="releasePlainWeights"/> their fp32 arrays are then dropped,

@@ -50,7 +50,7 @@ public sealed class Parameter
     public bool IsReleased => _value is null;
 
     /// <summary>
-    /// Set on the parameters of an inference-only model (<see cref="TransformerModel.PrepareForInference"/>): a layer that
+    /// Set on the parameters of an inference-only model (<see cref="TransformerModel.PrepareForInference()"/>): a layer that
     /// packs this weight then <see cref="Release"/>s the plain copy, so the packed form is the only one in memory.
     /// </summary>
     public WeightRelease? ReleaseWhenPacked { get; set; }

@@ -99,7 +99,7 @@ public static class PretrainedModel
     /// <summary>
     /// Reads config.json and the weights (safetensors or pytorch_model.bin, sharded or not) of <paramref name="folder"/>,
     /// which may also be a Hub repo id ("org/name"), resolved through the Hugging Face cache.
-    /// <paramref name="inferenceOnly"/>: the model is made ready for inference only (<see cref="TransformerModel.PrepareForInference"/>:
+    /// <paramref name="inferenceOnly"/>: the model is made ready for inference only (<see cref="TransformerModel.PrepareForInference()"/>:
     /// packed weights are the only copy, ~40% less memory); training it later still works.
     /// </summary>
     public static LoadedModel Load(string folder, string? architecture = null, bool inferenceOnly = false)

@@ -69,7 +69,7 @@ public abstract class TransformerModel
     public bool MaskedLmLogitsOnlyAtLabels { get; set; }
 
     /// <summary>Training mode: layers keep what Backward needs; dropout on unless <paramref name="dropout"/> is false.
-    /// An inference-only model (<see cref="PrepareForInference"/>) stops being one: weights it released come back as
+    /// An inference-only model (<see cref="PrepareForInference()"/>) stops being one: weights it released come back as
     /// plain arrays (unpacked from the packed copies) as training reads them.</summary>
     public void Train(bool dropout = true)
     {
@@ -83,7 +83,7 @@ public abstract class TransformerModel
         DropoutActive = dropout;
     }
 
-    /// <summary>True after <see cref="PrepareForInference"/> until the next <see cref="Train"/>.</summary>
+    /// <summary>True after <see cref="PrepareForInference()"/> until the next <see cref="Train"/>.</summary>
     public bool IsInferenceOnly { get; private set; }
 
     /// <summary>
