@@ -1,7 +1,9 @@
 using System.CommandLine;
+#if !NATIVE_AOT
 using DistilBert.Compute;
 using DistilBert.Server;
 using Microsoft.Extensions.Hosting;
+#endif
 
 namespace DistilBert.Cli.Commands;
 
@@ -40,6 +42,11 @@ public static class ServeCommand
         };
         CliAction.Set(command, parse =>
         {
+#if NATIVE_AOT
+            // ASP.NET Core's minimal-API routes and the server's JSON use reflection, which NativeAOT lacks (docs/native.md)
+            Console.Error.WriteLine("error: serve is not in the native binary; run it from the JIT build: dotnet DistilBert.Cli.dll serve (or dotnet run --project src/DistilBert.Cli -- serve)");
+            return 1;
+#else
             if (parse.GetValue(threads) is { } count) ComputeThreads.Count = count;
             var options = new DistilBertServerOptions
             {
@@ -71,6 +78,7 @@ public static class ServeCommand
             app.WaitForShutdownAsync().GetAwaiter().GetResult();
             app.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 0;
+#endif
         });
         return command;
     }
