@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Text.RegularExpressions;
 
@@ -138,11 +139,19 @@ public static partial class Program
     /// Every static class in <c>DistilBert.Cli.Commands</c> with a <c>public static Command Create()</c> contributes one
     /// top-level command, ordered by name. Discovery keeps each command self-contained in its own file.
     /// </summary>
-    static IEnumerable<Command> AllCommands() =>
-        typeof(Program).Assembly.GetTypes()
-            .Where(t => t.Namespace == "DistilBert.Cli.Commands" && t.IsClass && t.IsAbstract && t.IsSealed)
-            .Select(t => t.GetMethod("Create", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes))
-            .Where(m => m is not null && m.ReturnType.IsAssignableTo(typeof(Command)))
-            .Select(m => (Command)m!.Invoke(null, null)!)
-            .OrderBy(c => c.Name, StringComparer.Ordinal);
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "the native build roots this assembly (TrimmerRootAssembly in the csproj), so every command class and its Create stay")]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "as above: rooted assembly")]
+    [UnconditionalSuppressMessage("Trimming", "IL2065", Justification = "as above: rooted assembly")]
+    static IEnumerable<Command> AllCommands()
+    {
+        // a loop, not a LINQ chain: the suppressions above do not reach into lambdas
+        var commands = new List<Command>();
+        foreach (var type in typeof(Program).Assembly.GetTypes())
+        {
+            if (type.Namespace != "DistilBert.Cli.Commands" || !(type.IsClass && type.IsAbstract && type.IsSealed)) continue;
+            if (type.GetMethod("Create", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes) is { } create && create.ReturnType.IsAssignableTo(typeof(Command)))
+                commands.Add((Command)create.Invoke(null, null)!);
+        }
+        return commands.OrderBy(c => c.Name, StringComparer.Ordinal);
+    }
 }

@@ -92,6 +92,8 @@ public class StrassenBenchCliTests
             using var json = System.Text.Json.JsonDocument.Parse(output);
             Assert.EndsWith(name, json.RootElement.GetProperty("engine").GetString());
             Assert.True(json.RootElement.GetProperty("median_ms").GetDouble() > 0);
+            // the path actually taken: what tells a NativeAOT build's AVX-512 from its AVX2 (docs/native.md)
+            Assert.Equal(DistilBert.Compute.ComputeDiagnostics.KernelPathName, json.RootElement.GetProperty("kernel_path").GetString());
         }
     }
 

@@ -126,6 +126,7 @@ public static class BenchCommand
                     _ => "DistilBert.NET model (random HF init, inference-only)",
                 });
                 writer.WriteString("shape", shape.Name);
+                writer.WriteString("kernel_path", ComputeDiagnostics.KernelPathName);
                 writer.WriteNumber("batch", batch);
                 writer.WriteNumber("seq", seq);
                 writer.WriteNumber("threads", threads);
@@ -143,7 +144,7 @@ public static class BenchCommand
             });
             return 0;
         }
-        var table = new Table().Title($"[bold]{shape.Name}[/] {(engine == "harness" ? "encoder harness" : engine)} (random weights), fp32");
+        var table = new Table().Title($"[bold]{shape.Name}[/] {(engine == "harness" ? "encoder harness" : engine)} (random weights), fp32, {ComputeDiagnostics.KernelPathName} kernels");
         foreach (var column in new[] { "batch × seq", "threads", "median", "best", "sequences/s", "tokens/s", "GFLOP/s", "peak RSS" })
             table.AddColumn(new TableColumn(column).RightAligned());
         table.AddRow($"{batch} × {seq}", threads.ToString(), $"{median * 1e3:F1} ms", $"{best * 1e3:F1} ms",
@@ -362,6 +363,7 @@ public static class BenchCommand
         {
             WriteJson(writer =>
             {
+                writer.WriteString("kernel_path", ComputeDiagnostics.KernelPathName);
                 writer.WriteStartObject("elementwise_ns_per_element_1_thread");
                 foreach (var (name, ns) in elementwise) writer.WriteNumber(name, ns);
                 writer.WriteEndObject();
@@ -396,7 +398,7 @@ public static class BenchCommand
             });
             return 0;
         }
-        var table = new Table().Title("[bold]SGEMM[/] y = x·Wᵀ + b, pre-packed W (DistilBERT FFN shapes); Strassen on 128-row blocks alternating");
+        var table = new Table().Title($"[bold]SGEMM[/] y = x·Wᵀ + b, pre-packed W (DistilBERT FFN shapes), {ComputeDiagnostics.KernelPathName} kernels; Strassen on 128-row blocks alternating");
         foreach (var column in new[] { "M × N × K", "threads", "median", "GFLOP/s", "FMA peak", "% of peak", "Strassen", "vs plain" })
             table.AddColumn(new TableColumn(column).RightAligned());
         foreach (var r in results)

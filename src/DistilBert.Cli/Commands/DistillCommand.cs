@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using DistilBert.Cli.Output;
 using DistilBert.Training;
 using System.CommandLine;
 using DistilBert.Distillation;
@@ -82,12 +84,12 @@ public static class DistillCommand
                 () => $"ce {task.LastLoss.LossCe:F4}  mlm {task.LastLoss.LossMlm:F4}  cos {task.LastLoss.LossCos:F4}", observer => distiller.Run(outDir, parse.GetValue(resume), observer, cancellation));
             if (asJson)
             {
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                Console.WriteLine(new JsonObject
                 {
-                    student = Path.GetFullPath(outDir), steps = result.GlobalStep, start_step = result.StartStep, seconds = last?.ElapsedSeconds,
-                    first_loss = first?.Loss, last_loss = result.LastLoss,
-                    last_components = new { loss_ce = task.LastLoss.LossCe, loss_mlm = task.LastLoss.LossMlm, loss_cos = task.LastLoss.LossCos },
-                }));
+                    ["student"] = Path.GetFullPath(outDir), ["steps"] = result.GlobalStep, ["start_step"] = result.StartStep, ["seconds"] = last?.ElapsedSeconds,
+                    ["first_loss"] = first?.Loss, ["last_loss"] = result.LastLoss,
+                    ["last_components"] = new JsonObject { ["loss_ce"] = task.LastLoss.LossCe, ["loss_mlm"] = task.LastLoss.LossMlm, ["loss_cos"] = task.LastLoss.LossCos },
+                }.ToJsonString());
             }
             else
             {

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using DistilBert.Cli.Output;
 using System.CommandLine;
 using DistilBert.Distillation;
 using DistilBert.Modeling;
@@ -123,11 +125,12 @@ public static class DistillTaskCommand
             double? retained = best is null || teacherScores is null || teacherScores[best.MainMetric] == 0 ? null : best.Metrics[best.MainMetric] / teacherScores[best.MainMetric];
             if (asJson)
             {
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                Console.WriteLine(new JsonObject
                 {
-                    student = result.OutputDirectory, steps = result.GlobalStep, start_step = result.StartStep, last_loss = result.LastLoss,
-                    teacher_metrics = teacherScores, best_step = best?.Step, best_metrics = best?.Metrics, retained,
-                }));
+                    ["student"] = result.OutputDirectory, ["steps"] = result.GlobalStep, ["start_step"] = result.StartStep, ["last_loss"] = result.LastLoss,
+                    ["teacher_metrics"] = JsonNodes.Numbers(teacherScores), ["best_step"] = best?.Step, ["best_metrics"] = JsonNodes.Numbers(best?.Metrics),
+                    ["retained"] = retained,
+                }.ToJsonString());
             }
             else
             {

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using DistilBert.Cli.Output;
 using System.CommandLine;
 using DistilBert.Checkpoints;
 using DistilBert.Distillation;
@@ -52,11 +54,12 @@ public static class InitStudentCommand
             long studentParams = tensors.Where(t => t.Name != "vocab_projector.weight").Sum(t => (long)t.Value.Length);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                Console.WriteLine(new JsonObject
                 {
-                    teacher = Path.GetFullPath(teacherDir), student = Path.GetFullPath(outDir), teacher_layers = teacherLayers,
-                    layer_map = map, tensors = tensors.Count, teacher_parameters = teacherParams, student_parameters = studentParams, notes,
-                }));
+                    ["teacher"] = Path.GetFullPath(teacherDir), ["student"] = Path.GetFullPath(outDir), ["teacher_layers"] = teacherLayers,
+                    ["layer_map"] = JsonNodes.Array(map), ["tensors"] = tensors.Count, ["teacher_parameters"] = teacherParams,
+                    ["student_parameters"] = studentParams, ["notes"] = JsonNodes.Array(notes),
+                }.ToJsonString());
                 return 0;
             }
             var table = new Table().AddColumn("").AddColumn("teacher").AddColumn("student");

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using DistilBert.Cli.Output;
 using System.CommandLine;
 using System.Diagnostics;
 using DistilBert.Distillation;
@@ -83,14 +85,18 @@ public static class QuickstartCommand
 
             if (asJson)
             {
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                JsonObject Row(string path, ModelRow m) => new()
                 {
-                    teacher = new { path = teacherDir, t.Architecture, t.Layers, t.Parameters, size_bytes = t.SizeBytes, sentences_per_second = t.SentencesPerSecond, t.Accuracy },
-                    student = new { path = result.OutputDirectory, s.Architecture, s.Layers, s.Parameters, size_bytes = s.SizeBytes, sentences_per_second = s.SentencesPerSecond, s.Accuracy },
-                    layer_map = map, accuracy_retained = retained, speedup, fewer_parameters = fewerParameters,
-                    train = Path.GetFullPath(trainPath), validation = Path.GetFullPath(validationPath), train_examples = trainData.Count,
-                    validation_examples = validationData.Count, steps = result.GlobalStep, seconds = clock.Elapsed.TotalSeconds,
-                }, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower }));
+                    ["path"] = path, ["architecture"] = m.Architecture, ["layers"] = m.Layers, ["parameters"] = m.Parameters, ["size_bytes"] = m.SizeBytes,
+                    ["sentences_per_second"] = m.SentencesPerSecond, ["accuracy"] = m.Accuracy,
+                };
+                Console.WriteLine(new JsonObject
+                {
+                    ["teacher"] = Row(teacherDir, t), ["student"] = Row(result.OutputDirectory, s),
+                    ["layer_map"] = JsonNodes.Array(map), ["accuracy_retained"] = retained, ["speedup"] = speedup, ["fewer_parameters"] = fewerParameters,
+                    ["train"] = Path.GetFullPath(trainPath), ["validation"] = Path.GetFullPath(validationPath), ["train_examples"] = trainData.Count,
+                    ["validation_examples"] = validationData.Count, ["steps"] = result.GlobalStep, ["seconds"] = clock.Elapsed.TotalSeconds,
+                }.ToJsonString());
                 return Task.FromResult(0);
             }
             var table = new Table().Title("[bold]DistilBERT recipe on our own models[/] (SST-2 validation, measured in this run)")

@@ -1,5 +1,7 @@
 using System.CommandLine;
+#if !NATIVE_AOT
 using DistilBert.Server.Studio;
+#endif
 
 namespace DistilBert.Cli.Commands;
 
@@ -19,6 +21,11 @@ public static class ReviewCommand
         };
         CliAction.Set(export, parse =>
         {
+#if NATIVE_AOT
+            // The Studio lives in the server library, which the native binary leaves out (docs/native.md)
+            Console.Error.WriteLine("error: review export is not in the native binary; run it from the JIT build: dotnet DistilBert.Cli.dll review export ...");
+            return 1;
+#else
             string db = parse.GetValue(studioDb) ?? "distilbert-studio.db";
             string? postgres = parse.GetValue(studioPostgres);
             if (parse.GetValue(studioDb) is not null && postgres is not null) throw new InvalidInputException("--studio-db and --studio-postgres name two stores: give one");
@@ -33,6 +40,7 @@ public static class ReviewCommand
             AtomicFile.WriteAllText(path, text);
             Console.Out.WriteLine($"wrote {written} reviewed item(s) to {path}" + (skipped > 0 ? $"; {skipped} skipped (their inputs were not stored)" : ""));
             return 0;
+#endif
         });
         return new Command("review", "The Studio's review queue") { export };
     }

@@ -1,8 +1,10 @@
 using System.CommandLine;
+#if !NATIVE_AOT
 using DistilBert.Compute;
 using DistilBert.Server;
 using DistilBert.Server.Studio;
 using Microsoft.Extensions.Hosting;
+#endif
 
 namespace DistilBert.Cli.Commands;
 
@@ -49,6 +51,11 @@ public static class ServeCommand
         };
         CliAction.Set(command, parse =>
         {
+#if NATIVE_AOT
+            // ASP.NET Core's minimal-API routes and the server's JSON use reflection, which NativeAOT lacks (docs/native.md)
+            Console.Error.WriteLine("error: serve is not in the native binary; run it from the JIT build: dotnet DistilBert.Cli.dll serve (or dotnet run --project src/DistilBert.Cli -- serve)");
+            return 1;
+#else
             if (parse.GetValue(threads) is { } count) ComputeThreads.Count = count;
             var options = new DistilBertServerOptions
             {
@@ -82,10 +89,12 @@ public static class ServeCommand
             app.WaitForShutdownAsync().GetAwaiter().GetResult();
             app.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 0;
+#endif
         });
         return command;
     }
 
+#if !NATIVE_AOT
     static StudioOptions? StudioOptionsOf(ParseResult parse, Option<bool> studio, Option<string?> studioDb, Option<string?> studioPostgres, Option<string?> adminKeys)
     {
         string? db = parse.GetValue(studioDb), postgres = parse.GetValue(studioPostgres), admins = parse.GetValue(adminKeys);
@@ -101,4 +110,5 @@ public static class ServeCommand
         if (admins is not null) options.AdminKeyHashes = ApiKeys.LoadHashes(admins);
         return options;
     }
+#endif
 }

@@ -9,6 +9,16 @@ namespace DistilBert.Compute;
 /// <remarks>Thread-safety: stateless; a measurement is only meaningful with nothing else running.</remarks>
 public static class ComputeDiagnostics
 {
+    /// <summary>The instruction set the kernels run on in this process: <c>avx512</c>, <c>avx2</c> or <c>portable</c>
+    /// (Vector128: SSE on x64, AdvSimd on ARM). A NativeAOT build fixes what it may use when compiled
+    /// (docs/native.md), so this is where to check which path a binary really takes.</summary>
+    public static string KernelPathName => KernelPaths.Best switch
+    {
+        KernelPath.Avx512 => "avx512",
+        KernelPath.Avx2 => "avx2",
+        _ => "portable",
+    };
+
     /// <summary>Measures the FMA peak in GFLOP/s with <paramref name="threads"/> threads each running 16 independent
     /// vector FMA chains (the widest path the machine has) for about <paramref name="seconds"/>.</summary>
     public static double MeasureFmaPeak(int threads, double seconds = 0.3)

@@ -1,6 +1,7 @@
 using DistilBert.Modeling;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace DistilBert.Training;
 
@@ -50,20 +51,26 @@ public sealed class TrainingState
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        // the generic converter: the non-generic one makes its per-enum converter at run time, which NativeAOT cannot
+        Converters = { new JsonStringEnumConverter<LearningRateScheduleKind>(JsonNamingPolicy.SnakeCaseLower) },
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         AllowDuplicateProperties = false,
+        TypeInfoResolver = TrainingStateJsonContext.Default,
     };
 
     /// <summary>Far above any real state (an evaluation record takes a few hundred bytes); the file is read whole.</summary>
     public const long MaxFileBytes = 64L * 1024 * 1024;
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    /// <summary>The source-generated contract under <see cref="Json"/>'s settings: no reflection, so it also works trimmed
+    /// and in a NativeAOT build.</summary>
+    static JsonTypeInfo<TrainingState> TypeInfo => (JsonTypeInfo<TrainingState>)Json.GetTypeInfo(typeof(TrainingState));
+
+    public string ToJson() => JsonSerializer.Serialize(this, TypeInfo);
 
     public static TrainingState FromJson(string json, string path)
     {
         TrainingState? state;
-        try { state = JsonSerializer.Deserialize<TrainingState>(json, Json); }
+        try { state = JsonSerializer.Deserialize(json, TypeInfo); }
         catch (JsonException e) { throw new ModelFileException(path, $"not a valid trainer state: {e.Message}", e); }
         if (state is null) throw new ModelFileException(path, "empty trainer state");
         if (state.Format != CurrentFormat) throw new ModelFileException(path, $"trainer state format {state.Format} is not supported (expected {CurrentFormat})");
@@ -148,3 +155,8 @@ public sealed class TrainingState
 
 /// <summary>A NaN or infinite loss or gradient: the run stops, its last good checkpoint stays as it was.</summary>
 public sealed class TrainingDivergedException(string message) : DistilBertException(message);
+
+/// <summary>Compile-time JSON contracts of <see cref="TrainingState"/>; the naming and number settings come from
+/// <see cref="TrainingState.Json"/>, which uses this as its resolver.</summary>
+[JsonSerializable(typeof(TrainingState))]
+internal sealed partial class TrainingStateJsonContext : JsonSerializerContext;
