@@ -6,8 +6,10 @@ namespace DistilBert.Cli.Commands;
 
 /// <summary><c>distilbert export-onnx --model DIR --out model.onnx [--opset N]</c>: the model as an ONNX graph with
 /// optimum's input/output names and dynamic axes (docs/onnx.md).</summary>
+/// <remarks>Thread-safety: stateless; each call builds a new command.</remarks>
 public static class ExportOnnxCommand
 {
+    /// <summary>The <c>export-onnx</c> command.</summary>
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "HF model folder (DistilBERT or BERT, any head) or Hub repo id", Required = true };

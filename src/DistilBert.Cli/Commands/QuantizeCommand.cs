@@ -6,10 +6,12 @@ using Spectre.Console;
 namespace DistilBert.Cli.Commands;
 
 /// <summary><c>distilbert quantize</c>: writes an int8 copy of a model folder (docs/int8.md) that every command loads.</summary>
+/// <remarks>Thread-safety: stateless; each call builds a new command.</remarks>
 public static class QuantizeCommand
 {
     static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
+    /// <summary>The <c>quantize</c> command.</summary>
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "fp32 model folder (or Hub repo id) to quantise", Required = true };

@@ -6,8 +6,10 @@ using DistilBert.Server.Studio;
 namespace DistilBert.Cli.Commands;
 
 /// <summary><c>distilbert review export</c>: a Studio endpoint's reviewed items as training data for <c>distilbert train</c>.</summary>
+/// <remarks>Thread-safety: stateless; each call builds a new command.</remarks>
 public static class ReviewCommand
 {
+    /// <summary>The <c>review</c> command, with its <c>export</c> subcommand.</summary>
     public static Command Create()
     {
         var endpoint = new Option<string>("--endpoint") { Description = "the Studio endpoint's name", Required = true };

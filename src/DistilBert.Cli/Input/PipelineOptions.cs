@@ -4,6 +4,7 @@ using DistilBert.Data;
 namespace DistilBert.Cli.Input;
 
 /// <summary>The options every task command shares (model, inputs, output format, batching), declared once.</summary>
+/// <remarks>Thread-safety: not for concurrent use; built and configured while the command tree is made, then only read while parsing.</remarks>
 public sealed class PipelineOptions
 {
     /// <summary><c>--model</c>: a model folder or Hub repo id.</summary>
@@ -35,9 +36,10 @@ public sealed class PipelineOptions
     };
     /// <summary><c>--skip-bad-lines</c>: warn about malformed lines and go on.</summary>
     public readonly Option<bool> SkipBadLines = new("--skip-bad-lines") { Description = "Warn about malformed input lines and continue, instead of stopping" };
+    /// <summary><c>--int8</c>: run the encoder's linear layers in int8 (see <see cref="Int8Option"/>); one of the shared options.</summary>
     public readonly Option<bool> Int8 = Int8Option();
 
-    /// <summary>--int8: quantise the model's encoder linear layers on load (a quantised folder is int8 without it).</summary>
+    /// <summary>A new <c>--int8</c> option: quantise the model's encoder linear layers on load (a quantised folder is int8 without it).</summary>
     public static Option<bool> Int8Option() => new("--int8")
     {
         Description = "Run the encoder's linear layers in int8, quantising the model on load (docs/int8.md); a folder written by 'distilbert quantize' runs in int8 anyway",

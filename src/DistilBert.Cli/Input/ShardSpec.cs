@@ -9,6 +9,8 @@ namespace DistilBert.Cli.Input;
 /// </summary>
 public readonly record struct ShardSpec(int Index, int Count)
 {
+    /// <summary>Reads <c>I/N</c> (whole numbers, 0 &lt;= I &lt; N).</summary>
+    /// <exception cref="InvalidInputException"><paramref name="spec"/> is not of that form.</exception>
     public static ShardSpec Parse(string spec)
     {
         var parts = spec.Split('/');
@@ -25,5 +27,7 @@ public readonly record struct ShardSpec(int Index, int Count)
     public (long Start, long End) RangeOf(long rows) =>
         ((long)((Int128)rows * Index / Count), (long)((Int128)rows * (Index + 1) / Count));
 
+    /// <inheritdoc/>
+    /// <remarks><c>I/N</c>, as <see cref="Parse"/> reads it.</remarks>
     public override string ToString() => $"{Index}/{Count}";
 }

@@ -36,13 +36,19 @@ public sealed class PostgresStudioStore : SqlStudioStore
         return store;
     }
 
+    /// <inheritdoc/>
     protected override string Describe => _describe;
 
+    /// <inheritdoc/>
     protected override async Task<DbConnection> OpenAsync() => await _source.OpenConnectionAsync();
 
+    /// <inheritdoc/>
+    /// <remarks>Takes a transaction-scoped PostgreSQL advisory lock on the hash of <paramref name="key"/>, released at commit or rollback.</remarks>
     protected override Task LockAsync(DbTransaction transaction, string key) =>
         ScalarAsync(transaction, "SELECT pg_advisory_xact_lock(hashtext(@k))", ("k", key));
 
+    /// <inheritdoc/>
+    /// <remarks>Disposes the data source and its pooled connections.</remarks>
     public override void Dispose()
     {
         _source.Dispose();

@@ -39,6 +39,7 @@ public abstract class SqlStudioStore : IStudioStore
     /// <summary>Where the data is, for messages (a file path, or host and database).</summary>
     protected abstract string Describe { get; }
 
+    /// <summary>Opens a new (pooled) connection to the database, ready for use; the caller disposes it.</summary>
     protected abstract Task<DbConnection> OpenAsync();
 
     /// <summary>Serialises writers on <paramref name="key"/> inside <paramref name="transaction"/> (SQLite's transactions
@@ -71,6 +72,7 @@ public abstract class SqlStudioStore : IStudioStore
         return Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version") ?? 0);
     }
 
+    /// <inheritdoc/>
     public async Task<bool> CreateEndpointAsync(StudioEndpoint endpoint, IReadOnlyList<StudioKey> keys)
     {
         await using var connection = await OpenAsync();
@@ -84,6 +86,7 @@ public abstract class SqlStudioStore : IStudioStore
         return true;
     }
 
+    /// <inheritdoc/>
     public async Task<StudioEndpoint?> GetEndpointAsync(string name)
     {
         await using var connection = await OpenAsync();
@@ -91,6 +94,7 @@ public abstract class SqlStudioStore : IStudioStore
             ? JsonSerializer.Deserialize<StudioEndpoint>(definition, Json) : null;
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StudioEndpoint>> ListEndpointsAsync()
     {
         await using var connection = await OpenAsync();
@@ -98,6 +102,7 @@ public abstract class SqlStudioStore : IStudioStore
             r => JsonSerializer.Deserialize<StudioEndpoint>(r.GetString(0), Json)!);
     }
 
+    /// <inheritdoc/>
     public async Task<bool> DeleteEndpointAsync(string name)
     {
         await using var connection = await OpenAsync();
@@ -110,6 +115,7 @@ public abstract class SqlStudioStore : IStudioStore
         return deleted > 0;
     }
 
+    /// <inheritdoc/>
     public async Task<StudioKey?> FindKeyAsync(string hash)
     {
         await using var connection = await OpenAsync();
@@ -118,12 +124,14 @@ public abstract class SqlStudioStore : IStudioStore
         return found.Count == 0 ? null : found[0];
     }
 
+    /// <inheritdoc/>
     public async Task<bool> HasAdminKeyAsync()
     {
         await using var connection = await OpenAsync();
         return await ScalarAsync(connection, null, "SELECT 1 FROM api_keys WHERE scope = @s", ("s", nameof(KeyScope.Admin))) is not null;
     }
 
+    /// <inheritdoc/>
     public async Task AddKeyAsync(StudioKey key)
     {
         await using var connection = await OpenAsync();
@@ -136,6 +144,7 @@ public abstract class SqlStudioStore : IStudioStore
         ExecuteAsync(transaction, "INSERT INTO api_keys (hash, scope, endpoint, created_at) VALUES (@h, @s, @e, @t)",
             ("h", key.Hash), ("s", key.Scope.ToString()), ("e", key.Endpoint), ("t", Micros(at)));
 
+    /// <inheritdoc/>
     public async Task<Admission> AdmitAsync(string keyHash, string endpoint, int limitPerMinute, DateTimeOffset now)
     {
         long nowUs = Micros(now), windowStart = nowUs - 60_000_000;
@@ -159,12 +168,14 @@ public abstract class SqlStudioStore : IStudioStore
         return new Admission(true, id, TimeSpan.Zero);
     }
 
+    /// <inheritdoc/>
     public async Task RecordLatencyAsync(string requestId, double milliseconds)
     {
         await using var connection = await OpenAsync();
         await ExecuteAsync(connection, null, "UPDATE requests SET latency_ms = @l WHERE id = @i", ("l", milliseconds), ("i", requestId));
     }
 
+    /// <inheritdoc/>
     public async Task<EndpointStats> StatsAsync(string endpoint)
     {
         await using var connection = await OpenAsync();
@@ -185,6 +196,7 @@ public abstract class SqlStudioStore : IStudioStore
         return new EndpointStats(requests, await Percentile(0.5), await Percentile(0.99), held);
     }
 
+    /// <inheritdoc/>
     public async Task AddItemAsync(ReviewItem item)
     {
         await using var connection = await OpenAsync();
@@ -202,6 +214,7 @@ public abstract class SqlStudioStore : IStudioStore
         r.IsDBNull(3) ? null : Parse(r.GetString(3)), Parse(r.GetString(4)), r.GetString(5), r.GetString(6),
         r.IsDBNull(7) ? null : Parse(r.GetString(7)), r.IsDBNull(8) ? null : FromMicros(r.GetInt64(8)));
 
+    /// <inheritdoc/>
     public async Task<ReviewItem?> GetItemAsync(string id)
     {
         await using var connection = await OpenAsync();
@@ -209,6 +222,7 @@ public abstract class SqlStudioStore : IStudioStore
         return found.Count == 0 ? null : found[0];
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<ReviewItem>> ListItemsAsync(string endpoint, string? status)
     {
         await using var connection = await OpenAsync();
@@ -218,6 +232,7 @@ public abstract class SqlStudioStore : IStudioStore
                 ("e", endpoint), ("s", status));
     }
 
+    /// <inheritdoc/>
     public async Task<ReviewItem?> DecideAsync(string id, string status, JsonElement? correction, DateTimeOffset now)
     {
         await using var connection = await OpenAsync();
@@ -232,6 +247,7 @@ public abstract class SqlStudioStore : IStudioStore
         return item;
     }
 
+    /// <inheritdoc/>
     public async Task AddShareAsync(StudioShare share)
     {
         await using var connection = await OpenAsync();
@@ -241,6 +257,7 @@ public abstract class SqlStudioStore : IStudioStore
 
     static StudioShare ReadShare(DbDataReader r) => new(r.GetString(0), r.GetString(1), FromMicros(r.GetInt64(2)));
 
+    /// <inheritdoc/>
     public async Task<StudioShare?> GetShareAsync(string token)
     {
         await using var connection = await OpenAsync();
@@ -248,18 +265,22 @@ public abstract class SqlStudioStore : IStudioStore
         return found.Count == 0 ? null : found[0];
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StudioShare>> ListSharesAsync(string endpoint)
     {
         await using var connection = await OpenAsync();
         return await QueryAsync(connection, "SELECT token, endpoint, created_at FROM shares WHERE endpoint = @e ORDER BY created_at", ReadShare, ("e", endpoint));
     }
 
+    /// <inheritdoc/>
     public async Task<bool> DeleteShareAsync(string token)
     {
         await using var connection = await OpenAsync();
         return await ExecuteAsync(connection, null, "DELETE FROM shares WHERE token = @t", ("t", token)) > 0;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Derived stores release their own resources (pools, data sources) and then call this.</remarks>
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
     // ---- ADO.NET helpers -------------------------------------------------------------------------------------------
@@ -284,18 +305,22 @@ public abstract class SqlStudioStore : IStudioStore
         return command;
     }
 
+    /// <summary>Runs <paramref name="sql"/> (parameters named without the <c>@</c>) on the transaction's connection; the number of rows affected.</summary>
     protected static Task<int> ExecuteAsync(DbTransaction transaction, string sql, params (string, object?)[] parameters) =>
         ExecuteAsync(transaction.Connection!, transaction, sql, parameters);
 
+    /// <summary>Runs <paramref name="sql"/> (parameters named without the <c>@</c>) on <paramref name="connection"/>, in <paramref name="transaction"/> when not null; the number of rows affected.</summary>
     protected static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, params (string, object?)[] parameters)
     {
         await using var command = Command(connection, transaction, sql, parameters);
         return await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Runs <paramref name="sql"/> (parameters named without the <c>@</c>) on the transaction's connection; the first column of the first row, null when there is no row or it is NULL.</summary>
     protected static Task<object?> ScalarAsync(DbTransaction transaction, string sql, params (string, object?)[] parameters) =>
         ScalarAsync(transaction.Connection!, transaction, sql, parameters);
 
+    /// <summary>Runs <paramref name="sql"/> (parameters named without the <c>@</c>) on <paramref name="connection"/>, in <paramref name="transaction"/> when not null; the first column of the first row, null when there is no row or it is NULL.</summary>
     protected static async Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, params (string, object?)[] parameters)
     {
         await using var command = Command(connection, transaction, sql, parameters);

@@ -44,8 +44,11 @@ public sealed class SqliteStudioStore : SqlStudioStore
         return store;
     }
 
+    /// <inheritdoc/>
     protected override string Describe => _path;
 
+    /// <inheritdoc/>
+    /// <remarks>Each connection is set to <c>synchronous=FULL</c> with a 30 s busy timeout.</remarks>
     protected override async Task<DbConnection> OpenAsync()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -57,6 +60,8 @@ public sealed class SqliteStudioStore : SqlStudioStore
         return connection;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Clears every SQLite connection pool of the process (closing pooled connections, this file's among them).</remarks>
     public override void Dispose()
     {
         SqliteConnection.ClearAllPools();

@@ -67,7 +67,7 @@ internal sealed partial class StudioApi(IStudioStore store, StudioOptions studio
 
     static ApiException NoEndpoint(string name) => new(404, $"no endpoint named '{name}'", "validation", "name");
 
-    /// <summary>Admin, or a key of <paramref name="scope"/> for this very endpoint. Another endpoint's key gets the same 404 as
+    /// <summary>Admin, or a key of one of <paramref name="scopes"/> for this very endpoint. Another endpoint's key gets the same 404 as
     /// a name that does not exist, so a key tells nothing about endpoints it does not belong to.</summary>
     async Task<StudioCaller> ForEndpointAsync(HttpContext context, string endpoint, params KeyScope[] scopes)
     {

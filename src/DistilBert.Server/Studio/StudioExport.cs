@@ -21,6 +21,7 @@ public static class StudioExport
         _ => null,
     };
 
+    /// <summary>The HTTP <c>Content-Type</c> of an export in <paramref name="format"/> (<c>tsv</c>, <c>conll</c> or <c>squad</c>), UTF-8.</summary>
     public static string ContentType(string format) => format switch
     {
         "tsv" => "text/tab-separated-values; charset=utf-8",

@@ -10,6 +10,7 @@ namespace DistilBert.Server.Studio;
 /// <remarks>Thread-safety: called once at start-up; what it registers is safe for concurrent requests.</remarks>
 public static class StudioExtensions
 {
+    /// <summary>The path under which the Studio's API is mapped.</summary>
     public const string ApiPrefix = "/studio/api";
 
     /// <summary>Registers the Studio's store (opened, its schema migrated, when first resolved: at <see cref="MapDistilBertStudio"/>).</summary>
