@@ -24,9 +24,7 @@ public static class ReviewCommand
         CliAction.Set(export, parse =>
         {
 #if NATIVE_AOT
-            // The Studio lives in the server library, which the native binary leaves out (docs/native.md)
-            Console.Error.WriteLine("error: review export is not in the native binary; run it from the JIT build: dotnet DistilBert.Cli.dll review export ...");
-            return 1;
+            return NativeBinary.CommandLeftOut("review export");
 #else
             string db = parse.GetValue(studioDb) ?? "distilbert-studio.db";
             string? postgres = parse.GetValue(studioPostgres);

@@ -52,9 +52,7 @@ public static class ServeCommand
         CliAction.Set(command, parse =>
         {
 #if NATIVE_AOT
-            // ASP.NET Core's minimal-API routes and the server's JSON use reflection, which NativeAOT lacks (docs/native.md)
-            Console.Error.WriteLine("error: serve is not in the native binary; run it from the JIT build: dotnet DistilBert.Cli.dll serve (or dotnet run --project src/DistilBert.Cli -- serve)");
-            return 1;
+            return NativeBinary.CommandLeftOut("serve");
 #else
             if (parse.GetValue(threads) is { } count) ComputeThreads.Count = count;
             var options = new DistilBertServerOptions
