@@ -41,11 +41,12 @@ public static class QuantizeCommand
             long int8Bytes = fp32Bytes - quantizedFloats * sizeof(float) + int8.Values.Sum(q => q.Values.LongLength + q.Scales.LongLength * sizeof(float));
             if (parse.GetValue(json))
             {
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                // A JsonObject needs no reflection, so this also works in the NativeAOT binary.
+                Console.WriteLine(new System.Text.Json.Nodes.JsonObject
                 {
-                    model = Path.GetFullPath(modelDir), output = Path.GetFullPath(outDir), quantized_weights = int8.Count,
-                    quantized_parameters = quantizedFloats, fp32_weight_bytes = fp32Bytes, int8_weight_bytes = int8Bytes,
-                }));
+                    ["model"] = Path.GetFullPath(modelDir), ["output"] = Path.GetFullPath(outDir), ["quantized_weights"] = int8.Count,
+                    ["quantized_parameters"] = quantizedFloats, ["fp32_weight_bytes"] = fp32Bytes, ["int8_weight_bytes"] = int8Bytes,
+                }.ToJsonString());
                 return 0;
             }
             AnsiConsole.MarkupLine($"quantised {int8.Count} linear weights ({quantizedFloats:N0} parameters) to int8; " +
