@@ -4,6 +4,8 @@ namespace DistilBert.Modeling.Layers;
 
 /// <summary>A linear weight as a quantised model folder stores it: values [out, in] in ±63 and one scale per output
 /// feature (docs/int8.md).</summary>
+/// <remarks>Thread-safety: read-only once made (nothing in the library writes its arrays), so any number of threads may
+/// read it at once.</remarks>
 public sealed record QuantizedWeight(sbyte[] Values, float[] Scales);
 
 /// <summary>
